@@ -1,0 +1,10 @@
+export { TidemarkError, type TidemarkErrorOptions } from './tidemark-error.js';
+export { InvalidArgumentError } from './invalid-argument-error.js';
+export { InvalidKeyError } from './invalid-key-error.js';
+export { InvalidValueError } from './invalid-value-error.js';
+export { ConfigError } from './config-error.js';
+export { StateLockedError } from './state-locked-error.js';
+export { SchemaVersionError } from './schema-version-error.js';
+export { MigrationError } from './migration-error.js';
+export { StoreClosedError } from './store-closed-error.js';
+export { StorageError } from './storage-error.js';

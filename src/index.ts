@@ -1,0 +1,10 @@
+export * from './errors/index.js';
+export * from './state/index.js';
+export { systemClock, ManualClock, type Clock } from './util/clock.js';
+export {
+  formatTopicPartition,
+  parseTopicPartition,
+  type TopicPartition,
+  type PartitionOffset,
+  type PartitionOffsetInput,
+} from './util/topic-partition.js';

@@ -1,0 +1,83 @@
+import type { TopicPartition } from '../util/topic-partition.js';
+
+/** One partition's share of a commit. */
+export interface PartitionWrite {
+  readonly tp: TopicPartition;
+  /** Encoded key -> encoded value. */
+  readonly puts: ReadonlyArray<readonly [Buffer, Buffer]>;
+  /** Encoded keys to remove. */
+  readonly deletes: readonly Buffer[];
+  /** Next offset to consume, written in the same transaction as the changes. */
+  readonly offset?: string | undefined;
+}
+
+/** A raw entry as stored: encoded key and encoded value. */
+export interface RawEntry {
+  readonly key: Buffer;
+  readonly value: Buffer;
+}
+
+/** Range of encoded keys: `start` inclusive, `end` exclusive. */
+export interface RawRange {
+  readonly start?: Buffer | undefined;
+  readonly end?: Buffer | undefined;
+  readonly reverse?: boolean | undefined;
+}
+
+/** A consistent, read-only view of the committed state (one LMDB read transaction). */
+export interface BackendSnapshot {
+  /** Schema version of the data in this snapshot. */
+  readonly schemaVersion: number;
+  /** Every partition with state or an offset, sorted. */
+  partitions(): TopicPartition[];
+  /** Committed next offset of a partition, if any. */
+  offset(tp: TopicPartition): string | undefined;
+  /** Number of stored entries of a partition. */
+  entryCount(tp: TopicPartition): number;
+  /** Every stored entry of a partition in key order. Buffers are owned by the caller. */
+  entries(tp: TopicPartition): Iterable<RawEntry>;
+  /** Ends the snapshot; idempotent. */
+  release(): void;
+}
+
+/**
+ * Persistence under the state store: LMDB or memory. Works on encoded keys and
+ * values only; the store above it owns caching, TTL, scopes and validation.
+ * Writes are serialized by the store, never issued concurrently.
+ */
+export interface Backend {
+  /** True when data survives a process restart. */
+  readonly persistent: boolean;
+  /** Stored schema version, or undefined for a new store. */
+  readonly schemaVersion: number | undefined;
+  /** Reads one value; the returned buffer may be reused by the next call, so decode it at once. */
+  get(tp: TopicPartition, key: Buffer): Buffer | undefined;
+  /** Iterates stored entries in a key range (committed state only). */
+  range(tp: TopicPartition, range: RawRange): Iterable<RawEntry>;
+  /** Number of stored entries in a partition. */
+  entryCount(tp: TopicPartition): number;
+  /** Every partition with stored state or an offset. */
+  partitions(): TopicPartition[];
+  /** Committed next offset of a partition. */
+  offset(tp: TopicPartition): string | undefined;
+  /** Applies every change and offset in one transaction; resolves once durable. */
+  write(writes: readonly PartitionWrite[]): Promise<void>;
+  /** Replaces a partition's entries and offset in one transaction; resolves once durable. */
+  replacePartition(tp: TopicPartition, entries: Iterable<RawEntry>, offset: string | undefined): Promise<void>;
+  /** Removes a partition's entries and offset in one transaction; resolves once durable. */
+  dropPartition(tp: TopicPartition): Promise<void>;
+  /**
+   * Rewrites every value and records `toVersion`, all in one transaction: if
+   * `transform` throws, nothing changes. `transform` returns the new encoded
+   * value, or null to delete the entry.
+   */
+  migrate(toVersion: number, transform: (tp: TopicPartition, entry: RawEntry) => Buffer | null): void;
+  /** Records the schema version of a new store. */
+  initSchema(version: number): Promise<void>;
+  /** Opens a consistent read view of the committed state. */
+  snapshot(): BackendSnapshot;
+  /** Physical copy of the whole store into an empty directory (LMDB only). */
+  backup?(targetDir: string): Promise<void>;
+  /** Closes files; pending writes finish first. */
+  close(): Promise<void>;
+}

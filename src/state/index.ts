@@ -1,0 +1,10 @@
+export { StateStore, type CommitResult, type ReleaseOptions } from './state-store.js';
+export type { StateStoreOptions } from './store-options.js';
+export { PartitionState } from './partition-state.js';
+export { ScopeView, type GetOptions, type PutOptions, type RangeOptions, type StateEntry } from './scope-view.js';
+export type { StateKey } from './key-codec.js';
+export type { Migration, Migrations, MigrationContext } from './migrations.js';
+export type { PartitionStats, StoreStats } from './stats.js';
+export type { BackendSnapshot, RawEntry } from './backend.js';
+export { LOCK_FILE } from './dir-lock.js';
+export { LMDB_FILE } from './lmdb-backend.js';

@@ -1,0 +1,253 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { StorageError } from '../errors/storage-error.js';
+import { FILE_MODE } from '../util/fs.js';
+import { compareTopicPartitions, type TopicPartition } from '../util/topic-partition.js';
+import type { Backend, BackendSnapshot, PartitionWrite, RawEntry, RawRange } from './backend.js';
+
+/** File name of the LMDB environment inside a state directory (plus `-lock`). */
+export const LMDB_FILE = 'state.mdb';
+
+/** Options for {@link LmdbBackend.open}. */
+export interface LmdbBackendOptions {
+  /** Maximum number of partitions this store can hold (LMDB named databases). */
+  maxPartitions: number;
+}
+
+type BinaryDb = Database<Buffer, Buffer>;
+type OffsetKey = [string, number];
+
+const META_SCHEMA = 'schemaVersion';
+
+/**
+ * LMDB persistence: one environment per state directory, a named database per
+ * partition (binary keys and values), an `offsets` database holding each
+ * partition's next offset, and a `meta` database. All of them share one write
+ * queue, so a commit across partitions is one LMDB transaction.
+ */
+export class LmdbBackend implements Backend {
+  readonly persistent = true;
+  private readonly partitionDbs = new Map<string, BinaryDb>();
+  private readonly known = new Map<string, TopicPartition>();
+  private closed = false;
+
+  private constructor(
+    private readonly root: RootDatabase,
+    private readonly meta: Database<unknown, string>,
+    private readonly offsets: Database<string | null, OffsetKey>,
+    private readonly file: string,
+  ) {
+    for (const { key } of this.offsets.getRange({})) {
+      const [topic, partition] = key;
+      this.known.set(tpKey(topic, partition), { topic, partition });
+    }
+  }
+
+  /** Opens (creating if needed) the environment inside `dir`. */
+  static open(dir: string, options: LmdbBackendOptions): LmdbBackend {
+    const file = path.join(dir, LMDB_FILE);
+    let root: RootDatabase;
+    try {
+      root = open({
+        path: file,
+        noSubdir: true,
+        maxDbs: options.maxPartitions + 4,
+        // Durability is awaited explicitly through `flushed` (invariant 2).
+        overlappingSync: true,
+      });
+    } catch (err) {
+      throw wrapStorage(`cannot open LMDB environment ${file}`, err);
+    }
+    for (const f of [file, `${file}-lock`]) {
+      if (fs.existsSync(f)) fs.chmodSync(f, FILE_MODE);
+    }
+    const meta = root.openDB<unknown, string>({ name: 'meta', encoding: 'msgpack' });
+    const offsets = root.openDB<string | null, OffsetKey>({ name: 'offsets', encoding: 'msgpack' });
+    return new LmdbBackend(root, meta, offsets, file);
+  }
+
+  get schemaVersion(): number | undefined {
+    const v = this.meta.get(META_SCHEMA);
+    return typeof v === 'number' ? v : undefined;
+  }
+
+  get(tp: TopicPartition, key: Buffer): Buffer | undefined {
+    const db = this.existingDb(tp);
+    return db === undefined ? undefined : (db.getBinaryFast(key) as Buffer | undefined);
+  }
+
+  *range(tp: TopicPartition, range: RawRange): Iterable<RawEntry> {
+    const db = this.existingDb(tp);
+    if (db === undefined) return;
+    // Reverse iteration in lmdb-js walks from `start` down to `end`.
+    const opts = range.reverse
+      ? { start: range.end, end: range.start, reverse: true, exclusiveStart: true, inclusiveEnd: true }
+      : { start: range.start, end: range.end };
+    for (const { key, value } of db.getRange(opts)) yield { key, value };
+  }
+
+  entryCount(tp: TopicPartition): number {
+    const db = this.existingDb(tp);
+    return db === undefined ? 0 : (db.getStats() as { entryCount: number }).entryCount;
+  }
+
+  partitions(): TopicPartition[] {
+    return [...this.known.values()].sort(compareTopicPartitions);
+  }
+
+  offset(tp: TopicPartition): string | undefined {
+    return this.offsets.get([tp.topic, tp.partition]) ?? undefined;
+  }
+
+  async write(writes: readonly PartitionWrite[]): Promise<void> {
+    const dbs = writes.map((w) => this.db(w.tp));
+    await this.durably('commit', () =>
+      this.root.batch(() => {
+        for (let i = 0; i < writes.length; i++) {
+          const w = writes[i]!;
+          const db = dbs[i]!;
+          for (const [k, v] of w.puts) void db.put(k, v);
+          for (const k of w.deletes) void db.remove(k);
+          if (w.offset !== undefined) void this.offsets.put([w.tp.topic, w.tp.partition], w.offset);
+          else if (!this.known.has(tpKey(w.tp.topic, w.tp.partition))) void this.offsets.put([w.tp.topic, w.tp.partition], null);
+        }
+      }),
+    );
+    for (const w of writes) this.known.set(tpKey(w.tp.topic, w.tp.partition), { topic: w.tp.topic, partition: w.tp.partition });
+  }
+
+  async replacePartition(tp: TopicPartition, entries: Iterable<RawEntry>, offset: string | undefined): Promise<void> {
+    const db = this.db(tp);
+    await this.durably('restore', () =>
+      this.root.batch(() => {
+        void db.clearAsync();
+        for (const e of entries) void db.put(e.key, e.value);
+        void this.offsets.put([tp.topic, tp.partition], offset ?? null);
+      }),
+    );
+    this.known.set(tpKey(tp.topic, tp.partition), { topic: tp.topic, partition: tp.partition });
+  }
+
+  async dropPartition(tp: TopicPartition): Promise<void> {
+    const db = this.existingDb(tp);
+    await this.durably('drop', () =>
+      this.root.batch(() => {
+        if (db !== undefined) void db.clearAsync();
+        void this.offsets.remove([tp.topic, tp.partition]);
+      }),
+    );
+    this.known.delete(tpKey(tp.topic, tp.partition));
+  }
+
+  migrate(toVersion: number, transform: (tp: TopicPartition, entry: RawEntry) => Buffer | null): void {
+    // Read from a snapshot taken before the write transaction, write into it:
+    // the cursor never sees its own writes.
+    const snapshot = this.root.useReadTransaction();
+    try {
+      this.root.transactionSync(() => {
+        for (const tp of this.partitions()) {
+          const db = this.db(tp);
+          for (const { key, value } of db.getRange({ transaction: snapshot })) {
+            const next = transform(tp, { key, value });
+            if (next === null) db.removeSync(key);
+            else db.putSync(key, next);
+          }
+        }
+        this.meta.putSync(META_SCHEMA, toVersion);
+      });
+    } finally {
+      snapshot.done();
+    }
+  }
+
+  async initSchema(version: number): Promise<void> {
+    await this.durably('init', () => this.meta.put(META_SCHEMA, version));
+  }
+
+  snapshot(): BackendSnapshot {
+    const txn = this.root.useReadTransaction();
+    const schemaVersion = (this.meta.get(META_SCHEMA, { transaction: txn }) as number | undefined) ?? 0;
+    const offsets = new Map<string, { tp: TopicPartition; offset: string | null }>();
+    for (const { key, value } of this.offsets.getRange({ transaction: txn })) {
+      offsets.set(tpKey(key[0], key[1]), { tp: { topic: key[0], partition: key[1] }, offset: value });
+    }
+    let released = false;
+    const check = (): void => {
+      if (released) throw new Error('snapshot already released');
+    };
+    return {
+      schemaVersion,
+      partitions: () => [...offsets.values()].map((o) => o.tp).sort(compareTopicPartitions),
+      offset: (tp) => offsets.get(tpKey(tp.topic, tp.partition))?.offset ?? undefined,
+      entryCount: (tp) => {
+        check();
+        const db = this.existingDb(tp);
+        if (db === undefined) return 0;
+        let n = 0;
+        for (const _ of db.getKeys({ transaction: txn })) n++;
+        return n;
+      },
+      entries: (tp) => {
+        check();
+        const db = this.existingDb(tp);
+        if (db === undefined) return [];
+        return db.getRange({ transaction: txn }).map(({ key, value }) => ({ key, value: Buffer.from(value) }));
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        txn.done();
+      },
+    };
+  }
+
+  async backup(targetDir: string): Promise<void> {
+    await this.root.backup(targetDir, false);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.root.flushed;
+    await this.root.close();
+  }
+
+  /** Runs a write, waits until it is on disk, and maps low-level failures to {@link StorageError}. */
+  private async durably(what: string, write: () => Promise<unknown>): Promise<void> {
+    try {
+      await write();
+      await this.root.flushed;
+    } catch (err) {
+      throw wrapStorage(`${what} failed in ${this.file}; nothing of it was applied`, err);
+    }
+    // Reads after this point must see the new data, not a read transaction
+    // opened before the commit.
+    this.root.resetReadTxn();
+  }
+
+  private existingDb(tp: TopicPartition): BinaryDb | undefined {
+    const k = tpKey(tp.topic, tp.partition);
+    return this.partitionDbs.get(k) ?? (this.known.has(k) ? this.db(tp) : undefined);
+  }
+
+  private db(tp: TopicPartition): BinaryDb {
+    const k = tpKey(tp.topic, tp.partition);
+    let db = this.partitionDbs.get(k);
+    if (db === undefined) {
+      db = this.root.openDB<Buffer, Buffer>({ name: `p:${k}`, keyEncoding: 'binary', encoding: 'binary' });
+      this.partitionDbs.set(k, db);
+    }
+    return db;
+  }
+}
+
+function tpKey(topic: string, partition: number): string {
+  return `${topic}:${partition}`;
+}
+
+function wrapStorage(message: string, err: unknown): StorageError {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const detail = err instanceof Error ? err.message : String(err);
+  return new StorageError(`${message}: ${detail}`, typeof code === 'string' ? code : undefined, { cause: err });
+}

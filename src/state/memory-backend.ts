@@ -1,0 +1,135 @@
+import { compareTopicPartitions, type TopicPartition } from '../util/topic-partition.js';
+import type { Backend, BackendSnapshot, PartitionWrite, RawEntry, RawRange } from './backend.js';
+
+type PartitionData = Map<string, Buffer>; // latin1(encoded key) -> encoded value
+
+interface Partition {
+  tp: TopicPartition;
+  data: PartitionData;
+  offset: string | undefined;
+}
+
+/**
+ * In-memory persistence with the LMDB backend's semantics (values are copied
+ * at commit, so later mutation of a cached object does not leak into
+ * committed state). Nothing survives the process. For tests and stateless
+ * deployments.
+ */
+export class MemoryBackend implements Backend {
+  readonly persistent = false;
+  schemaVersion: number | undefined = undefined;
+  private partitionsByKey = new Map<string, Partition>();
+
+  get(tp: TopicPartition, key: Buffer): Buffer | undefined {
+    return this.partitionsByKey.get(tpKey(tp))?.data.get(key.toString('latin1'));
+  }
+
+  *range(tp: TopicPartition, range: RawRange): Iterable<RawEntry> {
+    const p = this.partitionsByKey.get(tpKey(tp));
+    if (p === undefined) return;
+    yield* sortedRange(p.data, range);
+  }
+
+  entryCount(tp: TopicPartition): number {
+    return this.partitionsByKey.get(tpKey(tp))?.data.size ?? 0;
+  }
+
+  partitions(): TopicPartition[] {
+    return [...this.partitionsByKey.values()].map((p) => p.tp).sort(compareTopicPartitions);
+  }
+
+  offset(tp: TopicPartition): string | undefined {
+    return this.partitionsByKey.get(tpKey(tp))?.offset;
+  }
+
+  async write(writes: readonly PartitionWrite[]): Promise<void> {
+    await Promise.resolve();
+    for (const w of writes) {
+      const p = this.partition(w.tp);
+      for (const [k, v] of w.puts) p.data.set(k.toString('latin1'), Buffer.from(v));
+      for (const k of w.deletes) p.data.delete(k.toString('latin1'));
+      if (w.offset !== undefined) p.offset = w.offset;
+    }
+  }
+
+  async replacePartition(tp: TopicPartition, entries: Iterable<RawEntry>, offset: string | undefined): Promise<void> {
+    const data: PartitionData = new Map();
+    for (const e of entries) data.set(e.key.toString('latin1'), Buffer.from(e.value));
+    await Promise.resolve();
+    this.partitionsByKey.set(tpKey(tp), { tp: { topic: tp.topic, partition: tp.partition }, data, offset });
+  }
+
+  async dropPartition(tp: TopicPartition): Promise<void> {
+    await Promise.resolve();
+    this.partitionsByKey.delete(tpKey(tp));
+  }
+
+  migrate(toVersion: number, transform: (tp: TopicPartition, entry: RawEntry) => Buffer | null): void {
+    // Build the new state aside; swap it in only when every value migrated.
+    const next = new Map<string, Partition>();
+    for (const [k, p] of this.partitionsByKey) {
+      const data: PartitionData = new Map();
+      for (const [key, value] of p.data) {
+        const out = transform(p.tp, { key: Buffer.from(key, 'latin1'), value });
+        if (out !== null) data.set(key, out);
+      }
+      next.set(k, { tp: p.tp, data, offset: p.offset });
+    }
+    this.partitionsByKey = next;
+    this.schemaVersion = toVersion;
+  }
+
+  async initSchema(version: number): Promise<void> {
+    await Promise.resolve();
+    this.schemaVersion = version;
+  }
+
+  snapshot(): BackendSnapshot {
+    // Partition maps are replaced, never mutated, by replace/drop; writes
+    // mutate them, so copy each one.
+    const frozen = new Map<string, Partition>();
+    for (const [k, p] of this.partitionsByKey) frozen.set(k, { tp: p.tp, data: new Map(p.data), offset: p.offset });
+    const schemaVersion = this.schemaVersion ?? 0;
+    return {
+      schemaVersion,
+      partitions: () => [...frozen.values()].map((p) => p.tp).sort(compareTopicPartitions),
+      offset: (tp) => frozen.get(tpKey(tp))?.offset,
+      entryCount: (tp) => frozen.get(tpKey(tp))?.data.size ?? 0,
+      entries: (tp) => {
+        const p = frozen.get(tpKey(tp));
+        return p === undefined ? [] : sortedRange(p.data, {});
+      },
+      release: () => frozen.clear(),
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.resolve();
+  }
+
+  private partition(tp: TopicPartition): Partition {
+    const k = tpKey(tp);
+    let p = this.partitionsByKey.get(k);
+    if (p === undefined) {
+      p = { tp: { topic: tp.topic, partition: tp.partition }, data: new Map(), offset: undefined };
+      this.partitionsByKey.set(k, p);
+    }
+    return p;
+  }
+}
+
+function* sortedRange(data: PartitionData, range: RawRange): Iterable<RawEntry> {
+  // latin1 strings compare exactly like the bytes they hold.
+  const lo = range.start?.toString('latin1');
+  const hi = range.end?.toString('latin1');
+  const keys = [...data.keys()].filter((k) => (lo === undefined || k >= lo) && (hi === undefined || k < hi)).sort();
+  if (range.reverse) keys.reverse();
+  for (const k of keys) {
+    const value = data.get(k);
+    if (value !== undefined) yield { key: Buffer.from(k, 'latin1'), value: Buffer.from(value) };
+  }
+}
+
+function tpKey(tp: TopicPartition): string {
+  return `${tp.topic}:${tp.partition}`;
+}

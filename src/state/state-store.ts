@@ -1,0 +1,507 @@
+import * as path from 'node:path';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { MigrationError } from '../errors/migration-error.js';
+import { SchemaVersionError } from '../errors/schema-version-error.js';
+import { StoreClosedError } from '../errors/store-closed-error.js';
+import { TidemarkError } from '../errors/tidemark-error.js';
+import { ensurePrivateDirSync } from '../util/fs.js';
+import {
+  assertTopicPartition,
+  compareTopicPartitions,
+  normalizeOffset,
+  type PartitionOffset,
+  type PartitionOffsetInput,
+  type TopicPartition,
+} from '../util/topic-partition.js';
+import type { Backend, BackendSnapshot, PartitionWrite, RawEntry } from './backend.js';
+import type { CacheEntry } from './cache-entry.js';
+import { DirLock } from './dir-lock.js';
+import { HotCache } from './hot-cache.js';
+import { decodeKey } from './key-codec.js';
+import { LmdbBackend } from './lmdb-backend.js';
+import { MemoryBackend } from './memory-backend.js';
+import type { MigrationContext } from './migrations.js';
+import { PartitionCore, type StoreContext } from './partition-core.js';
+import { PartitionState } from './partition-state.js';
+import { newCounters, type Counters, type StoreStats } from './stats.js';
+import { resolveStoreOptions, type ResolvedStoreOptions, type StateStoreOptions } from './store-options.js';
+import { assertStorable, decodeValue, encodeValue, readExpiry } from './value-codec.js';
+
+/** What a commit wrote. */
+export interface CommitResult {
+  /** Partitions written (changes and/or offsets). */
+  partitions: number;
+  /** Entries written or deleted. */
+  entries: number;
+  /** Encoded bytes written (keys and values). */
+  bytes: number;
+  /** Offsets recorded, one per partition given. */
+  offsets: PartitionOffset[];
+  /** Wall time from the call until the data was durable. */
+  durationMs: number;
+}
+
+/** Options for {@link StateStore.release}. */
+export interface ReleaseOptions {
+  /** Drop uncommitted changes instead of refusing. */
+  discard?: boolean;
+}
+
+const SWEEP_CHUNK = 4096;
+
+/**
+ * Durable per-partition key-value state for a Kafka consumer: a hot cache of
+ * decoded entries in front of LMDB (or memory), with explicit commit points
+ * that write every change together with each partition's next offset in one
+ * transaction.
+ *
+ * ```ts
+ * const store = await StateStore.open({ path: './state' });
+ * const p = store.partition('orders', 0);
+ * p.update('acct-1', (s: Acc | undefined) => ({ count: (s?.count ?? 0) + 1 }));
+ * await store.commit([{ topic: 'orders', partition: 0, offset: '42' }]);
+ * ```
+ */
+export class StateStore {
+  private readonly cores = new Map<string, PartitionCore>();
+  private readonly counters = new Map<string, Counters>();
+  private readonly ctx: StoreContext & { closed: boolean };
+  private tail: Promise<unknown> = Promise.resolve();
+  private captureSeq = 0;
+  private poisonedThrough = 0;
+  private carriedOffsets = new Map<string, PartitionOffset>();
+  private commits = 0;
+  private failedCommits = 0;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<number> | undefined;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly backend: Backend,
+    private readonly lock: DirLock | undefined,
+    private readonly options: ResolvedStoreOptions,
+  ) {
+    this.ctx = {
+      backend,
+      cache: new HotCache(options.cacheEntries),
+      clock: options.clock,
+      defaultTtlMs: options.defaultTtlMs,
+      closed: false,
+    };
+    if (options.sweepIntervalMs > 0) {
+      this.sweepTimer = setInterval(() => {
+        this.sweep().catch((err: unknown) => {
+          process.emitWarning(`tidemark: TTL sweep failed: ${(err as Error).message}`);
+        });
+      }, options.sweepIntervalMs);
+      this.sweepTimer.unref();
+    }
+  }
+
+  /**
+   * Opens a store: creates the directory (0700), takes its lock (a second
+   * opener gets {@link StateLockedError} naming the holder's pid; a stale lock
+   * is taken over), opens LMDB, and runs migrations if the stored schema is
+   * older than `schemaVersion`.
+   */
+  static async open(options: StateStoreOptions): Promise<StateStore> {
+    const opts = resolveStoreOptions(options);
+    if (opts.backend === 'memory') {
+      const backend = new MemoryBackend();
+      await backend.initSchema(opts.schemaVersion);
+      return new StateStore(backend, undefined, opts);
+    }
+    const dir = path.resolve(opts.path!);
+    ensurePrivateDirSync(dir);
+    const lock = DirLock.acquire(dir);
+    let backend: LmdbBackend | undefined;
+    try {
+      backend = LmdbBackend.open(dir, { maxPartitions: opts.maxPartitions });
+      await prepareSchema(backend, opts);
+      return new StateStore(backend, lock, { ...opts, path: dir });
+    } catch (err) {
+      await backend?.close().catch(() => undefined);
+      lock.release();
+      throw err;
+    }
+  }
+
+  /** The state directory, or undefined for the memory backend. */
+  get path(): string | undefined {
+    return this.options.path;
+  }
+
+  /** True when committed state survives the process (LMDB). */
+  get persistent(): boolean {
+    return this.backend.persistent;
+  }
+
+  /** Schema version of the stored values. */
+  get schemaVersion(): number {
+    return this.options.schemaVersion;
+  }
+
+  /** True once {@link close} was called. */
+  get closed(): boolean {
+    return this.ctx.closed;
+  }
+
+  /** State of one partition. Cheap: call it per record if convenient. */
+  partition(topic: string, partition: number): PartitionState {
+    this.checkOpen();
+    const k = `${topic}:${partition}`;
+    let core = this.cores.get(k);
+    if (core === undefined) {
+      assertTopicPartition(topic, partition);
+      let counters = this.counters.get(k);
+      if (counters === undefined) {
+        counters = newCounters();
+        this.counters.set(k, counters);
+      }
+      core = new PartitionCore({ topic, partition }, this.ctx, counters);
+      this.cores.set(k, core);
+      return new PartitionState(core);
+    }
+    return core.views.get('') as PartitionState;
+  }
+
+  /** Every partition with committed state or offset, or with changes in memory. */
+  partitions(): TopicPartition[] {
+    this.checkOpen();
+    const all = new Map<string, TopicPartition>();
+    for (const tp of this.backend.partitions()) all.set(`${tp.topic}:${tp.partition}`, tp);
+    for (const [k, core] of this.cores) if (core.dirtyCount > 0) all.set(k, core.tp);
+    return [...all.values()].sort(compareTopicPartitions);
+  }
+
+  /** Committed next offset of a partition (undefined if it has none). */
+  offset(topic: string, partition: number): string | undefined {
+    this.checkOpen();
+    return this.backend.offset({ topic, partition });
+  }
+
+  /** Committed next offset of every partition that has one. */
+  offsets(): PartitionOffset[] {
+    this.checkOpen();
+    const out: PartitionOffset[] = [];
+    for (const tp of this.backend.partitions()) {
+      const offset = this.backend.offset(tp);
+      if (offset !== undefined) out.push({ topic: tp.topic, partition: tp.partition, offset });
+    }
+    return out;
+  }
+
+  /**
+   * Writes every change made since the last commit, plus each given
+   * partition's next offset, in one transaction, and resolves once that is
+   * durable on disk. Changes and offsets are captured when `commit` is called:
+   * puts made while it is in flight go to the next commit.
+   *
+   * If the write fails (a full disk, say) the promise rejects with
+   * {@link StorageError} and nothing is lost: the changes stay in memory and
+   * go out with the next commit, as do the offsets. A commit captured before
+   * such a failure is refused as well, so an offset never lands without the
+   * changes before it.
+   */
+  async commit(offsets?: Iterable<PartitionOffsetInput>): Promise<CommitResult> {
+    this.checkOpen();
+    const started = performance.now();
+    const given = new Map(this.carriedOffsets);
+    for (const o of offsets ?? []) {
+      assertTopicPartition(o.topic, o.partition);
+      const offset = normalizeOffset(o.offset, `${o.topic}:${o.partition}`);
+      given.set(`${o.topic}:${o.partition}`, { topic: o.topic, partition: o.partition, offset });
+    }
+    const { writes, flight, bytes } = this.capture(given);
+    this.carriedOffsets = new Map();
+    const seq = ++this.captureSeq;
+    const previous = this.tail;
+    const run = (async () => {
+      await previous.catch(() => undefined);
+      if (seq <= this.poisonedThrough) {
+        throw new TidemarkError(
+          'ERR_TIDEMARK_COMMIT_ABORTED',
+          'commit not written because an earlier commit failed; its changes are kept for the next commit',
+        );
+      }
+      if (writes.length > 0) await this.backend.write(writes);
+    })();
+    this.tail = run;
+    try {
+      await run;
+    } catch (err) {
+      this.failedCommits++;
+      this.poisonedThrough = this.captureSeq;
+      for (const [e] of flight) e.owner.core.requeue(e);
+      for (const [k, o] of given) if (!this.carriedOffsets.has(k)) this.carriedOffsets.set(k, o);
+      throw err;
+    }
+    for (const [e, version] of flight) e.owner.core.landed(e, version);
+    this.ctx.cache.evictIfNeeded();
+    this.commits++;
+    return {
+      partitions: writes.length,
+      entries: flight.length,
+      bytes,
+      offsets: [...given.values()],
+      durationMs: performance.now() - started,
+    };
+  }
+
+  /**
+   * Forgets a partition's cached state (after its commit, e.g. on
+   * revocation). Refuses while it has uncommitted changes unless `discard`.
+   * Committed state stays on disk.
+   */
+  release(topic: string, partition: number, options: ReleaseOptions = {}): void {
+    this.checkOpen();
+    const k = `${topic}:${partition}`;
+    const core = this.cores.get(k);
+    if (core === undefined) return;
+    const dirty = core.dirtyCount;
+    if (dirty > 0 && options.discard !== true) {
+      throw new TidemarkError(
+        'ERR_TIDEMARK_UNCOMMITTED',
+        `partition ${k} has ${dirty} uncommitted change(s); commit first or pass { discard: true }`,
+      );
+    }
+    for (const view of core.views.values()) view.clear();
+    core.queue = [];
+    core.released = true;
+    this.cores.delete(k);
+  }
+
+  /**
+   * Replaces a partition's whole state and offset in one transaction (restore
+   * from a checkpoint). Entries are raw stored records as given by
+   * {@link snapshot}. Refuses while the partition has uncommitted changes.
+   */
+  async replacePartition(tp: TopicPartition, entries: Iterable<RawEntry>, offset: string | undefined): Promise<void> {
+    this.checkOpen();
+    assertTopicPartition(tp.topic, tp.partition);
+    const off = offset === undefined ? undefined : normalizeOffset(offset, `${tp.topic}:${tp.partition}`);
+    this.release(tp.topic, tp.partition);
+    await this.enqueue(() => this.backend.replacePartition(tp, entries, off));
+  }
+
+  /** Deletes a partition's state and offset (durably). Refuses while it has uncommitted changes. */
+  async dropPartition(tp: TopicPartition): Promise<void> {
+    this.checkOpen();
+    this.release(tp.topic, tp.partition);
+    await this.enqueue(() => this.backend.dropPartition(tp));
+  }
+
+  /**
+   * A consistent read-only view of the committed state: every partition's
+   * entries and offset as of one transaction, unaffected by later commits.
+   * Call `release()` when done (it pins old pages in LMDB until then).
+   */
+  async snapshot(): Promise<BackendSnapshot> {
+    this.checkOpen();
+    await this.idle();
+    this.checkOpen();
+    return this.backend.snapshot();
+  }
+
+  /** Resolves once every commit issued so far has settled. */
+  async idle(): Promise<void> {
+    await this.tail.catch(() => undefined);
+  }
+
+  /**
+   * Removes expired entries (as deletes that land with the next commit);
+   * returns how many. Runs by itself every `sweepIntervalMs`; yields to the
+   * event loop between chunks.
+   */
+  sweep(): Promise<number> {
+    this.checkOpen();
+    this.sweeping ??= this.runSweep().finally(() => {
+      this.sweeping = undefined;
+    });
+    return this.sweeping;
+  }
+
+  /** Counters per partition, and cache figures. */
+  stats(): StoreStats {
+    this.checkOpen();
+    const tps = new Map<string, TopicPartition>();
+    for (const tp of this.backend.partitions()) tps.set(`${tp.topic}:${tp.partition}`, tp);
+    for (const [k, core] of this.cores) tps.set(k, core.tp);
+    let dirty = 0;
+    for (const core of this.cores.values()) dirty += core.dirtyCount;
+    return {
+      partitions: [...tps.entries()]
+        .sort((a, b) => compareTopicPartitions(a[1], b[1]))
+        .map(([k, tp]) => ({
+          topic: tp.topic,
+          partition: tp.partition,
+          ...(this.counters.get(k) ?? newCounters()),
+          entries: this.backend.entryCount(tp),
+        })),
+      cachedEntries: this.ctx.cache.size,
+      dirtyEntries: dirty,
+      commits: this.commits,
+      failedCommits: this.failedCommits,
+    };
+  }
+
+  /** Physical copy of the LMDB environment into an existing empty directory (LMDB's consistent backup). */
+  async backup(targetDir: string): Promise<void> {
+    this.checkOpen();
+    if (this.backend.backup === undefined) throw new TidemarkError('ERR_TIDEMARK_UNSUPPORTED', 'the memory backend has no files to back up');
+    await this.backend.backup(targetDir);
+  }
+
+  /**
+   * Waits for commits in flight, closes LMDB and releases the directory lock.
+   * Changes never committed are dropped, as in a crash: commit first.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
+      await this.idle();
+      await this.sweeping?.catch(() => undefined);
+      this.ctx.closed = true;
+      this.cores.clear();
+      try {
+        await this.backend.close();
+      } finally {
+        this.lock?.release();
+      }
+    })();
+    return this.closing;
+  }
+
+  private checkOpen(): void {
+    if (this.ctx.closed || this.closing !== undefined) throw new StoreClosedError();
+  }
+
+  private enqueue(op: () => Promise<void>): Promise<void> {
+    const run = this.tail.catch(() => undefined).then(op);
+    this.tail = run;
+    return run;
+  }
+
+  // Encodes every queued change and pairs it with its offset. Nothing is
+  // mutated until every value encoded, so a bad value leaves the queue intact.
+  private capture(given: Map<string, PartitionOffset>): {
+    writes: PartitionWrite[];
+    flight: Array<[CacheEntry, number]>;
+    bytes: number;
+  } {
+    const writes: PartitionWrite[] = [];
+    const flight: Array<[CacheEntry, number]> = [];
+    let bytes = 0;
+    const taken: PartitionCore[] = [];
+    for (const [k, core] of this.cores) {
+      const offset = given.get(k)?.offset;
+      if (core.queue.length === 0 && offset === undefined) continue;
+      const puts: Array<[Buffer, Buffer]> = [];
+      const deletes: Buffer[] = [];
+      for (const e of core.queue) {
+        const view = e.owner;
+        const key = view.codec.encode(e.key);
+        bytes += key.length;
+        if (e.deleted) deletes.push(key);
+        else {
+          let value: Buffer;
+          try {
+            assertStorable(e.value, e.key);
+            value = encodeValue(e.value, e.expiresAt, e.ttlMs);
+          } catch (err) {
+            throw new TidemarkError(
+              'ERR_TIDEMARK_INVALID_VALUE',
+              `commit refused, nothing written: the value of key ${JSON.stringify(String(e.key))} in ${k}` +
+                ` was changed after put() into something that cannot be stored: ${(err as Error).message}`,
+              { cause: err },
+            );
+          }
+          bytes += value.length;
+          puts.push([key, value]);
+        }
+        flight.push([e, e.version]);
+      }
+      writes.push({ tp: core.tp, puts, deletes, offset });
+      taken.push(core);
+    }
+    for (const [k, o] of given) {
+      if (!this.cores.has(k)) writes.push({ tp: { topic: o.topic, partition: o.partition }, puts: [], deletes: [], offset: o.offset });
+    }
+    for (const core of taken) {
+      for (const e of core.queue) e.queued = false;
+      core.queue = [];
+    }
+    return { writes, flight, bytes };
+  }
+
+  private async runSweep(): Promise<number> {
+    const now = this.ctx.clock.now();
+    let removed = 0;
+    for (const tp of this.partitions()) {
+      if (this.ctx.closed) break;
+      const state = this.partition(tp.topic, tp.partition);
+      for (const view of [...this.cores.get(`${tp.topic}:${tp.partition}`)!.views.values()]) removed += view.expireCached(now);
+      let seen = 0;
+      for (const raw of this.backend.range(tp, {})) {
+        const exp = readExpiry(raw.value);
+        if (exp !== 0 && now >= exp) {
+          const { scope, key } = decodeKey(raw.key);
+          if (state.scope(scope).expireIfDue(key, exp, now)) removed++;
+        }
+        if (++seen % SWEEP_CHUNK === 0) {
+          await yieldToLoop();
+          if (this.ctx.closed || this.closing !== undefined || !this.cores.has(`${tp.topic}:${tp.partition}`)) return removed;
+        }
+      }
+    }
+    return removed;
+  }
+}
+
+async function prepareSchema(backend: Backend, opts: ResolvedStoreOptions): Promise<void> {
+  const stored = backend.schemaVersion;
+  const target = opts.schemaVersion;
+  if (stored === undefined) {
+    await backend.initSchema(target);
+    return;
+  }
+  if (stored === target) return;
+  if (stored > target) {
+    throw new SchemaVersionError(
+      `state in ${opts.path} was written by schema version ${stored}, newer than this code's ${target}; ` +
+        'refusing to read it (deploy the newer code, or restore an older checkpoint)',
+      stored,
+      target,
+    );
+  }
+  for (let v = stored; v < target; v++) {
+    if (opts.migrations[v] === undefined) {
+      throw new SchemaVersionError(
+        `state in ${opts.path} is at schema version ${stored}; no migration from ${v} to ${v + 1} is registered`,
+        stored,
+        target,
+      );
+    }
+  }
+  let at = stored;
+  try {
+    backend.migrate(target, (tp, raw) => {
+      const { scope, key } = decodeKey(raw.key);
+      const decoded = decodeValue(raw.value);
+      let value = decoded.value;
+      for (at = stored; at < target; at++) {
+        const ctx: MigrationContext = { topic: tp.topic, partition: tp.partition, scope, key };
+        value = opts.migrations[at]!(value, ctx);
+        if (value === undefined) throw new Error(`migration returned undefined for key ${JSON.stringify(String(key))}`);
+      }
+      assertStorable(value, key);
+      return encodeValue(value, decoded.expiresAt, decoded.ttlMs);
+    });
+  } catch (err) {
+    throw new MigrationError(
+      `migration from schema version ${at} to ${at + 1} failed; the store is unchanged at version ${stored}: ${(err as Error).message}`,
+      at,
+      { cause: err },
+    );
+  }
+}

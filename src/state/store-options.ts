@@ -1,0 +1,104 @@
+import { ConfigError } from '../errors/config-error.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import type { Migrations } from './migrations.js';
+
+/** Options for {@link StateStore.open}. */
+export interface StateStoreOptions {
+  /** State directory (created 0700). Required for the `lmdb` backend. */
+  path?: string;
+  /** `lmdb` (default when `path` is given) or `memory` (nothing survives the process). */
+  backend?: 'lmdb' | 'memory';
+  /** Bound on decoded entries held in memory, store-wide. Default 100,000. */
+  cacheEntries?: number;
+  /** Time-to-live applied to every put that gives none, in ms; 0 = never expires (default). */
+  defaultTtlMs?: number;
+  /** How often expired entries are swept, in ms; 0 disables the sweep. Default 60,000. */
+  sweepIntervalMs?: number;
+  /** Time source for TTLs. Default: the system clock. */
+  clock?: Clock;
+  /** Schema version of the values this code writes. Default 1. */
+  schemaVersion?: number;
+  /** Upgrades run at open when the store is at an older version; `migrations[n]` goes from n to n+1. */
+  migrations?: Migrations;
+  /** Most partitions the store can hold (LMDB named databases). Default 1024. */
+  maxPartitions?: number;
+}
+
+/** Options with defaults applied (internal). */
+export interface ResolvedStoreOptions {
+  path: string | undefined;
+  backend: 'lmdb' | 'memory';
+  cacheEntries: number;
+  defaultTtlMs: number;
+  sweepIntervalMs: number;
+  clock: Clock;
+  schemaVersion: number;
+  migrations: Migrations;
+  maxPartitions: number;
+}
+
+const KNOWN = new Set([
+  'path',
+  'backend',
+  'cacheEntries',
+  'defaultTtlMs',
+  'sweepIntervalMs',
+  'clock',
+  'schemaVersion',
+  'migrations',
+  'maxPartitions',
+]);
+
+/** Validates options and fills in defaults; throws {@link ConfigError} naming the bad field. */
+export function resolveStoreOptions(options: StateStoreOptions): ResolvedStoreOptions {
+  if (typeof options !== 'object' || options === null) throw new ConfigError('state store options must be an object');
+  for (const k of Object.keys(options)) {
+    if (!KNOWN.has(k)) throw new ConfigError(`unknown state store option "${k}"; known options: ${[...KNOWN].join(', ')}`);
+  }
+  const backend = options.backend ?? (options.path === undefined ? undefined : 'lmdb');
+  if (backend !== 'lmdb' && backend !== 'memory') {
+    throw new ConfigError(
+      options.backend === undefined
+        ? 'state store needs a "path" (LMDB) or backend: "memory"'
+        : `backend must be "lmdb" or "memory", got ${JSON.stringify(options.backend)}`,
+    );
+  }
+  if (backend === 'lmdb' && (typeof options.path !== 'string' || options.path.length === 0)) {
+    throw new ConfigError('the lmdb backend needs "path": the state directory');
+  }
+  const clock = options.clock ?? systemClock;
+  if (typeof clock.now !== 'function') throw new ConfigError('"clock" must have a now() method');
+  const migrations = options.migrations ?? {};
+  for (const [k, fn] of Object.entries(migrations)) {
+    if (!/^[0-9]+$/.test(k) || typeof fn !== 'function') {
+      throw new ConfigError(`migrations must map a version number to a function; bad entry ${JSON.stringify(k)}`);
+    }
+  }
+  return {
+    path: options.path,
+    backend,
+    cacheEntries: int('cacheEntries', options.cacheEntries, 100_000, 1),
+    defaultTtlMs: num('defaultTtlMs', options.defaultTtlMs, 0),
+    sweepIntervalMs: num('sweepIntervalMs', options.sweepIntervalMs, 60_000),
+    clock,
+    schemaVersion: int('schemaVersion', options.schemaVersion, 1, 1),
+    migrations,
+    maxPartitions: int('maxPartitions', options.maxPartitions, 1024, 1),
+  };
+}
+
+function int(name: string, v: unknown, dflt: number, min: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
+    throw new ConfigError(`"${name}" must be an integer >= ${min}, got ${String(v)}`);
+  }
+  return v;
+}
+
+function num(name: string, v: unknown, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+    throw new ConfigError(`"${name}" must be a finite number >= 0, got ${String(v)}`);
+  }
+  return v;
+}
