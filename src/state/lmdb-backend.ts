@@ -19,6 +19,7 @@ type BinaryDb = Database<Buffer, Buffer>;
 type OffsetKey = [string, number];
 
 const META_SCHEMA = 'schemaVersion';
+const ERRNO_NAMES: Record<number, string> = { 5: 'EIO', 12: 'ENOMEM', 13: 'EACCES', 28: 'ENOSPC', 30: 'EROFS', 122: 'EDQUOT' };
 
 /**
  * LMDB persistence: one environment per state directory, a named database per
@@ -102,15 +103,15 @@ export class LmdbBackend implements Backend {
 
   async write(writes: readonly PartitionWrite[]): Promise<void> {
     const dbs = writes.map((w) => this.db(w.tp));
-    await this.durably('commit', () =>
-      this.root.batch(() => {
+    await this.durably('commit', async () =>
+      this.root.transactionSync(() => {
         for (let i = 0; i < writes.length; i++) {
           const w = writes[i]!;
           const db = dbs[i]!;
-          for (const [k, v] of w.puts) void db.put(k, v);
-          for (const k of w.deletes) void db.remove(k);
-          if (w.offset !== undefined) void this.offsets.put([w.tp.topic, w.tp.partition], w.offset);
-          else if (!this.known.has(tpKey(w.tp.topic, w.tp.partition))) void this.offsets.put([w.tp.topic, w.tp.partition], null);
+          for (const [k, v] of w.puts) db.putSync(k, v);
+          for (const k of w.deletes) db.removeSync(k);
+          if (w.offset !== undefined) this.offsets.putSync([w.tp.topic, w.tp.partition], w.offset);
+          else if (!this.known.has(tpKey(w.tp.topic, w.tp.partition))) this.offsets.putSync([w.tp.topic, w.tp.partition], null);
         }
       }),
     );
@@ -119,11 +120,11 @@ export class LmdbBackend implements Backend {
 
   async replacePartition(tp: TopicPartition, entries: Iterable<RawEntry>, offset: string | undefined): Promise<void> {
     const db = this.db(tp);
-    await this.durably('restore', () =>
-      this.root.batch(() => {
-        void db.clearAsync();
-        for (const e of entries) void db.put(e.key, e.value);
-        void this.offsets.put([tp.topic, tp.partition], offset ?? null);
+    await this.durably('restore', async () =>
+      this.root.transactionSync(() => {
+        db.clearSync();
+        for (const e of entries) db.putSync(e.key, e.value);
+        this.offsets.putSync([tp.topic, tp.partition], offset ?? null);
       }),
     );
     this.known.set(tpKey(tp.topic, tp.partition), { topic: tp.topic, partition: tp.partition });
@@ -131,38 +132,36 @@ export class LmdbBackend implements Backend {
 
   async dropPartition(tp: TopicPartition): Promise<void> {
     const db = this.existingDb(tp);
-    await this.durably('drop', () =>
-      this.root.batch(() => {
-        if (db !== undefined) void db.clearAsync();
-        void this.offsets.remove([tp.topic, tp.partition]);
+    await this.durably('drop', async () =>
+      this.root.transactionSync(() => {
+        if (db !== undefined) db.clearSync();
+        this.offsets.removeSync([tp.topic, tp.partition]);
       }),
     );
     this.known.delete(tpKey(tp.topic, tp.partition));
   }
 
   migrate(toVersion: number, transform: (tp: TopicPartition, entry: RawEntry) => Buffer | null): void {
-    // Read from a snapshot taken before the write transaction, write into it:
-    // the cursor never sees its own writes.
-    const snapshot = this.root.useReadTransaction();
-    try {
-      this.root.transactionSync(() => {
-        for (const tp of this.partitions()) {
-          const db = this.db(tp);
-          for (const { key, value } of db.getRange({ transaction: snapshot })) {
-            const next = transform(tp, { key, value });
-            if (next === null) db.removeSync(key);
-            else db.putSync(key, next);
-          }
+    // One synchronous write transaction: a throw from `transform` aborts it
+    // and nothing changes. Each partition's entries are read before any of
+    // them is rewritten, so the cursor never walks over its own writes.
+    this.root.transactionSync(() => {
+      for (const tp of this.partitions()) {
+        const db = this.db(tp);
+        const entries: RawEntry[] = [];
+        for (const { key, value } of db.getRange({})) entries.push({ key, value: Buffer.from(value) });
+        for (const entry of entries) {
+          const next = transform(tp, entry);
+          if (next === null) db.removeSync(entry.key);
+          else db.putSync(entry.key, next);
         }
-        this.meta.putSync(META_SCHEMA, toVersion);
-      });
-    } finally {
-      snapshot.done();
-    }
+      }
+      this.meta.putSync(META_SCHEMA, toVersion);
+    });
   }
 
   async initSchema(version: number): Promise<void> {
-    await this.durably('init', () => this.meta.put(META_SCHEMA, version));
+    await this.durably('init', async () => this.root.transactionSync(() => this.meta.putSync(META_SCHEMA, version)));
   }
 
   snapshot(): BackendSnapshot {
@@ -213,13 +212,24 @@ export class LmdbBackend implements Backend {
     await this.root.close();
   }
 
-  /** Runs a write, waits until it is on disk, and maps low-level failures to {@link StorageError}. */
+  /**
+   * Runs a write, waits until it is on disk, and maps low-level failures to
+   * {@link StorageError}. Writes use `transactionSync`: it commits and
+   * fdatasyncs before returning (measured with strace), so a failure (EIO on
+   * a full disk) is a plain synchronous throw. lmdb-js's asynchronous writes
+   * report commit failures through a second `commitError` promise that nobody
+   * awaits, which crashes the process with an unhandled rejection.
+   */
   private async durably(what: string, write: () => Promise<unknown>): Promise<void> {
     try {
       await write();
       await this.root.flushed;
     } catch (err) {
-      throw wrapStorage(`${what} failed in ${this.file}; nothing of it was applied`, err);
+      // lmdb-js rejects with "Commit failed" and puts the real error (EIO,
+      // ENOSPC...) in a separate `commitError` promise that is unhandled
+      // unless someone awaits it.
+      const detail = await commitErrorOf(err);
+      throw wrapStorage(`${what} failed in ${this.file}; nothing of it was applied`, detail ?? err);
     }
     // Reads after this point must see the new data, not a read transaction
     // opened before the commit.
@@ -246,8 +256,20 @@ function tpKey(topic: string, partition: number): string {
   return `${topic}:${partition}`;
 }
 
+async function commitErrorOf(err: unknown): Promise<unknown> {
+  const pending = (err as { commitError?: Promise<unknown> } | undefined)?.commitError;
+  if (pending === undefined || typeof pending.then !== 'function') return undefined;
+  return pending.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+}
+
 function wrapStorage(message: string, err: unknown): StorageError {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const raw = (err as { code?: unknown } | undefined)?.code;
+  // LMDB reports errno values as numbers (5 = EIO, 28 = ENOSPC).
+  const code = typeof raw === 'string' ? raw : typeof raw === 'number' ? (ERRNO_NAMES[raw] ?? `errno ${raw}`) : undefined;
   const detail = err instanceof Error ? err.message : String(err);
-  return new StorageError(`${message}: ${detail}`, typeof code === 'string' ? code : undefined, { cause: err });
+  const hint = code === 'EIO' || code === 'ENOSPC' ? ' (is the disk full?)' : '';
+  return new StorageError(`${message}: ${detail}${hint}`, code, { cause: err });
 }

@@ -233,7 +233,8 @@ export class StateStore {
       this.failedCommits++;
       this.poisonedThrough = this.captureSeq;
       for (const [e] of flight) e.owner.core.requeue(e);
-      for (const [k, o] of given) if (!this.carriedOffsets.has(k)) this.carriedOffsets.set(k, o);
+      // Failures settle in capture order, so a later commit's offsets win.
+      for (const [k, o] of given) this.carriedOffsets.set(k, o);
       throw err;
     }
     for (const [e, version] of flight) e.owner.core.landed(e, version);

@@ -9,8 +9,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 /** A TypeScript program run in a child process, with its stdout read line by line. */
 export interface ChildRun {
   proc: ChildProcess;
-  /** Resolves with the first stdout line matching `re`. */
-  waitFor(re: RegExp): Promise<RegExpMatchArray>;
+  /** Resolves with the first stdout line matching `re` (and `accept`, if given). */
+  waitFor(re: RegExp, accept?: (m: RegExpMatchArray) => boolean): Promise<RegExpMatchArray>;
   /** Resolves with the exit code (or signal name). */
   exited: Promise<number | string>;
   /** Everything written to stderr so far. */
@@ -31,11 +31,11 @@ export function runTs(file: string, args: string[], env: NodeJS.ProcessEnv = {})
     err += d.toString();
   });
   const lines: string[] = [];
-  const waiters: Array<{ re: RegExp; resolve: (m: RegExpMatchArray) => void }> = [];
+  const waiters: Array<{ match: (line: string) => RegExpMatchArray | null; resolve: (m: RegExpMatchArray) => void }> = [];
   createInterface({ input: proc.stdout! }).on('line', (line) => {
     lines.push(line);
     for (let i = 0; i < waiters.length; i++) {
-      const m = line.match(waiters[i]!.re);
+      const m = waiters[i]!.match(line);
       if (m) {
         waiters[i]!.resolve(m);
         waiters.splice(i--, 1);
@@ -53,13 +53,17 @@ export function runTs(file: string, args: string[], env: NodeJS.ProcessEnv = {})
     lines,
     exited,
     stderr: () => err,
-    waitFor: (re) =>
+    waitFor: (re, accept) =>
       new Promise((resolve, reject) => {
-        for (const line of lines) {
+        const match = (line: string): RegExpMatchArray | null => {
           const m = line.match(re);
+          return m && (accept === undefined || accept(m)) ? m : null;
+        };
+        for (const line of lines) {
+          const m = match(line);
           if (m) return resolve(m);
         }
-        waiters.push({ re, resolve });
+        waiters.push({ match, resolve });
         void exited.then((code) => reject(new Error(`child exited (${code}) before printing ${re}; stderr:\n${err}`)));
       }),
   };
