@@ -1,12 +1,18 @@
 import type { TopicPartition } from '../util/topic-partition.js';
 
-/** One partition's share of a commit. */
+/**
+ * One partition's share of a commit. Changes are encoded on demand, inside
+ * the backend's transaction, so a commit allocates no intermediate arrays;
+ * if `value(i)` throws, the whole write is abandoned.
+ */
 export interface PartitionWrite {
   readonly tp: TopicPartition;
-  /** Encoded key -> encoded value. */
-  readonly puts: ReadonlyArray<readonly [Buffer, Buffer]>;
-  /** Encoded keys to remove. */
-  readonly deletes: readonly Buffer[];
+  /** Number of changed entries. */
+  readonly size: number;
+  /** Encoded key of change `i`. */
+  key(i: number): Buffer;
+  /** Encoded value of change `i`, or null to delete it; valid only until the next call, so copy it or write it at once. */
+  value(i: number): Buffer | null;
   /** Next offset to consume, written in the same transaction as the changes. */
   readonly offset?: string | undefined;
 }
@@ -43,7 +49,9 @@ export interface BackendSnapshot {
 /**
  * Persistence under the state store: LMDB or memory. Works on encoded keys and
  * values only; the store above it owns caching, TTL, scopes and validation.
- * Writes are serialized by the store, never issued concurrently.
+ * Every write is synchronous, atomic and durable when it returns: the event
+ * loop never sees a write in flight, so a commit's capture and its write are
+ * the same instant.
  */
 export interface Backend {
   /** True when data survives a process restart. */
@@ -60,20 +68,20 @@ export interface Backend {
   partitions(): TopicPartition[];
   /** Committed next offset of a partition. */
   offset(tp: TopicPartition): string | undefined;
-  /** Applies every change and offset in one transaction; resolves once durable. */
-  write(writes: readonly PartitionWrite[]): Promise<void>;
-  /** Replaces a partition's entries and offset in one transaction; resolves once durable. */
-  replacePartition(tp: TopicPartition, entries: Iterable<RawEntry>, offset: string | undefined): Promise<void>;
-  /** Removes a partition's entries and offset in one transaction; resolves once durable. */
-  dropPartition(tp: TopicPartition): Promise<void>;
+  /** Applies every change and offset in one transaction, durably; throws {@link StorageError} on failure. */
+  write(writes: readonly PartitionWrite[]): void;
+  /** Replaces a partition's entries and offset in one transaction, durably. */
+  replacePartition(tp: TopicPartition, entries: Iterable<RawEntry>, offset: string | undefined): void;
+  /** Removes a partition's entries and offset in one transaction, durably. */
+  dropPartition(tp: TopicPartition): void;
   /**
    * Rewrites every value and records `toVersion`, all in one transaction: if
    * `transform` throws, nothing changes. `transform` returns the new encoded
-   * value, or null to delete the entry.
+   * value (valid until its next call), or null to delete the entry.
    */
   migrate(toVersion: number, transform: (tp: TopicPartition, entry: RawEntry) => Buffer | null): void;
   /** Records the schema version of a new store. */
-  initSchema(version: number): Promise<void>;
+  initSchema(version: number): void;
   /** Opens a consistent read view of the committed state. */
   snapshot(): BackendSnapshot;
   /** Physical copy of the whole store into an empty directory (LMDB only). */

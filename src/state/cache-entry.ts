@@ -15,12 +15,8 @@ export interface CacheEntry {
   /** ms since epoch; 0 = never. */
   expiresAt: number;
   ttlMs: number;
-  /** Changed since the last durable commit: never evicted while true. */
+  /** Changed since the last commit (and in its partition's queue): never evicted while true. */
   dirty: boolean;
-  /** In the partition's queue of changes for the next commit. */
-  queued: boolean;
-  /** Bumped on every change; lets a commit tell whether it wrote the latest value. */
-  version: number;
   /** Second-chance bit for eviction (CLOCK). */
   touched: boolean;
 }

@@ -1,42 +1,50 @@
 import type { CacheEntry } from './cache-entry.js';
 
 /**
- * The store-wide bound on decoded entries held in memory. Only clean entries
- * (durably committed) are candidates for eviction; dirty ones stay until
- * their commit lands, so the cache may run over its bound between commits.
+ * The store-wide bound on decoded entries held in memory. Every cached entry
+ * sits in one Set in the order it was loaded or created; only clean entries
+ * (durably committed) can be evicted, dirty ones stay until their commit
+ * lands, so the cache may run over its bound between commits.
  *
- * Eviction is second-chance LRU (CLOCK): clean entries sit in a Set in the
- * order they became clean or were loaded; a read only sets a bit, so hot
- * reads never reorder anything; the evictor gives a touched entry one more
- * round before dropping it.
+ * Eviction is second-chance LRU (CLOCK): reads and writes only set a bit,
+ * so the hot path never reorders anything; the evictor moves a touched or
+ * dirty entry to the back and drops the first clean, untouched one.
  */
 export class HotCache {
   /** Entries currently held (clean and dirty). */
   size = 0;
-  private readonly clean = new Set<CacheEntry>();
+  /** Entries changed and not yet committed, store-wide. */
+  dirty = 0;
+  private readonly order = new Set<CacheEntry>();
 
   constructor(readonly capacity: number) {}
 
-  /** Makes a clean entry evictable, as most recent. */
-  addClean(entry: CacheEntry): void {
-    this.clean.add(entry);
+  /** Registers a new entry as the most recent. */
+  add(entry: CacheEntry): void {
+    this.order.add(entry);
+    this.size++;
   }
 
-  /** Takes an entry out of eviction (it became dirty, or is being removed). */
-  removeClean(entry: CacheEntry): void {
-    this.clean.delete(entry);
+  /** Forgets an entry (evicted, released, or a tombstone that landed). */
+  remove(entry: CacheEntry): void {
+    if (this.order.delete(entry)) this.size--;
   }
 
-  /** Drops clean entries until the cache is within its bound or none is left; returns how many. */
-  evictIfNeeded(): number {
-    if (this.size <= this.capacity) return 0;
+  /**
+   * Drops clean entries until `room` more fit within the bound, or no clean
+   * entry is left; returns how many were dropped.
+   */
+  evictIfNeeded(room = 0): number {
+    const target = this.capacity - room;
     let evicted = 0;
-    for (const e of this.clean) {
-      if (this.size <= this.capacity) break;
-      this.clean.delete(e);
-      if (e.touched) {
+    if (this.size <= target) return 0;
+    for (const e of this.order) {
+      if (this.size <= target || this.size === this.dirty) break;
+      if (e.touched || e.dirty) {
+        // Second chance: to the back of the line. A dirty entry is passed over.
         e.touched = false;
-        this.clean.add(e);
+        this.order.delete(e);
+        this.order.add(e);
         continue;
       }
       e.owner.evict(e);

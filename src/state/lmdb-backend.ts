@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { StorageError } from '../errors/storage-error.js';
+import { TidemarkError } from '../errors/tidemark-error.js';
 import { FILE_MODE } from '../util/fs.js';
 import { compareTopicPartitions, type TopicPartition } from '../util/topic-partition.js';
 import type { Backend, BackendSnapshot, PartitionWrite, RawEntry, RawRange } from './backend.js';
@@ -101,43 +102,41 @@ export class LmdbBackend implements Backend {
     return this.offsets.get([tp.topic, tp.partition]) ?? undefined;
   }
 
-  async write(writes: readonly PartitionWrite[]): Promise<void> {
+  write(writes: readonly PartitionWrite[]): void {
     const dbs = writes.map((w) => this.db(w.tp));
-    await this.durably('commit', async () =>
-      this.root.transactionSync(() => {
-        for (let i = 0; i < writes.length; i++) {
-          const w = writes[i]!;
-          const db = dbs[i]!;
-          for (const [k, v] of w.puts) db.putSync(k, v);
-          for (const k of w.deletes) db.removeSync(k);
-          if (w.offset !== undefined) this.offsets.putSync([w.tp.topic, w.tp.partition], w.offset);
-          else if (!this.known.has(tpKey(w.tp.topic, w.tp.partition))) this.offsets.putSync([w.tp.topic, w.tp.partition], null);
+    this.durably('commit', () => {
+      for (let i = 0; i < writes.length; i++) {
+        const w = writes[i]!;
+        const db = dbs[i]!;
+        for (let j = 0; j < w.size; j++) {
+          const value = w.value(j);
+          if (value === null) db.removeSync(w.key(j));
+          else db.putSync(w.key(j), value);
         }
-      }),
-    );
+        const tpk: OffsetKey = [w.tp.topic, w.tp.partition];
+        if (w.offset !== undefined) this.offsets.putSync(tpk, w.offset);
+        else if (!this.known.has(tpKey(w.tp.topic, w.tp.partition))) this.offsets.putSync(tpk, null);
+      }
+    });
     for (const w of writes) this.known.set(tpKey(w.tp.topic, w.tp.partition), { topic: w.tp.topic, partition: w.tp.partition });
   }
 
-  async replacePartition(tp: TopicPartition, entries: Iterable<RawEntry>, offset: string | undefined): Promise<void> {
+  replacePartition(tp: TopicPartition, entries: Iterable<RawEntry>, offset: string | undefined): void {
     const db = this.db(tp);
-    await this.durably('restore', async () =>
-      this.root.transactionSync(() => {
-        db.clearSync();
-        for (const e of entries) db.putSync(e.key, e.value);
-        this.offsets.putSync([tp.topic, tp.partition], offset ?? null);
-      }),
-    );
+    this.durably('restore', () => {
+      db.clearSync();
+      for (const e of entries) db.putSync(e.key, e.value);
+      this.offsets.putSync([tp.topic, tp.partition], offset ?? null);
+    });
     this.known.set(tpKey(tp.topic, tp.partition), { topic: tp.topic, partition: tp.partition });
   }
 
-  async dropPartition(tp: TopicPartition): Promise<void> {
+  dropPartition(tp: TopicPartition): void {
     const db = this.existingDb(tp);
-    await this.durably('drop', async () =>
-      this.root.transactionSync(() => {
-        if (db !== undefined) db.clearSync();
-        this.offsets.removeSync([tp.topic, tp.partition]);
-      }),
-    );
+    this.durably('drop', () => {
+      if (db !== undefined) db.clearSync();
+      this.offsets.removeSync([tp.topic, tp.partition]);
+    });
     this.known.delete(tpKey(tp.topic, tp.partition));
   }
 
@@ -160,8 +159,8 @@ export class LmdbBackend implements Backend {
     });
   }
 
-  async initSchema(version: number): Promise<void> {
-    await this.durably('init', async () => this.root.transactionSync(() => this.meta.putSync(META_SCHEMA, version)));
+  initSchema(version: number): void {
+    this.durably('init', () => this.meta.putSync(META_SCHEMA, version));
   }
 
   snapshot(): BackendSnapshot {
@@ -208,32 +207,25 @@ export class LmdbBackend implements Backend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.root.flushed;
     await this.root.close();
   }
 
   /**
-   * Runs a write, waits until it is on disk, and maps low-level failures to
-   * {@link StorageError}. Writes use `transactionSync`: it commits and
-   * fdatasyncs before returning (measured with strace), so a failure (EIO on
-   * a full disk) is a plain synchronous throw. lmdb-js's asynchronous writes
-   * report commit failures through a second `commitError` promise that nobody
-   * awaits, which crashes the process with an unhandled rejection.
+   * Runs `body` in one LMDB write transaction and maps low-level failures to
+   * {@link StorageError}. `transactionSync` commits and fdatasyncs before it
+   * returns (checked with strace), so the data is durable on return and a
+   * failure (EIO on a full disk) is a plain synchronous throw; if `body`
+   * throws, the transaction is aborted. lmdb-js's asynchronous writes instead
+   * report a failed commit through a second `commitError` promise that
+   * nobody awaits, which crashes the process with an unhandled rejection.
    */
-  private async durably(what: string, write: () => Promise<unknown>): Promise<void> {
+  private durably(what: string, body: () => void): void {
     try {
-      await write();
-      await this.root.flushed;
+      this.root.transactionSync(body);
     } catch (err) {
-      // lmdb-js rejects with "Commit failed" and puts the real error (EIO,
-      // ENOSPC...) in a separate `commitError` promise that is unhandled
-      // unless someone awaits it.
-      const detail = await commitErrorOf(err);
-      throw wrapStorage(`${what} failed in ${this.file}; nothing of it was applied`, detail ?? err);
+      if (err instanceof TidemarkError) throw err;
+      throw wrapStorage(`${what} failed in ${this.file}; nothing of it was applied`, err);
     }
-    // Reads after this point must see the new data, not a read transaction
-    // opened before the commit.
-    this.root.resetReadTxn();
   }
 
   private existingDb(tp: TopicPartition): BinaryDb | undefined {
@@ -254,15 +246,6 @@ export class LmdbBackend implements Backend {
 
 function tpKey(topic: string, partition: number): string {
   return `${topic}:${partition}`;
-}
-
-async function commitErrorOf(err: unknown): Promise<unknown> {
-  const pending = (err as { commitError?: Promise<unknown> } | undefined)?.commitError;
-  if (pending === undefined || typeof pending.then !== 'function') return undefined;
-  return pending.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
 }
 
 function wrapStorage(message: string, err: unknown): StorageError {

@@ -42,25 +42,33 @@ export class MemoryBackend implements Backend {
     return this.partitionsByKey.get(tpKey(tp))?.offset;
   }
 
-  async write(writes: readonly PartitionWrite[]): Promise<void> {
-    await Promise.resolve();
-    for (const w of writes) {
+  write(writes: readonly PartitionWrite[]): void {
+    // Encode everything first: a value that throws leaves nothing applied.
+    const changes = writes.map((w) => {
+      const out: Array<[string, Buffer | null]> = [];
+      for (let i = 0; i < w.size; i++) {
+        const v = w.value(i);
+        out.push([w.key(i).toString('latin1'), v === null ? null : Buffer.from(v)]);
+      }
+      return out;
+    });
+    writes.forEach((w, i) => {
       const p = this.partition(w.tp);
-      for (const [k, v] of w.puts) p.data.set(k.toString('latin1'), Buffer.from(v));
-      for (const k of w.deletes) p.data.delete(k.toString('latin1'));
+      for (const [k, v] of changes[i]!) {
+        if (v === null) p.data.delete(k);
+        else p.data.set(k, v);
+      }
       if (w.offset !== undefined) p.offset = w.offset;
-    }
+    });
   }
 
-  async replacePartition(tp: TopicPartition, entries: Iterable<RawEntry>, offset: string | undefined): Promise<void> {
+  replacePartition(tp: TopicPartition, entries: Iterable<RawEntry>, offset: string | undefined): void {
     const data: PartitionData = new Map();
     for (const e of entries) data.set(e.key.toString('latin1'), Buffer.from(e.value));
-    await Promise.resolve();
     this.partitionsByKey.set(tpKey(tp), { tp: { topic: tp.topic, partition: tp.partition }, data, offset });
   }
 
-  async dropPartition(tp: TopicPartition): Promise<void> {
-    await Promise.resolve();
+  dropPartition(tp: TopicPartition): void {
     this.partitionsByKey.delete(tpKey(tp));
   }
 
@@ -71,7 +79,7 @@ export class MemoryBackend implements Backend {
       const data: PartitionData = new Map();
       for (const [key, value] of p.data) {
         const out = transform(p.tp, { key: Buffer.from(key, 'latin1'), value });
-        if (out !== null) data.set(key, out);
+        if (out !== null) data.set(key, Buffer.from(out));
       }
       next.set(k, { tp: p.tp, data, offset: p.offset });
     }
@@ -79,8 +87,7 @@ export class MemoryBackend implements Backend {
     this.schemaVersion = toVersion;
   }
 
-  async initSchema(version: number): Promise<void> {
-    await Promise.resolve();
+  initSchema(version: number): void {
     this.schemaVersion = version;
   }
 

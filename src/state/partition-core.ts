@@ -22,17 +22,26 @@ export interface StoreContext {
  * the next commit, and its counters. Shared by every view of the partition.
  */
 export class PartitionCore {
-  /** Entries changed since they were last captured by a commit. */
+  /** Entries changed since the last commit, in the order first changed. */
   queue: CacheEntry[] = [];
   /** Scope name -> view; "" is the partition's default scope. */
   readonly views = new Map<string, ScopeView>();
+  /** Set once the partition is released or the store closed: every call then checks why. */
+  dead = false;
   released = false;
+  readonly cache: HotCache;
+  readonly clock: Clock;
+  readonly defaultTtlMs: number;
 
   constructor(
     readonly tp: TopicPartition,
     readonly ctx: StoreContext,
     readonly counters: Counters,
-  ) {}
+  ) {
+    this.cache = ctx.cache;
+    this.clock = ctx.clock;
+    this.defaultTtlMs = ctx.defaultTtlMs;
+  }
 
   /** Throws unless the partition can be read or written. */
   check(): void {
@@ -45,41 +54,28 @@ export class PartitionCore {
     }
   }
 
-  /** Marks an entry changed: out of eviction, into the next commit. */
+  /** Marks an entry changed: pinned in the cache, queued for the next commit. */
   markDirty(e: CacheEntry): void {
-    if (!e.dirty) {
-      e.dirty = true;
-      this.ctx.cache.removeClean(e);
-      e.owner.pending.add(e);
-    }
-    if (!e.queued) {
-      e.queued = true;
-      this.queue.push(e);
-    }
+    e.dirty = true;
+    e.touched = true;
+    this.cache.dirty++;
+    this.queue.push(e);
   }
 
-  /** Called once a commit holding `e` at `version` is durable. */
-  landed(e: CacheEntry, version: number): void {
-    if (e.version !== version || !e.dirty) return;
-    e.dirty = false;
-    const view = e.owner;
-    view.pending.delete(e);
-    if (e.deleted) view.drop(e);
-    else this.ctx.cache.addClean(e);
-  }
-
-  /** Puts an entry back in the queue after its commit failed. */
-  requeue(e: CacheEntry): void {
-    if (e.dirty && !e.queued) {
-      e.queued = true;
-      this.queue.push(e);
+  /** After a durable commit: every queued entry is clean again (tombstones leave the cache). */
+  landed(): void {
+    for (const e of this.queue) {
+      e.dirty = false;
+      if (e.deleted) e.owner.drop(e);
     }
+    this.cache.dirty -= this.queue.length;
+    this.queue = [];
   }
 
-  /** Number of entries changed and not yet durable. */
-  get dirtyCount(): number {
-    let n = 0;
-    for (const v of this.views.values()) n += v.pending.size;
-    return n;
+  /** Drops the queue without committing it (the partition is released with `discard`). */
+  discard(): void {
+    this.cache.dirty -= this.queue.length;
+    for (const e of this.queue) e.dirty = false;
+    this.queue = [];
   }
 }

@@ -47,8 +47,6 @@ export interface StateEntry<T = unknown> {
  * `get` as read-only, or `put` it again after changing it.
  */
 export class ScopeView {
-  /** Entries changed and not yet durable (dirty). */
-  readonly pending = new Set<CacheEntry>();
   private readonly strings = new Map<string, CacheEntry>();
   private readonly binaries = new Map<string, CacheEntry>();
   /** Encodes this scope's keys. */
@@ -67,14 +65,14 @@ export class ScopeView {
   /** Value for `key`, or undefined if absent or expired. */
   get<T = unknown>(key: StateKey, options?: GetOptions): T | undefined {
     const core = this.core;
-    if (core.ctx.closed || core.released) core.check();
+    if (core.dead) core.check();
     const counters = core.counters;
     counters.gets++;
     const e = typeof key === 'string' ? this.strings.get(key) : this.binaries.get(binaryCacheKey(key));
     if (e !== undefined) {
       counters.cacheHits++;
       if (e.deleted) return undefined;
-      if (e.expiresAt !== 0 && core.ctx.clock.now() >= e.expiresAt) {
+      if (e.expiresAt !== 0 && core.clock.now() >= e.expiresAt) {
         this.expire(e);
         return undefined;
       }
@@ -94,11 +92,11 @@ export class ScopeView {
     const core = this.core;
     core.check();
     const e = this.lookup(key);
-    if (e !== undefined) return !e.deleted && !(e.expiresAt !== 0 && core.ctx.clock.now() >= e.expiresAt);
+    if (e !== undefined) return !e.deleted && !(e.expiresAt !== 0 && core.clock.now() >= e.expiresAt);
     const raw = core.ctx.backend.get(core.tp, this.codec.encode(key));
     if (raw === undefined) return false;
     const exp = readExpiry(raw);
-    return exp === 0 || core.ctx.clock.now() < exp;
+    return exp === 0 || core.clock.now() < exp;
   }
 
   /**
@@ -108,17 +106,16 @@ export class ScopeView {
    */
   put(key: StateKey, value: unknown, options?: PutOptions): void {
     const core = this.core;
-    if (core.ctx.closed || core.released) core.check();
+    if (core.dead) core.check();
     assertStorable(value, key);
-    const ttl = options?.ttlMs === undefined ? core.ctx.defaultTtlMs : checkTtl(options.ttlMs);
+    const ttl = options === undefined || options.ttlMs === undefined ? core.defaultTtlMs : checkTtl(options.ttlMs);
     let e = typeof key === 'string' ? this.strings.get(key) : this.binaries.get(binaryCacheKey(key));
     if (e === undefined) e = this.create(key);
     e.value = value;
     e.deleted = false;
     e.ttlMs = ttl;
-    e.expiresAt = ttl === 0 ? 0 : core.ctx.clock.now() + ttl;
-    e.version++;
-    core.markDirty(e);
+    e.expiresAt = ttl === 0 ? 0 : core.clock.now() + ttl;
+    if (!e.dirty) core.markDirty(e);
     core.counters.puts++;
   }
 
@@ -139,12 +136,12 @@ export class ScopeView {
     let e = this.lookup(key);
     let existed: boolean;
     if (e !== undefined) {
-      existed = !e.deleted && !(e.expiresAt !== 0 && core.ctx.clock.now() >= e.expiresAt);
+      existed = !e.deleted && !(e.expiresAt !== 0 && core.clock.now() >= e.expiresAt);
     } else {
       const raw = core.ctx.backend.get(core.tp, this.codec.encode(key));
       if (raw === undefined) return false;
       const exp = readExpiry(raw);
-      existed = exp === 0 || core.ctx.clock.now() < exp;
+      existed = exp === 0 || core.clock.now() < exp;
       e = this.create(key);
     }
     this.tombstone(e);
@@ -163,13 +160,15 @@ export class ScopeView {
     const reverse = options.reverse === true;
     const limit = checkLimit(options.limit);
     if (limit === 0) return;
-    const now = core.ctx.clock.now();
+    const now = core.clock.now();
     const live = (e: CacheEntry): boolean => !e.deleted && !(e.expiresAt !== 0 && now >= e.expiresAt);
 
     // Uncommitted changes in range, sorted the same way as the stored keys.
     const pending: Array<{ k: Buffer; e: CacheEntry }> = [];
-    const captured = new Set(this.pending);
-    for (const e of captured) {
+    const captured = new Set<CacheEntry>();
+    for (const e of core.queue) {
+      if (e.owner !== this) continue;
+      captured.add(e);
       const k = this.codec.encode(e.key);
       if (k.compare(start) >= 0 && k.compare(end) < 0) pending.push({ k, e });
     }
@@ -236,19 +235,17 @@ export class ScopeView {
     const map = typeof e.key === 'string' ? this.strings : this.binaries;
     if (map.get(e.mapKey) === e) {
       map.delete(e.mapKey);
-      this.core.ctx.cache.size--;
+      this.core.cache.size--;
     }
   }
 
   /** @internal Forgets every cached entry (partition released or replaced). */
   clear(): void {
-    const cache = this.core.ctx.cache;
+    const cache = this.core.cache;
     for (const map of [this.strings, this.binaries]) {
-      for (const e of map.values()) cache.removeClean(e);
-      cache.size -= map.size;
+      for (const e of map.values()) cache.remove(e);
       map.clear();
     }
-    this.pending.clear();
   }
 
   /** @internal Removes `key` if it has expired by `now`; used by the sweep. */
@@ -291,7 +288,7 @@ export class ScopeView {
     const raw = core.ctx.backend.get(core.tp, this.codec.encode(key));
     if (raw === undefined) return undefined;
     const exp = readExpiry(raw);
-    if (exp !== 0 && core.ctx.clock.now() >= exp) {
+    if (exp !== 0 && core.clock.now() >= exp) {
       // Lazy removal: the delete lands with the next commit.
       this.tombstone(this.create(key));
       core.counters.expirations++;
@@ -303,8 +300,6 @@ export class ScopeView {
     e.deleted = false;
     e.expiresAt = d.expiresAt;
     e.ttlMs = d.ttlMs;
-    core.ctx.cache.addClean(e);
-    core.ctx.cache.evictIfNeeded();
     return e;
   }
 
@@ -323,14 +318,12 @@ export class ScopeView {
       expiresAt: 0,
       ttlMs: 0,
       dirty: false,
-      queued: false,
-      version: 0,
       touched: false,
     };
     (binary ? this.binaries : this.strings).set(mapKey, e);
-    const cache = this.core.ctx.cache;
-    cache.size++;
-    if (cache.size > cache.capacity) cache.evictIfNeeded();
+    const cache = this.core.cache;
+    if (cache.size >= cache.capacity) cache.evictIfNeeded(1);
+    cache.add(e);
     return e;
   }
 
@@ -339,8 +332,7 @@ export class ScopeView {
     e.deleted = true;
     e.expiresAt = 0;
     e.ttlMs = 0;
-    e.version++;
-    this.core.markDirty(e);
+    if (!e.dirty) this.core.markDirty(e);
   }
 
   private expire(e: CacheEntry): void {
@@ -350,9 +342,8 @@ export class ScopeView {
 
   private extend(e: CacheEntry): void {
     if (e.ttlMs === 0) return;
-    e.expiresAt = this.core.ctx.clock.now() + e.ttlMs;
-    e.version++;
-    this.core.markDirty(e);
+    e.expiresAt = this.core.clock.now() + e.ttlMs;
+    if (!e.dirty) this.core.markDirty(e);
   }
 
   private bounds(options: RangeOptions): { start: Buffer; end: Buffer } {

@@ -14,7 +14,6 @@ import {
   type TopicPartition,
 } from '../util/topic-partition.js';
 import type { Backend, BackendSnapshot, PartitionWrite, RawEntry } from './backend.js';
-import type { CacheEntry } from './cache-entry.js';
 import { DirLock } from './dir-lock.js';
 import { HotCache } from './hot-cache.js';
 import { decodeKey } from './key-codec.js';
@@ -25,7 +24,7 @@ import { PartitionCore, type StoreContext } from './partition-core.js';
 import { PartitionState } from './partition-state.js';
 import { newCounters, type Counters, type StoreStats } from './stats.js';
 import { resolveStoreOptions, type ResolvedStoreOptions, type StateStoreOptions } from './store-options.js';
-import { assertStorable, decodeValue, encodeValue, readExpiry } from './value-codec.js';
+import { assertStorable, decodeValue, encodeValueTransient, readExpiry } from './value-codec.js';
 
 /** What a commit wrote. */
 export interface CommitResult {
@@ -66,9 +65,6 @@ export class StateStore {
   private readonly cores = new Map<string, PartitionCore>();
   private readonly counters = new Map<string, Counters>();
   private readonly ctx: StoreContext & { closed: boolean };
-  private tail: Promise<unknown> = Promise.resolve();
-  private captureSeq = 0;
-  private poisonedThrough = 0;
   private carriedOffsets = new Map<string, PartitionOffset>();
   private commits = 0;
   private failedCommits = 0;
@@ -170,7 +166,7 @@ export class StateStore {
     this.checkOpen();
     const all = new Map<string, TopicPartition>();
     for (const tp of this.backend.partitions()) all.set(`${tp.topic}:${tp.partition}`, tp);
-    for (const [k, core] of this.cores) if (core.dirtyCount > 0) all.set(k, core.tp);
+    for (const [k, core] of this.cores) if (core.queue.length > 0) all.set(k, core.tp);
     return [...all.values()].sort(compareTopicPartitions);
   }
 
@@ -193,15 +189,16 @@ export class StateStore {
 
   /**
    * Writes every change made since the last commit, plus each given
-   * partition's next offset, in one transaction, and resolves once that is
-   * durable on disk. Changes and offsets are captured when `commit` is called:
-   * puts made while it is in flight go to the next commit.
+   * partition's next offset, in one LMDB transaction that is durable (fdatasync)
+   * before the promise resolves. The write happens synchronously inside this
+   * call, so exactly the changes made before it are committed with these
+   * offsets.
    *
    * If the write fails (a full disk, say) the promise rejects with
-   * {@link StorageError} and nothing is lost: the changes stay in memory and
-   * go out with the next commit, as do the offsets. A commit captured before
-   * such a failure is refused as well, so an offset never lands without the
-   * changes before it.
+   * {@link StorageError} and nothing is lost: the changes stay in memory and go
+   * out with the next commit, together with these offsets unless newer ones
+   * are given. A value mutated after `put()` into something unstorable fails
+   * the commit the same way, writing nothing.
    */
   async commit(offsets?: Iterable<PartitionOffsetInput>): Promise<CommitResult> {
     this.checkOpen();
@@ -212,38 +209,39 @@ export class StateStore {
       const offset = normalizeOffset(o.offset, `${o.topic}:${o.partition}`);
       given.set(`${o.topic}:${o.partition}`, { topic: o.topic, partition: o.partition, offset });
     }
-    const { writes, flight, bytes } = this.capture(given);
-    this.carriedOffsets = new Map();
-    const seq = ++this.captureSeq;
-    const previous = this.tail;
-    const run = (async () => {
-      await previous.catch(() => undefined);
-      if (seq <= this.poisonedThrough) {
-        throw new TidemarkError(
-          'ERR_TIDEMARK_COMMIT_ABORTED',
-          'commit not written because an earlier commit failed; its changes are kept for the next commit',
-        );
-      }
-      if (writes.length > 0) await this.backend.write(writes);
-    })();
-    this.tail = run;
-    try {
-      await run;
-    } catch (err) {
-      this.failedCommits++;
-      this.poisonedThrough = this.captureSeq;
-      for (const [e] of flight) e.owner.core.requeue(e);
-      // Failures settle in capture order, so a later commit's offsets win.
-      for (const [k, o] of given) this.carriedOffsets.set(k, o);
-      throw err;
+    const writes: PartitionWrite[] = [];
+    const written: PartitionCore[] = [];
+    const bytes = { n: 0 };
+    for (const [k, core] of this.cores) {
+      const offset = given.get(k)?.offset;
+      if (core.queue.length === 0 && offset === undefined) continue;
+      writes.push(changesOf(core, offset, bytes));
+      written.push(core);
     }
-    for (const [e, version] of flight) e.owner.core.landed(e, version);
+    for (const [k, o] of given) {
+      if (!this.cores.has(k)) writes.push({ tp: o, size: 0, key: noKey, value: noKey, offset: o.offset });
+    }
+    if (writes.length > 0) {
+      try {
+        this.backend.write(writes);
+      } catch (err) {
+        this.failedCommits++;
+        this.carriedOffsets = given;
+        throw err;
+      }
+    }
+    this.carriedOffsets = new Map();
+    let entries = 0;
+    for (const core of written) {
+      entries += core.queue.length;
+      core.landed();
+    }
     this.ctx.cache.evictIfNeeded();
     this.commits++;
     return {
       partitions: writes.length,
-      entries: flight.length,
-      bytes,
+      entries,
+      bytes: bytes.n,
       offsets: [...given.values()],
       durationMs: performance.now() - started,
     };
@@ -259,16 +257,17 @@ export class StateStore {
     const k = `${topic}:${partition}`;
     const core = this.cores.get(k);
     if (core === undefined) return;
-    const dirty = core.dirtyCount;
+    const dirty = core.queue.length;
     if (dirty > 0 && options.discard !== true) {
       throw new TidemarkError(
         'ERR_TIDEMARK_UNCOMMITTED',
         `partition ${k} has ${dirty} uncommitted change(s); commit first or pass { discard: true }`,
       );
     }
+    core.discard();
     for (const view of core.views.values()) view.clear();
-    core.queue = [];
     core.released = true;
+    core.dead = true;
     this.cores.delete(k);
   }
 
@@ -282,14 +281,16 @@ export class StateStore {
     assertTopicPartition(tp.topic, tp.partition);
     const off = offset === undefined ? undefined : normalizeOffset(offset, `${tp.topic}:${tp.partition}`);
     this.release(tp.topic, tp.partition);
-    await this.enqueue(() => this.backend.replacePartition(tp, entries, off));
+    await Promise.resolve();
+    this.backend.replacePartition(tp, entries, off);
   }
 
   /** Deletes a partition's state and offset (durably). Refuses while it has uncommitted changes. */
   async dropPartition(tp: TopicPartition): Promise<void> {
     this.checkOpen();
     this.release(tp.topic, tp.partition);
-    await this.enqueue(() => this.backend.dropPartition(tp));
+    await Promise.resolve();
+    this.backend.dropPartition(tp);
   }
 
   /**
@@ -299,14 +300,9 @@ export class StateStore {
    */
   async snapshot(): Promise<BackendSnapshot> {
     this.checkOpen();
-    await this.idle();
+    await Promise.resolve();
     this.checkOpen();
     return this.backend.snapshot();
-  }
-
-  /** Resolves once every commit issued so far has settled. */
-  async idle(): Promise<void> {
-    await this.tail.catch(() => undefined);
   }
 
   /**
@@ -329,7 +325,7 @@ export class StateStore {
     for (const tp of this.backend.partitions()) tps.set(`${tp.topic}:${tp.partition}`, tp);
     for (const [k, core] of this.cores) tps.set(k, core.tp);
     let dirty = 0;
-    for (const core of this.cores.values()) dirty += core.dirtyCount;
+    for (const core of this.cores.values()) dirty += core.queue.length;
     return {
       partitions: [...tps.entries()]
         .sort((a, b) => compareTopicPartitions(a[1], b[1]))
@@ -360,9 +356,9 @@ export class StateStore {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
-      await this.idle();
       await this.sweeping?.catch(() => undefined);
       this.ctx.closed = true;
+      for (const core of this.cores.values()) core.dead = true;
       this.cores.clear();
       try {
         await this.backend.close();
@@ -375,64 +371,6 @@ export class StateStore {
 
   private checkOpen(): void {
     if (this.ctx.closed || this.closing !== undefined) throw new StoreClosedError();
-  }
-
-  private enqueue(op: () => Promise<void>): Promise<void> {
-    const run = this.tail.catch(() => undefined).then(op);
-    this.tail = run;
-    return run;
-  }
-
-  // Encodes every queued change and pairs it with its offset. Nothing is
-  // mutated until every value encoded, so a bad value leaves the queue intact.
-  private capture(given: Map<string, PartitionOffset>): {
-    writes: PartitionWrite[];
-    flight: Array<[CacheEntry, number]>;
-    bytes: number;
-  } {
-    const writes: PartitionWrite[] = [];
-    const flight: Array<[CacheEntry, number]> = [];
-    let bytes = 0;
-    const taken: PartitionCore[] = [];
-    for (const [k, core] of this.cores) {
-      const offset = given.get(k)?.offset;
-      if (core.queue.length === 0 && offset === undefined) continue;
-      const puts: Array<[Buffer, Buffer]> = [];
-      const deletes: Buffer[] = [];
-      for (const e of core.queue) {
-        const view = e.owner;
-        const key = view.codec.encode(e.key);
-        bytes += key.length;
-        if (e.deleted) deletes.push(key);
-        else {
-          let value: Buffer;
-          try {
-            assertStorable(e.value, e.key);
-            value = encodeValue(e.value, e.expiresAt, e.ttlMs);
-          } catch (err) {
-            throw new TidemarkError(
-              'ERR_TIDEMARK_INVALID_VALUE',
-              `commit refused, nothing written: the value of key ${JSON.stringify(String(e.key))} in ${k}` +
-                ` was changed after put() into something that cannot be stored: ${(err as Error).message}`,
-              { cause: err },
-            );
-          }
-          bytes += value.length;
-          puts.push([key, value]);
-        }
-        flight.push([e, e.version]);
-      }
-      writes.push({ tp: core.tp, puts, deletes, offset });
-      taken.push(core);
-    }
-    for (const [k, o] of given) {
-      if (!this.cores.has(k)) writes.push({ tp: { topic: o.topic, partition: o.partition }, puts: [], deletes: [], offset: o.offset });
-    }
-    for (const core of taken) {
-      for (const e of core.queue) e.queued = false;
-      core.queue = [];
-    }
-    return { writes, flight, bytes };
   }
 
   private async runSweep(): Promise<number> {
@@ -459,11 +397,52 @@ export class StateStore {
   }
 }
 
+const noKey = (): never => {
+  throw new Error('no changes');
+};
+
+// A partition's queued changes as a backend write, encoded on demand inside
+// the backend's transaction.
+function changesOf(core: PartitionCore, offset: string | undefined, bytes: { n: number }): PartitionWrite {
+  const queue = core.queue;
+  const where = `${core.tp.topic}:${core.tp.partition}`;
+  return {
+    tp: core.tp,
+    size: queue.length,
+    offset,
+    key: (i) => {
+      const e = queue[i]!;
+      const k = e.owner.codec.encode(e.key);
+      bytes.n += k.length;
+      return k;
+    },
+    value: (i) => {
+      const e = queue[i]!;
+      if (e.deleted) return null;
+      let v: Buffer;
+      try {
+        assertStorable(e.value, e.key);
+        v = encodeValueTransient(e.value, e.expiresAt, e.ttlMs);
+      } catch (err) {
+        throw new TidemarkError(
+          'ERR_TIDEMARK_INVALID_VALUE',
+          `commit refused, nothing written: the value of key ${JSON.stringify(String(e.key))} in ${where}` +
+            ` was changed after put() into something that cannot be stored: ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
+      bytes.n += v.length;
+      return v;
+    },
+  };
+}
+
 async function prepareSchema(backend: Backend, opts: ResolvedStoreOptions): Promise<void> {
+  await Promise.resolve();
   const stored = backend.schemaVersion;
   const target = opts.schemaVersion;
   if (stored === undefined) {
-    await backend.initSchema(target);
+    backend.initSchema(target);
     return;
   }
   if (stored === target) return;
@@ -496,7 +475,7 @@ async function prepareSchema(backend: Backend, opts: ResolvedStoreOptions): Prom
         if (value === undefined) throw new Error(`migration returned undefined for key ${JSON.stringify(String(key))}`);
       }
       assertStorable(value, key);
-      return encodeValue(value, decoded.expiresAt, decoded.ttlMs);
+      return encodeValueTransient(value, decoded.expiresAt, decoded.ttlMs);
     });
   } catch (err) {
     throw new MigrationError(

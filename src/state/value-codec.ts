@@ -11,6 +11,11 @@ export const VALUE_PLAIN = 0x00;
 export const VALUE_TTL = 0x01;
 const TTL_HEADER = 17;
 
+// msgpackr pack() flags. Its browser entry exports them, its Node entry does
+// not (msgpackr 1.11.5): the values are msgpackr's own (pack.js).
+const RESET_BUFFER_MODE = 1024;
+const RESERVE_START_SPACE = 2048;
+
 // No records or shared structures: every stored value decodes on its own, so
 // checkpoints, exports and other processes can read it without context.
 // copyBuffers: decoded Buffers must not alias LMDB's reused read buffer.
@@ -27,11 +32,26 @@ const MAX_DEPTH = 256;
  * these into something else, which is worse than an error.
  */
 export function assertStorable(value: unknown, key: unknown): void {
-  if (value === undefined) {
-    throw new InvalidValueError(`value for key ${fmtKey(key)} is undefined; use delete() to remove an entry`);
+  if (typeof value !== 'object') {
+    if (value === undefined) {
+      throw new InvalidValueError(`value for key ${fmtKey(key)} is undefined; use delete() to remove an entry`);
+    }
+    if (typeof value === 'function' || typeof value === 'symbol') checkNested(value, key, '$', 0);
+    return;
   }
-  const t = typeof value;
-  if (t === 'string' || t === 'number' || t === 'boolean' || value === null) return;
+  if (value === null) return;
+  // Fast path for the hot path's common case, a flat plain object. Reading
+  // `constructor` is inlined by V8 where Object.getPrototypeOf is not (about
+  // 2x faster, measured); anything else takes the full check below.
+  if ((value as { constructor?: unknown }).constructor === Object) {
+    const obj = value as Record<string, unknown>;
+    for (const k in obj) {
+      const v = obj[k];
+      const t = typeof v;
+      if (t === 'object' ? v !== null : t === 'function' || t === 'symbol') checkNested(v, key, '$', 1);
+    }
+    return;
+  }
   checkNested(value, key, '$', 0);
 }
 
@@ -85,26 +105,33 @@ function fmtKey(key: unknown): string {
   return String(key);
 }
 
-/** Encodes a value (already validated) with its optional expiry. */
-export function encodeValue(value: unknown, expiresAt: number, ttlMs: number): Buffer {
-  let body: Buffer;
+/**
+ * Encodes a value (already validated) with its optional expiry into a buffer
+ * that is only valid until the next call: msgpackr writes the body after
+ * space reserved for our header, in its own reused buffer, with no copy. For
+ * writers that copy the bytes at once (LMDB's putSync does).
+ */
+export function encodeValueTransient(value: unknown, expiresAt: number, ttlMs: number): Buffer {
+  const header = expiresAt === 0 ? 1 : TTL_HEADER;
+  let out: Buffer;
   try {
-    body = packr.pack(value);
+    out = packr.pack(value, RESERVE_START_SPACE | RESET_BUFFER_MODE | header) as Buffer;
   } catch (err) {
     throw new InvalidValueError(`value cannot be serialized: ${(err as Error).message}`, { cause: err });
   }
-  if (expiresAt === 0) {
-    const out = Buffer.allocUnsafe(1 + body.length);
+  if (header === 1) {
     out[0] = VALUE_PLAIN;
-    body.copy(out, 1);
-    return out;
+  } else {
+    out[0] = VALUE_TTL;
+    out.writeDoubleBE(expiresAt, 1);
+    out.writeDoubleBE(ttlMs, 9);
   }
-  const out = Buffer.allocUnsafe(TTL_HEADER + body.length);
-  out[0] = VALUE_TTL;
-  out.writeDoubleBE(expiresAt, 1);
-  out.writeDoubleBE(ttlMs, 9);
-  body.copy(out, TTL_HEADER);
   return out;
+}
+
+/** Like {@link encodeValueTransient}, into a buffer the caller owns. */
+export function encodeValue(value: unknown, expiresAt: number, ttlMs: number): Buffer {
+  return Buffer.from(encodeValueTransient(value, expiresAt, ttlMs));
 }
 
 /** A stored value, decoded. */
