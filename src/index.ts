@@ -8,3 +8,4 @@ export {
   type PartitionOffset,
   type PartitionOffsetInput,
 } from './util/topic-partition.js';
+export * from './checkpoint/index.js';

@@ -8,3 +8,8 @@ export { SchemaVersionError } from './schema-version-error.js';
 export { MigrationError } from './migration-error.js';
 export { StoreClosedError } from './store-closed-error.js';
 export { StorageError } from './storage-error.js';
+export { CheckpointCorruptError } from './checkpoint-corrupt-error.js';
+export { CheckpointFormatError } from './checkpoint-format-error.js';
+export { CheckpointKeyError } from './checkpoint-key-error.js';
+export { CheckpointNotFoundError } from './checkpoint-not-found-error.js';
+export { CheckpointTimeoutError } from './checkpoint-timeout-error.js';

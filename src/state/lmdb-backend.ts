@@ -190,7 +190,11 @@ export class LmdbBackend implements Backend {
         check();
         const db = this.existingDb(tp);
         if (db === undefined) return [];
-        return db.getRange({ transaction: txn }).map(({ key, value }) => ({ key, value: Buffer.from(value) }));
+        // lmdb-js hands out a fresh copy of every binary key and value from
+        // getRange (never a view of its reused read buffer), so the entries
+        // are the caller's as they come: a second copy here cost a third of
+        // a 1M-entry checkpoint.
+        return db.getRange({ transaction: txn }) as Iterable<RawEntry>;
       },
       release: () => {
         if (released) return;

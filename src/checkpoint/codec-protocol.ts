@@ -1,0 +1,14 @@
+// Messages between the main thread (codec-client.ts) and the codec worker.
+import type { DecodeParams, EncodeParams, EncodeResult } from './segment-codec.js';
+
+export type ToWorker =
+  | { type: 'encode'; job: number; params: EncodeParams }
+  | { type: 'decode'; job: number; params: DecodeParams }
+  | { type: 'data'; job: number; chunk: Uint8Array }
+  | { type: 'end'; job: number }
+  | { type: 'cancel'; job: number };
+
+export type FromWorker =
+  | { type: 'data'; job: number; chunks: Uint8Array[] }
+  | { type: 'end'; job: number; chunks: Uint8Array[]; result?: EncodeResult }
+  | { type: 'error'; job: number; message: string; segment: boolean };

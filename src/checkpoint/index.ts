@@ -1,0 +1,32 @@
+export {
+  CheckpointRepository,
+  QUARANTINE_PREFIX,
+  type CheckpointInfo,
+  type CheckpointPartitionInfo,
+  type CheckpointRepositoryOptions,
+  type CheckpointStatus,
+  type PruneResult,
+  type RestoredPartition,
+  type RestoreOptions,
+  type RestoreResult,
+  type RestoreTarget,
+  type SkippedCheckpoint,
+  type VerifyResult,
+  type WriteOptions,
+} from './repository.js';
+export { CheckpointCoordinator, type CheckpointCoordinatorOptions, type CheckpointRequest } from './coordinator.js';
+export { LocalDirectoryStorage, type LocalDirectoryStorageOptions, type PublishStep } from './local-storage.js';
+export type { CheckpointStorage, ObjectWriter, ReadChunksOptions, ReadOptions, StoredObject } from './storage.js';
+export type { RetentionPolicy } from './retention.js';
+export type {
+  CheckpointObserver,
+  CheckpointTrigger,
+  CheckpointCompletedEvent,
+  CheckpointFailedEvent,
+  CorruptCheckpointEvent,
+  RestoreEvent,
+  RetentionEvent,
+} from './observer.js';
+export { FORMAT_VERSION as CHECKPOINT_FORMAT_VERSION, type Manifest, type ManifestPartition } from './manifest.js';
+export { isCheckpointId, checkpointTime } from './checkpoint-id.js';
+export { keyFingerprint } from './encryption.js';

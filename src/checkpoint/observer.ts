@@ -1,0 +1,82 @@
+import type { TopicPartition } from '../util/topic-partition.js';
+
+/** What started a checkpoint. */
+export type CheckpointTrigger = 'manual' | 'periodic' | 'stop';
+
+/** A checkpoint was published. */
+export interface CheckpointCompletedEvent {
+  id: string;
+  trigger: CheckpointTrigger;
+  /** From the snapshot to the manifest's directory fsync. */
+  durationMs: number;
+  partitions: number;
+  entries: number;
+  rawBytes: number;
+  storedBytes: number;
+  /** When it completed, ms since the epoch (the coordinator's clock). */
+  at: number;
+}
+
+/** A checkpoint failed (or timed out); nothing of it is visible. */
+export interface CheckpointFailedEvent {
+  trigger: CheckpointTrigger;
+  durationMs: number;
+  error: Error;
+  consecutiveFailures: number;
+  healthy: boolean;
+}
+
+/** A retention pass ran. */
+export interface RetentionEvent {
+  deleted: string[];
+  deletedIncomplete: string[];
+  quarantined: string[];
+  kept: number;
+  durationMs: number;
+}
+
+/** A restore finished (successfully: nothing is reported for a refused one but the error). */
+export interface RestoreEvent {
+  durationMs: number;
+  restored: Array<TopicPartition & { checkpointId: string; offset: string | null; entries: number }>;
+  skipped: Array<{ id: string; reason: string }>;
+  missing: TopicPartition[];
+}
+
+/** A checkpoint failed verification and was (or could not be) quarantined. */
+export interface CorruptCheckpointEvent {
+  id: string;
+  reason: string;
+  quarantined: boolean;
+}
+
+/**
+ * Hooks for metrics and logs (src/metrics implements one with prom-client).
+ * Every method is optional; an observer that throws is reported with
+ * `process.emitWarning` and otherwise ignored.
+ */
+export interface CheckpointObserver {
+  checkpointStarted?(event: { id: string; trigger: CheckpointTrigger; partitions: TopicPartition[] }): void;
+  checkpointCompleted?(event: CheckpointCompletedEvent): void;
+  checkpointFailed?(event: CheckpointFailedEvent): void;
+  healthChanged?(event: { healthy: boolean; consecutiveFailures: number }): void;
+  retentionCompleted?(event: RetentionEvent): void;
+  retentionFailed?(event: { error: Error }): void;
+  restoreCompleted?(event: RestoreEvent): void;
+  corruptCheckpoint?(event: CorruptCheckpointEvent): void;
+}
+
+/** Calls one observer hook, never letting it break the caller. */
+export function notify<K extends keyof CheckpointObserver>(
+  observer: CheckpointObserver | undefined,
+  hook: K,
+  event: Parameters<NonNullable<CheckpointObserver[K]>>[0],
+): void {
+  const fn = observer?.[hook] as ((e: typeof event) => void) | undefined;
+  if (fn === undefined) return;
+  try {
+    fn.call(observer, event);
+  } catch (err) {
+    process.emitWarning(`tidemark: checkpoint observer ${hook} threw: ${(err as Error).message}`);
+  }
+}

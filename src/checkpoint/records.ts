@@ -1,0 +1,151 @@
+import type { RawEntry } from '../state/backend.js';
+
+/**
+ * The record stream inside a segment (docs/FORMAT.md, "Records"): for each
+ * stored entry, in strictly increasing key order,
+ * `[key length: u16 LE][value length: u32 LE][key][value]`.
+ */
+export const RECORD_HEADER_BYTES = 6;
+/** Size of the buffers records are packed into and handed to the worker. */
+export const CHUNK_BYTES = 1 << 20;
+const MAX_KEY = 0xffff;
+const MAX_VALUE = 0xffffffff;
+
+/** A buffer backed by its own ArrayBuffer, so it can be transferred to another thread. */
+export function transferable(size: number): Buffer {
+  return Buffer.from(new ArrayBuffer(size));
+}
+
+/**
+ * Packs entries into record-stream chunks of about {@link CHUNK_BYTES}; a
+ * record larger than that gets a chunk of its own. Every chunk owns its
+ * ArrayBuffer (transferable).
+ */
+export class RecordPacker {
+  entries = 0;
+  rawBytes = 0;
+  private buf: Buffer;
+  private pos = 0;
+  private sealed: Buffer[] = [];
+
+  constructor(private readonly chunkBytes = CHUNK_BYTES) {
+    this.buf = transferable(chunkBytes);
+  }
+
+  add(key: Uint8Array, value: Uint8Array): void {
+    if (key.length === 0 || key.length > MAX_KEY) throw new RangeError(`cannot checkpoint a key of ${key.length} bytes`);
+    if (value.length > MAX_VALUE) throw new RangeError(`cannot checkpoint a value of ${value.length} bytes`);
+    const need = RECORD_HEADER_BYTES + key.length + value.length;
+    if (this.pos + need > this.buf.length) {
+      this.seal();
+      if (need > this.buf.length) this.buf = transferable(need);
+    }
+    const b = this.buf;
+    let p = this.pos;
+    b[p] = key.length & 0xff;
+    b[p + 1] = key.length >>> 8;
+    b.writeUInt32LE(value.length, p + 2);
+    p += RECORD_HEADER_BYTES;
+    b.set(key, p);
+    p += key.length;
+    b.set(value, p);
+    this.pos = p + value.length;
+    this.entries++;
+    this.rawBytes += need;
+  }
+
+  /** Bytes packed but not yet sealed into a chunk. */
+  get pending(): number {
+    return this.pos;
+  }
+
+  /** Chunks filled since the last call. */
+  take(): Buffer[] {
+    const out = this.sealed;
+    this.sealed = [];
+    return out;
+  }
+
+  /** Seals the partly filled chunk too, and returns every chunk not yet taken. */
+  finish(): Buffer[] {
+    this.seal();
+    return this.take();
+  }
+
+  private seal(): void {
+    if (this.pos === 0) return;
+    this.sealed.push(this.buf.subarray(0, this.pos));
+    this.buf = transferable(this.chunkBytes);
+    this.pos = 0;
+  }
+}
+
+/** Why a record stream is invalid. */
+export class RecordStreamError extends Error {}
+
+/**
+ * Checks a record stream incrementally (lengths, strictly increasing keys)
+ * and finds record boundaries, so decoded output can be cut into chunks
+ * holding whole records only.
+ */
+export class RecordScanner {
+  entries = 0;
+  /** Size of the record starting at the last position returned, when its header is complete. */
+  incompleteRecordBytes = 0;
+  private lastKey: Buffer | undefined;
+
+  /**
+   * Scans records in `buf[start, end)` and returns where the first
+   * incomplete record starts (`end` if none).
+   */
+  scan(buf: Buffer, start: number, end: number): number {
+    let p = start;
+    let prevKeyStart = -1;
+    let prevKeyLen = 0;
+    this.incompleteRecordBytes = 0;
+    while (end - p >= RECORD_HEADER_BYTES) {
+      const keyLen = buf[p]! | (buf[p + 1]! << 8);
+      const valueLen = buf.readUInt32LE(p + 2);
+      if (keyLen === 0) throw new RecordStreamError(`record ${this.entries} has an empty key`);
+      const size = RECORD_HEADER_BYTES + keyLen + valueLen;
+      if (end - p < size) {
+        this.incompleteRecordBytes = size;
+        break;
+      }
+      const keyStart = p + RECORD_HEADER_BYTES;
+      // buf.compare(target, ...targetRange, ...sourceRange) > 0 when the source (this key) sorts after the target.
+      const cmp =
+        prevKeyStart >= 0
+          ? buf.compare(buf, prevKeyStart, prevKeyStart + prevKeyLen, keyStart, keyStart + keyLen)
+          : this.lastKey === undefined
+            ? 1
+            : buf.compare(this.lastKey, 0, this.lastKey.length, keyStart, keyStart + keyLen);
+      if (cmp <= 0) throw new RecordStreamError(`record ${this.entries} is out of key order (or a duplicate key)`);
+      prevKeyStart = keyStart;
+      prevKeyLen = keyLen;
+      this.entries++;
+      p += size;
+    }
+    if (prevKeyStart >= 0) this.lastKey = Buffer.from(buf.subarray(prevKeyStart, prevKeyStart + prevKeyLen));
+    return p;
+  }
+}
+
+/**
+ * Reads entries back from verified chunks that hold whole records only (as
+ * the decoder emits them). Keys and values are views into the chunks.
+ */
+export function* readRecords(chunks: readonly Buffer[]): Generator<RawEntry> {
+  for (const c of chunks) {
+    let p = 0;
+    while (p < c.length) {
+      const keyLen = c[p]! | (c[p + 1]! << 8);
+      const valueLen = c.readUInt32LE(p + 2);
+      const k = p + RECORD_HEADER_BYTES;
+      const v = k + keyLen;
+      p = v + valueLen;
+      if (p > c.length) throw new RecordStreamError('record crosses a chunk boundary');
+      yield { key: c.subarray(k, v), value: c.subarray(v, p) };
+    }
+  }
+}

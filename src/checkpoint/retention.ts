@@ -1,0 +1,123 @@
+import { ConfigError } from '../errors/config-error.js';
+import type { TopicPartition } from '../util/topic-partition.js';
+import { checkpointTime } from './checkpoint-id.js';
+
+/**
+ * Which checkpoints to keep. A checkpoint is deleted when it is beyond the
+ * newest `keepLast` for every partition it holds, or older than `maxAgeMs`;
+ * whatever the policy, the newest valid checkpoint of any partition (so the
+ * newest valid checkpoint overall) and checkpoints being read are kept.
+ */
+export interface RetentionPolicy {
+  /** Newest valid checkpoints to keep per partition; default 3. */
+  keepLast?: number;
+  /** Delete checkpoints older than this (ms), subject to the rules above; default none. */
+  maxAgeMs?: number;
+  /** Remove incomplete checkpoints (no manifest) older than this (ms); default 1 hour. */
+  incompleteAfterMs?: number;
+}
+
+/** A policy with defaults applied. */
+export interface ResolvedRetention {
+  keepLast: number;
+  maxAgeMs: number | undefined;
+  incompleteAfterMs: number;
+}
+
+/** What retention needs to know about a checkpoint. */
+export interface RetentionCandidate {
+  id: string;
+  status: 'valid' | 'corrupt' | 'incomplete' | 'unsupported';
+  partitions: readonly TopicPartition[];
+}
+
+/** Decisions of one retention pass. */
+export interface RetentionPlan {
+  /** Valid checkpoints to delete. */
+  delete: string[];
+  /** Incomplete checkpoints (debris of crashed or failed writes) to delete. */
+  deleteIncomplete: string[];
+  /** Corrupt checkpoints to move to quarantine. */
+  quarantine: string[];
+  /** Checkpoints kept, with the rule that kept each. */
+  keep: Array<{ id: string; why: string }>;
+}
+
+const HOUR = 3_600_000;
+
+/** Validates a policy; throws ConfigError naming the bad field. */
+export function resolveRetention(policy: RetentionPolicy | undefined): ResolvedRetention {
+  const p = policy ?? {};
+  if (typeof p !== 'object' || p === null) throw new ConfigError('"retention" must be an object');
+  for (const k of Object.keys(p)) {
+    if (!['keepLast', 'maxAgeMs', 'incompleteAfterMs'].includes(k)) {
+      throw new ConfigError(`unknown retention option "${k}"; known: keepLast, maxAgeMs, incompleteAfterMs`);
+    }
+  }
+  const keepLast = p.keepLast ?? 3;
+  if (!Number.isSafeInteger(keepLast) || keepLast < 1) throw new ConfigError(`retention "keepLast" must be an integer >= 1, got ${String(p.keepLast)}`);
+  if (p.maxAgeMs !== undefined && (typeof p.maxAgeMs !== 'number' || !(p.maxAgeMs > 0) || !Number.isFinite(p.maxAgeMs))) {
+    throw new ConfigError(`retention "maxAgeMs" must be a number > 0, got ${String(p.maxAgeMs)}`);
+  }
+  const incompleteAfterMs = p.incompleteAfterMs ?? HOUR;
+  if (typeof incompleteAfterMs !== 'number' || !(incompleteAfterMs >= 0) || !Number.isFinite(incompleteAfterMs)) {
+    throw new ConfigError(`retention "incompleteAfterMs" must be a number >= 0, got ${String(p.incompleteAfterMs)}`);
+  }
+  return { keepLast, maxAgeMs: p.maxAgeMs, incompleteAfterMs };
+}
+
+/**
+ * Decides what to delete. `checkpoints` may come in any order; `inUse` are
+ * ids being read (here or by another process). Pure: no I/O.
+ *
+ * "Newest N" is applied per partition because consumers sharing a directory
+ * each checkpoint only the partitions they own: a checkpoint may go only when
+ * every partition it holds has `keepLast` newer valid checkpoints holding it.
+ */
+export function planRetention(
+  checkpoints: readonly RetentionCandidate[],
+  policy: ResolvedRetention,
+  nowMs: number,
+  inUse: ReadonlySet<string>,
+): RetentionPlan {
+  const plan: RetentionPlan = { delete: [], deleteIncomplete: [], quarantine: [], keep: [] };
+  const newestFirst = [...checkpoints].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  const newer = new Map<string, number>(); // partition -> valid checkpoints seen so far (all newer)
+  let newestValid = true;
+  for (const c of newestFirst) {
+    const age = nowMs - checkpointTime(c.id);
+    if (c.status === 'corrupt') {
+      if (inUse.has(c.id)) plan.keep.push({ id: c.id, why: 'corrupt but being read' });
+      else plan.quarantine.push(c.id);
+      continue;
+    }
+    if (c.status === 'incomplete') {
+      if (age > policy.incompleteAfterMs && !inUse.has(c.id)) plan.deleteIncomplete.push(c.id);
+      else plan.keep.push({ id: c.id, why: 'incomplete, maybe still being written' });
+      continue;
+    }
+    if (c.status !== 'valid') {
+      plan.keep.push({ id: c.id, why: 'unsupported by this version: not ours to judge' });
+      continue;
+    }
+    let newestOfAPartition = false;
+    let superseded = true;
+    for (const tp of c.partitions) {
+      const k = `${tp.topic}:${tp.partition}`;
+      const n = newer.get(k) ?? 0;
+      if (n === 0) newestOfAPartition = true;
+      if (n < policy.keepLast) superseded = false;
+      newer.set(k, n + 1);
+    }
+    const expired = policy.maxAgeMs !== undefined && age > policy.maxAgeMs;
+    let why: string | undefined;
+    if (newestValid) why = 'newest valid checkpoint';
+    else if (inUse.has(c.id)) why = 'being read';
+    else if (newestOfAPartition) why = 'newest valid checkpoint of one of its partitions';
+    else if (!superseded && !expired) why = `within the newest ${policy.keepLast} of one of its partitions`;
+    newestValid = false;
+    if (why === undefined) plan.delete.push(c.id);
+    else plan.keep.push({ id: c.id, why });
+  }
+  return plan;
+}
