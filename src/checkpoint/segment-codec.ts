@@ -148,11 +148,12 @@ export class SegmentDecoder {
     this.received += stored.length;
     this.hash.update(stored);
     if (this.received > this.params.storedBytes) this.fail(`segment is larger than the ${this.params.storedBytes} bytes recorded`);
-    if (this.failure !== undefined) return [];
+    if (this.received > this.params.storedBytes) return [];
     const emitted: Buffer[] = [];
     try {
-      if (!this.encrypted) this.inflate(stored, emitted);
-      else this.decrypt(stored, start, emitted);
+      if (!this.encrypted) {
+        if (this.failure === undefined) this.inflate(stored, emitted);
+      } else this.decrypt(stored, start, emitted);
     } catch (err) {
       this.fail(err instanceof RecordStreamError || err instanceof SegmentError ? err.message : `zstd: ${(err as Error).message}`);
     }
@@ -167,7 +168,8 @@ export class SegmentDecoder {
       throw new SegmentError(`segment is ${this.received} bytes, the manifest records ${params.storedBytes} (truncated or extended)`);
     }
     if (sha !== params.sha256) throw new SegmentError('segment sha256 mismatch');
-    if (this.failure !== undefined) throw new SegmentError(this.failure);
+    // The tag before the decoder's complaints: garbage from a wrong key is
+    // reported as what it is.
     if (this.decipher !== undefined) {
       try {
         this.decipher.setAuthTag(this.tag);
@@ -176,11 +178,17 @@ export class SegmentDecoder {
         throw new SegmentError('decryption failed: the authentication tag does not match (tampered, or encrypted with another key)');
       }
     }
+    if (this.failure !== undefined) throw new SegmentError(this.failure);
     if (!this.frameDone) throw new SegmentError('zstd stream is truncated');
     if (this.produced !== params.rawBytes) {
       throw new SegmentError(`segment decompresses to ${this.produced} bytes, the manifest records ${params.rawBytes}`);
     }
-    const end = this.scanner.scan(this.out, 0, this.filled);
+    let end: number;
+    try {
+      end = this.scanner.scan(this.out, 0, this.filled);
+    } catch (err) {
+      throw new SegmentError((err as Error).message);
+    }
     if (end !== this.filled) throw new SegmentError('record stream ends inside a record');
     if (this.scanner.entries !== params.entries) {
       throw new SegmentError(`segment holds ${this.scanner.entries} records, the manifest records ${params.entries}`);
@@ -206,7 +214,17 @@ export class SegmentDecoder {
       }
     }
     const bodyEnd = Math.max(p, Math.min(stored.length, cipherEnd - start));
-    if (bodyEnd > p) this.inflate(this.decipher!.update(stored.subarray(p, bodyEnd)), emitted);
+    if (bodyEnd > p) {
+      // Keep decrypting after a failure, so the tag still says whether the bytes were authentic.
+      const plain = this.decipher!.update(stored.subarray(p, bodyEnd));
+      if (this.failure === undefined) {
+        try {
+          this.inflate(plain, emitted);
+        } catch (err) {
+          this.fail(err instanceof RecordStreamError || err instanceof SegmentError ? err.message : `zstd: ${(err as Error).message}`);
+        }
+      }
+    }
     if (bodyEnd < stored.length) this.tag = Buffer.concat([this.tag, stored.subarray(Math.max(p, bodyEnd))]);
   }
 
