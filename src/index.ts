@@ -9,3 +9,5 @@ export {
   type PartitionOffsetInput,
 } from './util/topic-partition.js';
 export * from './checkpoint/index.js';
+export * from './pipeline/index.js';
+export * from './kafka/index.js';

@@ -64,7 +64,9 @@ export function runTs(file: string, args: string[], env: NodeJS.ProcessEnv = {})
           if (m) return resolve(m);
         }
         waiters.push({ match, resolve });
-        void exited.then((code) => reject(new Error(`child exited (${code}) before printing ${re}; stderr:\n${err}`)));
+        void exited.then((code) =>
+          reject(new Error(`child exited (${code}) before printing ${re}; last stdout:\n${lines.slice(-15).join('\n')}\nstderr:\n${err.slice(-3000)}`)),
+        );
       }),
   };
 }

@@ -1,0 +1,2 @@
+export { KafkaSource, type KafkaSourceOptions } from './kafka-source.js';
+export { diffAssignment, flattenAssignment, type AssignmentChange } from './assignment.js';

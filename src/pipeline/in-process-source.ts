@@ -1,0 +1,142 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { compareTopicPartitions, type PartitionOffset, type TopicPartition } from '../util/topic-partition.js';
+import type { InProcessLog } from './in-process-log.js';
+import type { Source, SourceListener } from './source.js';
+
+/** Options for {@link InProcessSource}. */
+export interface InProcessSourceOptions {
+  log: InProcessLog;
+  /** Topics to read; every partition is assigned unless `partitions` is given. */
+  topics: readonly string[];
+  /** Only these partitions (default: all partitions of `topics`). */
+  partitions?: readonly TopicPartition[];
+  /** Records per batch. Default 500. */
+  maxBatchRecords?: number;
+  /** Where a partition without a position starts: 'earliest' (default) or 'latest'. */
+  startFrom?: 'earliest' | 'latest';
+}
+
+/**
+ * A Source over an {@link InProcessLog}: the same contract as the Kafka
+ * source (assignment callbacks, seek, batches, commit), with no broker.
+ * `reassign()` simulates a rebalance.
+ */
+export class InProcessSource implements Source {
+  readonly kind = 'in-process';
+  private listener: SourceListener | undefined;
+  private assignment: TopicPartition[] = [];
+  private readonly positions = new Map<string, number>();
+  /** Offsets committed through {@link commit} (like a consumer group's). */
+  readonly committed = new Map<string, string>();
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private rebalancing: Promise<void> = Promise.resolve();
+  private generation = 0;
+
+  constructor(private readonly options: InProcessSourceOptions) {}
+
+  async start(listener: SourceListener): Promise<void> {
+    this.listener = listener;
+    this.running = true;
+    this.unsubscribe = this.options.log.onAppend(() => this.wake?.());
+    const all = this.options.partitions ?? this.options.topics.flatMap((t) => this.options.log.partitions(t));
+    await this.reassign(all);
+    this.loop = this.run();
+  }
+
+  /** Simulates a rebalance: partitions not in `partitions` are revoked, new ones assigned. */
+  async reassign(partitions: readonly TopicPartition[]): Promise<void> {
+    const next = [...partitions].sort(compareTopicPartitions);
+    const has = (list: TopicPartition[], tp: TopicPartition) => list.some((x) => x.topic === tp.topic && x.partition === tp.partition);
+    const revoked = this.assignment.filter((tp) => !has(next, tp));
+    const added = next.filter((tp) => !has(this.assignment, tp));
+    const retained = next.filter((tp) => has(this.assignment, tp));
+    this.generation++;
+    this.rebalancing = (async () => {
+      if (revoked.length > 0) await this.listener!.revoked(revoked);
+      this.assignment = next;
+      for (const tp of revoked) this.positions.delete(key(tp));
+      for (const tp of added) {
+        const committed = this.committed.get(key(tp));
+        const start = committed ?? (this.options.startFrom === 'latest' ? this.options.log.endOffset(tp) : '0');
+        this.positions.set(key(tp), Number(start));
+      }
+      if (added.length > 0) await this.listener!.assigned(added);
+      if (retained.length > 0) await this.listener!.retained(retained);
+    })();
+    await this.rebalancing;
+    this.wake?.();
+  }
+
+  seek(tp: TopicPartition, offset: string | 'earliest'): void {
+    this.positions.set(key(tp), offset === 'earliest' ? 0 : Number(offset));
+  }
+
+  async commit(offsets: readonly PartitionOffset[]): Promise<void> {
+    await Promise.resolve();
+    for (const o of offsets) this.committed.set(key(o), o.offset);
+  }
+
+  /** The current assignment. */
+  assigned(): TopicPartition[] {
+    return [...this.assignment];
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.unsubscribe?.();
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const max = this.options.maxBatchRecords ?? 500;
+    try {
+      while (this.running) {
+        await this.rebalancing;
+        let delivered = false;
+        for (const tp of this.assignment) {
+          if (!this.running) break;
+          const k = key(tp);
+          const pos = this.positions.get(k);
+          if (pos === undefined) continue;
+          const records = this.options.log.read(tp, pos, max);
+          if (records.length === 0) continue;
+          delivered = true;
+          const generation = this.generation;
+          const at = pos;
+          let resolved = pos;
+          await this.listener!.batch(
+            { topic: tp.topic, partition: tp.partition, records, highWatermark: this.options.log.endOffset(tp) },
+            {
+              heartbeat: async () => undefined,
+              resolve: (offset) => {
+                resolved = Math.max(resolved, Number(offset) + 1);
+              },
+              isActive: () => this.running && this.generation === generation && this.positions.get(k) === at,
+            },
+          );
+          // Advance unless the listener repositioned the partition meanwhile.
+          if (this.positions.get(k) === at && this.generation === generation) this.positions.set(k, resolved);
+          await nextTurn();
+        }
+        if (!delivered && this.running) {
+          await new Promise<void>((resolve) => {
+            this.wake = resolve;
+            setTimeout(resolve, 50).unref();
+          });
+          this.wake = undefined;
+        }
+      }
+    } catch (err) {
+      this.running = false;
+      this.listener?.failed(err as Error);
+    }
+  }
+}
+
+function key(tp: TopicPartition): string {
+  return `${tp.topic}:${tp.partition}`;
+}

@@ -1,0 +1,56 @@
+import type { TopicPartition } from '../util/topic-partition.js';
+import type { SourceRecord } from './source.js';
+
+/** Where a partition's state came from when it was assigned. */
+export type RecoverySource = 'local' | 'checkpoint' | 'empty';
+
+/** One partition's recovery, as reported to observers. */
+export interface RecoveryReport extends TopicPartition {
+  source: RecoverySource;
+  /** Next offset the partition resumes from; undefined for empty state (the source's own position). */
+  offset: string | undefined;
+  durationMs: number;
+  /** Checkpoint restored from, when `source` is 'checkpoint'. */
+  checkpointId?: string | undefined;
+  /** Checkpoints passed over (and quarantined) on the way, with reasons. */
+  skipped: Array<{ id: string; reason: string }>;
+}
+
+/**
+ * Hooks the pipeline calls as it works; the metrics module implements them,
+ * and so can a logger. Every hook is optional and must not throw.
+ */
+export interface PipelineObserver {
+  recordProcessed?(tp: TopicPartition, durationMs: number): void;
+  committed?(info: { durationMs: number; entries: number; partitions: number }): void;
+  commitFailed?(error: Error): void;
+  /** The source (Kafka group) refused the offsets; state is durable regardless. */
+  sourceCommitFailed?(error: Error): void;
+  recovered?(report: RecoveryReport): void;
+  rebalanced?(change: { assigned: TopicPartition[]; revoked: TopicPartition[] }): void;
+  /** Records between the partition's next offset and the end of its log. */
+  lag?(tp: TopicPartition, lag: number): void;
+  handlerFailed?(record: SourceRecord, error: Error, attempt: number): void;
+  deadLettered?(record: SourceRecord, error: Error): void;
+  /** Ready once every assigned partition has recovered. */
+  readinessChanged?(ready: boolean): void;
+  /** The pipeline stopped on an error. */
+  failed?(error: Error): void;
+}
+
+/** Calls a hook, never letting an observer's exception reach the pipeline. */
+export function notify<K extends keyof PipelineObserver>(
+  observers: readonly PipelineObserver[],
+  hook: K,
+  ...args: Parameters<NonNullable<PipelineObserver[K]>>
+): void {
+  for (const o of observers) {
+    const fn = o[hook] as ((...a: unknown[]) => void) | undefined;
+    if (fn === undefined) continue;
+    try {
+      fn.apply(o, args);
+    } catch {
+      // An observer is never allowed to break processing.
+    }
+  }
+}

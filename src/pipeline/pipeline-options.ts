@@ -1,0 +1,139 @@
+import { ConfigError } from '../errors/config-error.js';
+import type { CheckpointCoordinatorOptions } from '../checkpoint/coordinator.js';
+import type { CheckpointRepository } from '../checkpoint/repository.js';
+import type { PartitionState } from '../state/partition-state.js';
+import type { StateStore } from '../state/state-store.js';
+import type { PipelineObserver } from './observer.js';
+import type { HeaderValue, Source, SourceRecord } from './source.js';
+
+/** A record as the handler sees it. Tombstones have a null value; keyless records a null key. */
+export interface PipelineMessage {
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: Readonly<Record<string, HeaderValue>>;
+  readonly timestamp: string;
+  readonly offset: string;
+}
+
+/** Where a record came from. */
+export interface RecordContext {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly headers: Readonly<Record<string, HeaderValue>>;
+  readonly timestamp: string;
+}
+
+/**
+ * Applies one record to its partition's state. May be async. It must be
+ * deterministic in the state it writes: after a failure the pipeline rolls
+ * the partition back to its last commit and replays the records since, so
+ * side effects outside the state can happen more than once.
+ */
+export type RecordHandler = (message: PipelineMessage, state: PartitionState, context: RecordContext) => void | Promise<void>;
+
+/** What to do with a record whose handler keeps failing. */
+export interface ErrorPolicy {
+  /** Attempts after the first; default 3. */
+  retries?: number;
+  /** First backoff in ms, doubled per attempt up to `maxBackoffMs`; default 100. */
+  backoffMs?: number;
+  /** Default 5,000. */
+  maxBackoffMs?: number;
+  /**
+   * 'fail' (default): stop the pipeline; state is committed up to the record
+   * before the poison one, which is delivered again on restart.
+   * 'skip': hand the record to `deadLetter`, then go on without it.
+   */
+  onFailure?: 'fail' | 'skip';
+  /** Required with 'skip'; awaited before the record is skipped. If it throws, the pipeline fails. */
+  deadLetter?: (record: SourceRecord, error: Error) => void | Promise<void>;
+}
+
+/** Periodic and revocation checkpoints. */
+export interface PipelineCheckpoints {
+  repository: CheckpointRepository;
+  /** Interval, retention, timeout...; `finalCheckpoint` is the pipeline's to decide (always on stop). */
+  coordinator?: Omit<CheckpointCoordinatorOptions, 'finalCheckpoint'>;
+}
+
+/** Options for {@link Pipeline}. */
+export interface PipelineOptions {
+  source: Source;
+  /** An open store; the pipeline closes it when it stops. */
+  store: StateStore;
+  handler: RecordHandler;
+  /** Checkpoints for restore after a lost disk or a rebalance; omit to run without. */
+  checkpoints?: PipelineCheckpoints;
+  /** Commit state and offsets after this many records or ms, whichever first. Default 1,000 records / 1,000 ms. */
+  commitInterval?: { records?: number; ms?: number };
+  errors?: ErrorPolicy;
+  observers?: PipelineObserver[];
+  /** Stop gracefully on SIGTERM and SIGINT, then re-raise the signal. Default true. */
+  handleSignals?: boolean;
+  /**
+   * Where a partition with no state at all (no local state, no checkpoint)
+   * starts. 'earliest' (default) rebuilds the state from the whole log, which
+   * is exact as long as the log still holds every record. 'source' starts
+   * wherever the source would (a Kafka group's committed offset, or its
+   * `fromBeginning` setting): faster, but if state existed once and was lost,
+   * the records before that offset are missing from it.
+   */
+  emptyStateStart?: 'earliest' | 'source';
+}
+
+/** Options with defaults applied (internal). */
+export interface ResolvedPipelineOptions {
+  commitRecords: number;
+  commitMs: number;
+  retries: number;
+  backoffMs: number;
+  maxBackoffMs: number;
+  onFailure: 'fail' | 'skip';
+  deadLetter: ((record: SourceRecord, error: Error) => void | Promise<void>) | undefined;
+  handleSignals: boolean;
+  emptyStateStart: 'earliest' | 'source';
+}
+
+const KNOWN = ['source', 'store', 'handler', 'checkpoints', 'commitInterval', 'errors', 'observers', 'handleSignals', 'emptyStateStart'];
+
+/** Validates pipeline options; throws {@link ConfigError} naming the bad field. */
+export function resolvePipelineOptions(o: PipelineOptions): ResolvedPipelineOptions {
+  if (typeof o !== 'object' || o === null) throw new ConfigError('pipeline options must be an object');
+  for (const k of Object.keys(o)) if (!KNOWN.includes(k)) throw new ConfigError(`unknown pipeline option "${k}"; known: ${KNOWN.join(', ')}`);
+  if (typeof o.source?.start !== 'function') throw new ConfigError('"source" must be a Source (KafkaSource or InProcessSource)');
+  if (typeof o.store?.commit !== 'function') throw new ConfigError('"store" must be an open StateStore');
+  if (typeof o.handler !== 'function') throw new ConfigError('"handler" must be a function (message, state, context)');
+  if (o.checkpoints !== undefined && typeof o.checkpoints.repository?.write !== 'function') {
+    throw new ConfigError('"checkpoints.repository" must be a CheckpointRepository');
+  }
+  const e = o.errors ?? {};
+  const onFailure = e.onFailure ?? 'fail';
+  if (onFailure !== 'fail' && onFailure !== 'skip') throw new ConfigError(`"errors.onFailure" must be 'fail' or 'skip', got ${String(onFailure)}`);
+  if (onFailure === 'skip' && typeof e.deadLetter !== 'function') {
+    throw new ConfigError('"errors.onFailure": \'skip\' needs "errors.deadLetter": a poison record is never dropped silently');
+  }
+  return {
+    commitRecords: int('commitInterval.records', o.commitInterval?.records, 1000, 1),
+    commitMs: int('commitInterval.ms', o.commitInterval?.ms, 1000, 1),
+    retries: int('errors.retries', e.retries, 3, 0),
+    backoffMs: int('errors.backoffMs', e.backoffMs, 100, 0),
+    maxBackoffMs: int('errors.maxBackoffMs', e.maxBackoffMs, 5000, 0),
+    onFailure,
+    deadLetter: e.deadLetter,
+    handleSignals: o.handleSignals ?? true,
+    emptyStateStart: oneOf('emptyStateStart', o.emptyStateStart, ['earliest', 'source'] as const, 'earliest'),
+  };
+}
+
+function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[], dflt: T): T {
+  if (v === undefined) return dflt;
+  if (!allowed.includes(v as T)) throw new ConfigError(`"${name}" must be one of ${allowed.join(', ')}, got ${String(v)}`);
+  return v as T;
+}
+
+function int(name: string, v: unknown, dflt: number, min: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new ConfigError(`"${name}" must be an integer >= ${min}, got ${String(v)}`);
+  return v;
+}

@@ -1,0 +1,448 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import PQueue from 'p-queue';
+import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
+import type { CheckpointRepository } from '../checkpoint/repository.js';
+import { TidemarkError } from '../errors/tidemark-error.js';
+import type { PartitionState } from '../state/partition-state.js';
+import type { StateStore } from '../state/state-store.js';
+import { compareTopicPartitions, formatTopicPartition, type PartitionOffset, type TopicPartition } from '../util/topic-partition.js';
+import { notify, type PipelineObserver } from './observer.js';
+import { resolvePipelineOptions, type PipelineOptions, type RecordHandler, type ResolvedPipelineOptions } from './pipeline-options.js';
+import { recoverPartition } from './recovery.js';
+import type { BatchControl, Source, SourceBatch, SourceListener, SourceRecord } from './source.js';
+
+/** A record's handler kept failing and the error policy is 'fail'. */
+export class HandlerFailedError extends TidemarkError {
+  static readonly code: string = 'ERR_TIDEMARK_HANDLER_FAILED';
+
+  constructor(
+    readonly record: SourceRecord,
+    attempts: number,
+    cause: unknown,
+  ) {
+    super(
+      HandlerFailedError.code,
+      `handler failed ${attempts} time(s) on ${record.topic}:${record.partition} offset ${record.offset}: ` +
+        `${(cause as Error)?.message ?? String(cause)}; state is committed up to the record before it`,
+      { cause },
+    );
+  }
+}
+
+interface Progress {
+  readonly tp: TopicPartition;
+  state: PartitionState | undefined;
+  /** Next offset to process; undefined until known (empty state starts wherever the source is). */
+  next: bigint | undefined;
+  /** Next offset as of the last durable commit. */
+  committed: bigint | undefined;
+  /** Records applied since the last commit, replayed after a rollback. */
+  sinceCommit: Array<{ record: SourceRecord; skipped: boolean }>;
+  recovering: boolean;
+}
+
+type Phase = 'created' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+/**
+ * Runs a handler over a source's records with durable, exactly-once state:
+ * each partition's state and next offset are committed together at commit
+ * points, then the offsets are committed to the source (Kafka group); on
+ * every assignment each partition is recovered (local state, else the best
+ * checkpoint, else empty) and the source is positioned at the state's offset.
+ */
+export class Pipeline {
+  private readonly opts: ResolvedPipelineOptions;
+  private readonly source: Source;
+  private readonly store: StateStore;
+  private readonly handler: RecordHandler;
+  private readonly repository: CheckpointRepository | undefined;
+  private readonly coordinator: CheckpointCoordinator | undefined;
+  private readonly observers: PipelineObserver[];
+  private readonly owned = new Map<string, Progress>();
+  // One thing at a time: batches, commits, rebalances and stopping never interleave.
+  private readonly lock = new PQueue({ concurrency: 1 });
+  private phase: Phase = 'created';
+  private recordsSinceCommit = 0;
+  private lastCommitAt = performance.now();
+  private commitTimer: NodeJS.Timeout | undefined;
+  private assignedOnce = false;
+  private wasReady = false;
+  private stopping: Promise<void> | undefined;
+  private failure: Error | undefined;
+  private resolveDone!: () => void;
+  private rejectDone!: (err: Error) => void;
+  private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
+
+  /** Settles when the pipeline has stopped: resolves after a graceful stop, rejects with the error that stopped it. */
+  readonly done: Promise<void>;
+
+  constructor(options: PipelineOptions) {
+    this.opts = resolvePipelineOptions(options);
+    this.source = options.source;
+    this.store = options.store;
+    this.handler = options.handler;
+    this.observers = [...(options.observers ?? [])];
+    this.repository = options.checkpoints?.repository;
+    if (this.repository !== undefined) {
+      this.coordinator = new CheckpointCoordinator(this.store, this.repository, {
+        ...(options.checkpoints?.coordinator ?? {}),
+        finalCheckpoint: false,
+        partitions: () => this.assignment(),
+      });
+    }
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    this.done.catch(() => undefined); // the caller may never look
+  }
+
+  /** Starts the source; partitions are recovered as they are assigned. */
+  async start(): Promise<void> {
+    if (this.phase !== 'created') throw new TidemarkError('ERR_TIDEMARK_PIPELINE_STATE', `pipeline cannot start: it is ${this.phase}`);
+    this.phase = 'running';
+    if (this.opts.handleSignals) {
+      for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+        const handler = (): void => {
+          this.removeSignalHandlers();
+          void this.stop()
+            .catch(() => undefined)
+            .finally(() => process.kill(process.pid, signal));
+        };
+        process.once(signal, handler);
+        this.signalHandlers.push([signal, handler]);
+      }
+    }
+    this.commitTimer = setInterval(() => {
+      if (this.phase === 'running' && this.recordsSinceCommit > 0 && performance.now() - this.lastCommitAt >= this.opts.commitMs) {
+        this.lock.add(() => this.commitNow()).catch((err: unknown) => this.fail(err));
+      }
+    }, Math.max(10, Math.floor(this.opts.commitMs / 2)));
+    this.commitTimer.unref();
+    this.coordinator?.start();
+    try {
+      await this.source.start(this.listener());
+    } catch (err) {
+      this.fail(err);
+      throw err;
+    }
+  }
+
+  /** True once every assigned partition has recovered (and at least one assignment happened). */
+  get ready(): boolean {
+    if (this.phase !== 'running' || !this.assignedOnce) return false;
+    for (const p of this.owned.values()) if (p.recovering) return false;
+    return true;
+  }
+
+  /** Partitions currently owned, recovered or not. */
+  assignment(): TopicPartition[] {
+    return [...this.owned.values()].map((p) => p.tp).sort(compareTopicPartitions);
+  }
+
+  /** Next offset of each owned partition, as processed (committed or not). */
+  positions(): PartitionOffset[] {
+    return [...this.owned.values()]
+      .filter((p) => p.next !== undefined)
+      .map((p) => ({ topic: p.tp.topic, partition: p.tp.partition, offset: String(p.next) }));
+  }
+
+  /** The checkpoint coordinator, when checkpoints are configured. */
+  get checkpoints(): CheckpointCoordinator | undefined {
+    return this.coordinator;
+  }
+
+  /** Adds an observer (metrics, logging). */
+  observe(observer: PipelineObserver): void {
+    this.observers.push(observer);
+  }
+
+  /**
+   * Graceful stop: finishes the record in flight, commits state and offsets,
+   * stops the source, writes a final checkpoint of the owned partitions and
+   * closes the store. Idempotent.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown(true);
+    return this.stopping;
+  }
+
+  /**
+   * Stops as a crash would: no commit, no checkpoint; uncommitted state is
+   * lost with its offsets. For demos and tests of recovery.
+   */
+  abort(): Promise<void> {
+    this.stopping ??= this.shutdown(false);
+    return this.stopping;
+  }
+
+  private listener(): SourceListener {
+    const guarded = <T>(task: () => Promise<T>): Promise<T | undefined> =>
+      this.lock.add(task).catch((err: unknown) => {
+        this.fail(err);
+        return undefined;
+      });
+    return {
+      assigned: async (tps) => {
+        await guarded(() => this.onAssigned(tps));
+      },
+      revoked: async (tps) => {
+        await guarded(() => this.onRevoked(tps));
+      },
+      retained: async (tps) => {
+        await guarded(async () => {
+          for (const tp of tps) {
+            const p = this.owned.get(key(tp));
+            if (p === undefined || p.recovering) continue;
+            if (p.next !== undefined) this.source.seek(tp, String(p.next));
+            else if (this.opts.emptyStateStart === 'earliest') this.source.seek(tp, 'earliest');
+          }
+        });
+      },
+      batch: async (batch, control) => {
+        await guarded(() => this.onBatch(batch, control));
+      },
+      failed: (error) => this.fail(error),
+    };
+  }
+
+  private async onAssigned(tps: readonly TopicPartition[]): Promise<void> {
+    if (this.phase !== 'running') return;
+    for (const tp of tps) {
+      this.owned.set(key(tp), { tp, state: undefined, next: undefined, committed: undefined, sinceCommit: [], recovering: true });
+    }
+    this.assignedOnce = true;
+    this.updateReadiness();
+    notify(this.observers, 'rebalanced', { assigned: [...tps], revoked: [] });
+    const listing = this.repository === undefined ? [] : await this.repository.list();
+    for (const tp of tps) {
+      const report = await recoverPartition(this.store, this.repository, listing, tp);
+      const p = this.owned.get(key(tp));
+      if (p === undefined) continue;
+      p.state = this.store.partition(tp.topic, tp.partition);
+      p.next = report.offset === undefined ? undefined : BigInt(report.offset);
+      p.committed = p.next;
+      if (report.offset !== undefined) this.source.seek(tp, report.offset);
+      else if (this.opts.emptyStateStart === 'earliest') this.source.seek(tp, 'earliest');
+      p.recovering = false;
+      notify(this.observers, 'recovered', report);
+    }
+    this.updateReadiness();
+  }
+
+  private async onRevoked(tps: readonly TopicPartition[]): Promise<void> {
+    const mine = tps.filter((tp) => this.owned.has(key(tp)));
+    if (mine.length === 0) return;
+    if (this.phase === 'running' || this.phase === 'stopping') {
+      await this.commitNow();
+      if (this.coordinator !== undefined) {
+        // Hand over: the next owner restores from this checkpoint.
+        await this.coordinator.checkpoint({ partitions: mine.filter((tp) => !this.owned.get(key(tp))!.recovering) }).catch(() => undefined);
+      }
+    }
+    for (const tp of mine) {
+      this.owned.delete(key(tp));
+      if (!this.store.closed) this.store.release(tp.topic, tp.partition, { discard: true });
+    }
+    notify(this.observers, 'rebalanced', { assigned: [], revoked: mine });
+    this.updateReadiness();
+  }
+
+  private async onBatch(batch: SourceBatch, control: BatchControl): Promise<void> {
+    const p = this.owned.get(key(batch));
+    if (p === undefined || p.recovering || this.phase !== 'running') return;
+    let n = 0;
+    for (const record of batch.records) {
+      if (this.phase !== 'running' || !control.isActive()) break;
+      const offset = BigInt(record.offset);
+      if (p.next !== undefined && offset < p.next) {
+        control.resolve(record.offset); // already reflected in the state
+        continue;
+      }
+      if (!(await this.apply(p, record, control))) return;
+      control.resolve(record.offset);
+      p.next = offset + 1n;
+      this.recordsSinceCommit++;
+      if (++n % 64 === 0 && !(await heartbeat(control))) break; // a rebalance began
+      if (this.recordsSinceCommit >= this.opts.commitRecords || performance.now() - this.lastCommitAt >= this.opts.commitMs) {
+        await this.commitNow();
+      }
+    }
+    if (batch.highWatermark !== undefined && p.next !== undefined) {
+      const lag = BigInt(batch.highWatermark) - p.next;
+      notify(this.observers, 'lag', p.tp, Number(lag > 0n ? lag : 0n));
+    }
+  }
+
+  // Applies one record with retries; false when the pipeline is failing.
+  private async apply(p: Progress, record: SourceRecord, control: BatchControl): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      const started = performance.now();
+      try {
+        await this.handler(record, p.state!, record);
+        p.sinceCommit.push({ record, skipped: false });
+        notify(this.observers, 'recordProcessed', p.tp, performance.now() - started);
+        return true;
+      } catch (err) {
+        const error = asError(err);
+        notify(this.observers, 'handlerFailed', record, error, attempt);
+        // The failed attempt may have changed the state halfway: go back to
+        // the last commit and replay the records applied since.
+        await this.rollBack(p);
+        if (attempt <= this.opts.retries) {
+          const wait = Math.min(this.opts.maxBackoffMs, this.opts.backoffMs * 2 ** (attempt - 1));
+          await this.backoff(wait, control);
+          if (this.phase !== 'running') return false;
+          continue;
+        }
+        if (this.opts.onFailure === 'skip') {
+          await this.opts.deadLetter!(record, error);
+          p.sinceCommit.push({ record, skipped: true });
+          notify(this.observers, 'deadLettered', record, error);
+          return true;
+        }
+        await this.commitNow();
+        this.fail(new HandlerFailedError(record, attempt, error));
+        return false;
+      }
+    }
+  }
+
+  private async rollBack(p: Progress): Promise<void> {
+    this.store.release(p.tp.topic, p.tp.partition, { discard: true });
+    p.state = this.store.partition(p.tp.topic, p.tp.partition);
+    for (const { record, skipped } of p.sinceCommit) {
+      if (skipped) continue;
+      try {
+        await this.handler(record, p.state, record);
+      } catch (err) {
+        throw new TidemarkError(
+          'ERR_TIDEMARK_NONDETERMINISTIC_HANDLER',
+          `replaying ${formatTopicPartition(p.tp)} offset ${record.offset} after a rollback failed, though it succeeded before: ` +
+            `the handler must be deterministic in the state it writes: ${asError(err).message}`,
+          { cause: err },
+        );
+      }
+    }
+  }
+
+  private async backoff(ms: number, control: BatchControl): Promise<void> {
+    const until = performance.now() + ms;
+    while (this.phase === 'running') {
+      const left = until - performance.now();
+      if (left <= 0) break;
+      await sleep(Math.min(left, 1000));
+      await heartbeat(control);
+    }
+  }
+
+  // Invariants 1 and 2: state and next offsets in one durable transaction,
+  // then the same offsets to the source.
+  private async commitNow(): Promise<void> {
+    const offsets: PartitionOffset[] = [];
+    const touched: Progress[] = [];
+    for (const p of this.owned.values()) {
+      if (p.recovering || p.next === undefined || p.next === p.committed) continue;
+      offsets.push({ topic: p.tp.topic, partition: p.tp.partition, offset: String(p.next) });
+      touched.push(p);
+    }
+    this.recordsSinceCommit = 0;
+    this.lastCommitAt = performance.now();
+    if (offsets.length === 0) return;
+    let result;
+    try {
+      result = await this.store.commit(offsets);
+    } catch (err) {
+      notify(this.observers, 'commitFailed', asError(err));
+      throw err;
+    }
+    for (const p of touched) {
+      p.committed = p.next;
+      p.sinceCommit = [];
+    }
+    notify(this.observers, 'committed', { durationMs: result.durationMs, entries: result.entries, partitions: result.partitions });
+    try {
+      await this.source.commit(offsets);
+    } catch (err) {
+      // The state's offset is the source of truth; the group offset only
+      // matters for lag and for partitions that have no state.
+      notify(this.observers, 'sourceCommitFailed', asError(err));
+    }
+  }
+
+  private fail(err: unknown): void {
+    if (this.failure !== undefined || this.phase === 'stopped') return;
+    this.failure = asError(err);
+    notify(this.observers, 'failed', this.failure);
+    this.phase = 'failed';
+    this.stopping ??= this.shutdown(false);
+  }
+
+  private async shutdown(graceful: boolean): Promise<void> {
+    this.removeSignalHandlers();
+    if (this.commitTimer !== undefined) clearInterval(this.commitTimer);
+    const wasRunning = this.phase === 'running';
+    if (this.phase === 'running') this.phase = 'stopping';
+    this.updateReadiness();
+    const errors: unknown[] = [];
+    const attempt = async (what: () => Promise<unknown>): Promise<void> => {
+      try {
+        await what();
+      } catch (err) {
+        errors.push(err);
+      }
+    };
+    if (graceful && wasRunning) {
+      // Commit while the source can still take the offsets, and checkpoint
+      // before leaving the group, so the next owner of these partitions
+      // finds this state in the checkpoints.
+      await attempt(() => this.lock.add(() => this.commitNow()));
+      if (this.coordinator !== undefined) {
+        const final = this.assignment().filter((tp) => !this.owned.get(key(tp))!.recovering);
+        await attempt(() => this.coordinator!.stop());
+        if (final.length > 0) await attempt(() => this.coordinator!.checkpoint({ partitions: final }));
+      }
+    }
+    await attempt(() => this.source.stop());
+    await attempt(() => this.lock.onIdle());
+    if (!graceful || !wasRunning) await attempt(() => this.coordinator?.stop() ?? Promise.resolve());
+    await attempt(() => this.store.close());
+    const error = this.failure ?? (errors.length > 0 ? asError(errors[0]) : undefined);
+    this.phase = this.failure !== undefined ? 'failed' : 'stopped';
+    if (error !== undefined) {
+      this.rejectDone(error);
+      if (this.failure === undefined) throw error;
+    } else this.resolveDone();
+  }
+
+  private removeSignalHandlers(): void {
+    for (const [signal, handler] of this.signalHandlers) process.removeListener(signal, handler);
+    this.signalHandlers.length = 0;
+  }
+
+  private updateReadiness(): void {
+    const ready = this.ready;
+    if (ready !== this.wasReady) {
+      this.wasReady = ready;
+      notify(this.observers, 'readinessChanged', ready);
+    }
+  }
+}
+
+// False when the source says the membership is lost.
+async function heartbeat(control: BatchControl): Promise<boolean> {
+  try {
+    await control.heartbeat();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function key(tp: TopicPartition): string {
+  return `${tp.topic}:${tp.partition}`;
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
