@@ -1,0 +1,147 @@
+import * as fs from 'node:fs';
+import type { CheckpointInfo, CheckpointRepository, RestoreResult } from '../../checkpoint/index.js';
+import { SchemaVersionError } from '../../errors/schema-version-error.js';
+import { StateStore } from '../../state/index.js';
+import { formatTopicPartition, type TopicPartition } from '../../util/topic-partition.js';
+import { openCheckpoints, type CheckpointDirOptions } from '../checkpoints.js';
+import { CliError, ExitCode } from '../exit-codes.js';
+import { plural, table, type Output } from '../io.js';
+import { startProgress } from '../progress.js';
+import { stateDirShape } from '../state-dir.js';
+
+export interface RestoreCommandOptions extends CheckpointDirOptions {
+  state: string;
+  checkpoint?: string;
+  partition?: TopicPartition[];
+  force?: boolean;
+  json?: boolean;
+}
+
+const same = (a: TopicPartition, b: TopicPartition): boolean => a.topic === b.topic && a.partition === b.partition;
+
+/**
+ * `tidemark restore`: offline restore into a state directory through
+ * CheckpointRepository.restore (every segment verified before anything is
+ * replaced; corrupt checkpoints quarantined and passed over).
+ */
+export async function restoreCommand(opts: RestoreCommandOptions, out: Output): Promise<number> {
+  const { repo, storage } = openCheckpoints(opts, out.io.env);
+  try {
+    const shape = stateDirShape(opts.state);
+    const dir = shape.dir;
+    if (shape.exists && !shape.hasStore && shape.names.length > 0 && !opts.force) {
+      throw new CliError(
+        ExitCode.REFUSED,
+        `${dir} is not empty and holds no tidemark state (${shape.names.slice(0, 5).join(', ')}${shape.names.length > 5 ? ', ...' : ''}); ` +
+          'check the path, or pass --force to create the state store in it',
+      );
+    }
+    const candidate = await plannedCheckpoint(repo, opts);
+    const schemaVersion = candidate?.manifest?.schemaVersion ?? 1;
+
+    let store: StateStore;
+    try {
+      store = await StateStore.open({ path: dir, sweepIntervalMs: 0, schemaVersion });
+    } catch (err) {
+      if (err instanceof SchemaVersionError) {
+        throw new CliError(
+          ExitCode.FAILURE,
+          `the state in ${dir} is at schema version ${err.storedVersion}, the checkpoint at ${schemaVersion}: ` +
+            'restoring across schema versions is not supported (restore into an empty directory, or use a checkpoint of the same version)',
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+    let result: RestoreResult;
+    let resumeFrom: Array<TopicPartition & { offset: string | null }>;
+    let kept: TopicPartition[];
+    let restoredAny = false;
+    try {
+      const present = store.partitions();
+      const wanted = opts.partition;
+      const overlapping = wanted === undefined ? present : present.filter((p) => wanted.some((w) => same(w, p)));
+      if (overlapping.length > 0 && !opts.force) {
+        throw new CliError(
+          ExitCode.REFUSED,
+          `${dir} already holds state for ${overlapping.map(formatTopicPartition).join(', ')}; ` +
+            'refusing to overwrite it without --force (stop the consumer first; restore replaces each restored partition whole)',
+        );
+      }
+      const expected = candidate === undefined ? 0 : partsOf(candidate, wanted).reduce((n, p) => n + p.storedBytes, 0);
+      const progress = startProgress(out.io, 'restore', expected, 'bytes');
+      storage.onRead = (n) => progress.advance(n);
+      try {
+        result = await repo.restore(store, {
+          ...(opts.checkpoint === undefined ? {} : { id: opts.checkpoint }),
+          ...(wanted === undefined ? {} : { partitions: wanted }),
+        });
+      } finally {
+        progress.stop();
+      }
+      restoredAny = result.restored.length > 0;
+      kept = store.partitions().filter((p) => !result.restored.some((r) => same(r, p)) && (wanted === undefined || !wanted.some((w) => same(w, p))));
+      resumeFrom = store.partitions().map((p) => ({ topic: p.topic, partition: p.partition, offset: store.offset(p.topic, p.partition) ?? null }));
+    } finally {
+      await store.close();
+      // A directory this restore created and left empty goes again.
+      if (!shape.exists && !restoredAny) fs.rmSync(dir, { recursive: true, force: true });
+    }
+
+    if (opts.json) {
+      await out.json({
+        stateDir: dir,
+        restored: result.restored,
+        skipped: result.skipped,
+        missing: result.missing,
+        keptLocal: kept,
+        resumeFrom,
+      });
+    } else {
+      for (const s of result.skipped) await out.line(`skipped ${s.id}: ${s.reason}`);
+      for (const r of result.restored) {
+        await out.line(`restored ${formatTopicPartition(r)} from ${r.checkpointId}: ${plural(r.entries, 'entry', 'entries')}`);
+      }
+      for (const m of result.missing) await out.line(`missing ${formatTopicPartition(m)}: no valid checkpoint holds it`);
+      if (kept.length > 0) await out.line(`kept local state (not in the checkpoint): ${kept.map(formatTopicPartition).join(', ')}`);
+      if (resumeFrom.length > 0) {
+        await out.line(`The consumer will resume from (state directory ${dir}):`);
+        await out.lines(
+          table(
+            resumeFrom.map((r) => [formatTopicPartition(r), r.offset ?? "(no offset: the consumer's configured start position)"]),
+            '  ',
+          ),
+        );
+      }
+    }
+    if (result.restored.length === 0) {
+      out.note(
+        `tidemark: nothing was restored: no valid checkpoint${opts.partition ? ` holds ${opts.partition.map(formatTopicPartition).join(', ')}` : ''} in ${storage.location}` +
+          (result.skipped.length > 0 ? ` (${plural(result.skipped.length, 'checkpoint')} skipped)` : ''),
+      );
+      return ExitCode.NOT_FOUND;
+    }
+    if (result.missing.length > 0) {
+      out.note(`tidemark: no valid checkpoint holds ${result.missing.map(formatTopicPartition).join(', ')}`);
+      return ExitCode.NOT_FOUND;
+    }
+    return ExitCode.OK;
+  } finally {
+    await repo.close();
+  }
+}
+
+/**
+ * The checkpoint the restore will most likely use (the store must be opened
+ * at its schema version before restoring): the one named, or the newest
+ * listed as valid that holds a wanted partition.
+ */
+async function plannedCheckpoint(repo: CheckpointRepository, opts: RestoreCommandOptions): Promise<CheckpointInfo | undefined> {
+  if (opts.checkpoint !== undefined) return repo.get(opts.checkpoint);
+  const wanted = opts.partition;
+  return (await repo.list()).find((i) => i.status === 'valid' && (wanted === undefined || partsOf(i, wanted).length > 0));
+}
+
+function partsOf(info: CheckpointInfo, wanted: TopicPartition[] | undefined): CheckpointInfo['partitions'] {
+  return wanted === undefined ? info.partitions : info.partitions.filter((p) => wanted.some((w) => same(w, p)));
+}

@@ -1,0 +1,67 @@
+import { CommanderError } from 'commander';
+import {
+  CheckpointCorruptError,
+  CheckpointFormatError,
+  CheckpointKeyError,
+  CheckpointNotFoundError,
+  ConfigError,
+  InvalidArgumentError,
+  StateLockedError,
+} from '../errors/index.js';
+import { CliError, ExitCode } from './exit-codes.js';
+import { Output, OutputClosed, type CliIo } from './io.js';
+import { buildProgram } from './program.js';
+
+/** Runs `tidemark <argv>`; resolves with the exit code. Never throws. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const out = new Output(io);
+  let code: number = ExitCode.OK;
+  const program = buildProgram(out, (c) => (code = c));
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return ExitCode.OK;
+      // Commander printed the problem (or the help, when no command was given).
+      const sub = program.commands.find((c) => c.name() === argv[0]);
+      if (err.code !== 'commander.help') io.stderr.write(`Run "tidemark ${sub ? `${sub.name()} ` : ''}--help" for usage.\n`);
+      return ExitCode.USAGE;
+    }
+    if (err instanceof OutputClosed) return ExitCode.OK;
+    const exit = exitCodeOf(err);
+    io.stderr.write(`tidemark: ${messageOf(err)}\n`);
+    if (io.env.TIDEMARK_DEBUG === '1') io.stderr.write(`${debugText(err)}\n`);
+    return exit;
+  }
+}
+
+/** The exit code for an error a command threw. */
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof CliError) return err.exitCode;
+  if (err instanceof StateLockedError) return ExitCode.LOCKED;
+  if (err instanceof CheckpointNotFoundError) return ExitCode.NOT_FOUND;
+  if (err instanceof CheckpointCorruptError || err instanceof CheckpointFormatError) return ExitCode.INVALID;
+  if (err instanceof CheckpointKeyError) return ExitCode.KEY;
+  if (err instanceof ConfigError && /key/i.test(err.message)) return ExitCode.KEY;
+  if (err instanceof InvalidArgumentError) return ExitCode.USAGE;
+  return ExitCode.FAILURE;
+}
+
+function messageOf(err: unknown): string {
+  let text = err instanceof Error ? err.message : String(err);
+  // The library speaks of its options; the CLI user has --key-file and the environment.
+  if (err instanceof CheckpointKeyError) text = text.replace(/pass that key as "key" or in "previousKeys"/, 'give that key with --key-file <path> or TIDEMARK_CHECKPOINT_KEY');
+  // One line, whatever the error carried; the library's own "tidemark: " prefix is not doubled.
+  return text.replace(/^tidemark: /, '').replace(/\s*\n\s*/g, ' ');
+}
+
+function debugText(err: unknown): string {
+  const parts: string[] = [];
+  let e: unknown = err;
+  for (let depth = 0; e !== undefined && depth < 8; depth++) {
+    parts.push(depth === 0 ? String((e as Error)?.stack ?? e) : `caused by: ${String((e as Error)?.stack ?? e)}`);
+    e = (e as { cause?: unknown } | null)?.cause;
+  }
+  return parts.join('\n');
+}
