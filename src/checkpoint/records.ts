@@ -113,14 +113,11 @@ export class RecordScanner {
         break;
       }
       const keyStart = p + RECORD_HEADER_BYTES;
-      // buf.compare(target, ...targetRange, ...sourceRange) > 0 when the source (this key) sorts after the target.
-      const cmp =
+      const after =
         prevKeyStart >= 0
-          ? buf.compare(buf, prevKeyStart, prevKeyStart + prevKeyLen, keyStart, keyStart + keyLen)
-          : this.lastKey === undefined
-            ? 1
-            : buf.compare(this.lastKey, 0, this.lastKey.length, keyStart, keyStart + keyLen);
-      if (cmp <= 0) throw new RecordStreamError(`record ${this.entries} is out of key order (or a duplicate key)`);
+          ? sortsAfter(buf, keyStart, keyLen, buf, prevKeyStart, prevKeyLen)
+          : this.lastKey === undefined || sortsAfter(buf, keyStart, keyLen, this.lastKey, 0, this.lastKey.length);
+      if (!after) throw new RecordStreamError(`record ${this.entries} is out of key order (or a duplicate key)`);
       prevKeyStart = keyStart;
       prevKeyLen = keyLen;
       this.entries++;
@@ -129,6 +126,19 @@ export class RecordScanner {
     if (prevKeyStart >= 0) this.lastKey = Buffer.from(buf.subarray(prevKeyStart, prevKeyStart + prevKeyLen));
     return p;
   }
+}
+
+// True when a[aStart, +aLen) sorts strictly after b[bStart, +bLen), bytewise.
+// A plain loop: keys are short, and a native compare per record costs more
+// than the comparison itself.
+function sortsAfter(a: Buffer, aStart: number, aLen: number, b: Buffer, bStart: number, bLen: number): boolean {
+  const n = aLen < bLen ? aLen : bLen;
+  for (let i = 0; i < n; i++) {
+    const x = a[aStart + i]!;
+    const y = b[bStart + i]!;
+    if (x !== y) return x > y;
+  }
+  return aLen > bLen;
 }
 
 /**

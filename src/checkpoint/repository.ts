@@ -169,6 +169,8 @@ export type RestoreTarget = Pick<StateStore, 'schemaVersion' | 'replacePartition
 const SLICE_MS = 8;
 // Chunks (1 MiB each) handed to the worker and not yet answered.
 const MAX_IN_FLIGHT = 4;
+// Compressed pieces waiting for the storage before the main thread stops feeding the worker.
+const MAX_PENDING_WRITES = 16;
 const DEFAULT_LEVEL = 3;
 
 // A checkpoint disappeared (deleted by retention elsewhere) while being read.
@@ -243,13 +245,18 @@ export class CheckpointRepository {
     options.onStarted?.(id, tps);
     const signal = options.signal;
     const published: string[] = [];
+    const finishing: Array<Promise<ManifestPartition>> = [];
     try {
       signal?.throwIfAborted();
-      const parts: ManifestPartition[] = [];
       for (const tp of tps) {
-        parts.push(await this.writeSegment(id, tp, snapshot, signal));
-        published.push(`${id}/${parts[parts.length - 1]!.file}`);
+        // A segment's tail (the worker's last chunks, fsync, rename) overlaps
+        // with packing the next partition; at most one waits behind.
+        const { finished } = await this.writeSegment(id, tp, snapshot, signal, published);
+        finished.catch(() => undefined); // awaited below
+        finishing.push(finished);
+        if (finishing.length >= 2) await finishing[finishing.length - 2];
       }
+      const parts = await Promise.all(finishing);
       const manifest: Manifest = {
         format: FORMAT_NAME,
         formatVersion: FORMAT_VERSION,
@@ -268,6 +275,7 @@ export class CheckpointRepository {
     } catch (err) {
       // Leave nothing behind (best effort: what remains lists as incomplete
       // and retention removes it later).
+      await Promise.allSettled(finishing);
       for (const key of published) await this.storage.remove(key).catch(() => undefined);
       if (signal?.aborted && err === signal.reason) throw err;
       throw this.storageError(`checkpoint ${id} was not written`, err);
@@ -378,6 +386,7 @@ export class CheckpointRepository {
     for (const l of loaded) {
       const { topic, partition, offset, entries } = l.part;
       await store.replacePartition({ topic, partition }, readRecords(l.chunks), offset ?? undefined);
+      l.chunks = []; // let it go before the next partition
       restored.push({ topic, partition, checkpointId: l.info.id, offset, entries });
     }
     const result: RestoreResult = { restored, skipped, missing };
@@ -480,7 +489,18 @@ export class CheckpointRepository {
 
   // ---- writing ----
 
-  private async writeSegment(id: string, tp: TopicPartition, snapshot: BackendSnapshot, signal: AbortSignal | undefined): Promise<ManifestPartition> {
+  /**
+   * Packs one partition's records and feeds them to the worker; resolves
+   * once every record is handed over, with a promise of the published
+   * segment (the worker's tail, the last writes and the commit).
+   */
+  private async writeSegment(
+    id: string,
+    tp: TopicPartition,
+    snapshot: BackendSnapshot,
+    signal: AbortSignal | undefined,
+    published: string[],
+  ): Promise<{ finished: Promise<ManifestPartition> }> {
     const offset = snapshot.offset(tp) ?? null;
     const file = segmentFileName(tp);
     const key = `${id}/${file}`;
@@ -488,9 +508,23 @@ export class CheckpointRepository {
     const job = this.codec.encode({ level: this.level, key: this.key, aad: this.key === undefined ? undefined : segmentAad(id, tp, offset) });
     const packer = new RecordPacker();
     const acks: Array<Promise<Buffer[]>> = [];
+    // Stored bytes go to the storage on their own chain, so the worker is
+    // fed while the disk writes; at most MAX_PENDING_WRITES wait in memory.
+    let writes: Promise<void> = Promise.resolve();
+    let pendingWrites = 0;
+    let writeError: unknown;
+    const store = (c: Buffer): void => {
+      pendingWrites++;
+      writes = writes
+        .then(() => (writeError === undefined ? writer.write(c) : undefined))
+        .catch((err: unknown) => void (writeError ??= err))
+        .finally(() => void pendingWrites--);
+    };
     const drain = async (keep: number): Promise<void> => {
       while (acks.length > keep) {
-        for (const c of await acks.shift()!) if (c.length > 0) await writer.write(c);
+        for (const c of await acks.shift()!) if (c.length > 0) store(c);
+        if (pendingWrites > MAX_PENDING_WRITES) await writes;
+        if (writeError !== undefined) throw writeError;
       }
     };
     const send = async (chunks: Buffer[]): Promise<void> => {
@@ -500,6 +534,12 @@ export class CheckpointRepository {
         acks.push(ack);
         await drain(MAX_IN_FLIGHT - 1);
       }
+    };
+    const fail = async (err: unknown): Promise<never> => {
+      job.cancel();
+      await writes; // never rejects; lets the last write settle before the abort
+      await writer.abort();
+      throw err;
     };
     try {
       let sliceStart = performance.now();
@@ -516,19 +556,27 @@ export class CheckpointRepository {
         }
       }
       await send(packer.finish());
-      await drain(0);
-      const { chunks, result } = await job.end();
-      for (const c of chunks) if (c.length > 0) await writer.write(c);
-      if (result === undefined || result.rawBytes !== packer.rawBytes) throw new Error(`codec worker lost bytes of ${key}`);
-      signal?.throwIfAborted();
-      const size = await writer.commit();
-      if (size !== result.storedBytes) throw new Error(`${key}: wrote ${size} bytes, the codec produced ${result.storedBytes}`);
-      return { topic: tp.topic, partition: tp.partition, offset, entries: packer.entries, rawBytes: packer.rawBytes, storedBytes: size, sha256: result.sha256, file };
     } catch (err) {
-      job.cancel();
-      await writer.abort();
-      throw err;
+      return fail(err);
     }
+    const finished = (async () => {
+      try {
+        await drain(0);
+        const { chunks, result } = await job.end();
+        for (const c of chunks) if (c.length > 0) store(c);
+        await writes;
+        if (writeError !== undefined) throw writeError;
+        if (result === undefined || result.rawBytes !== packer.rawBytes) throw new Error(`codec worker lost bytes of ${key}`);
+        signal?.throwIfAborted();
+        const size = await writer.commit();
+        published.push(key);
+        if (size !== result.storedBytes) throw new Error(`${key}: wrote ${size} bytes, the codec produced ${result.storedBytes}`);
+        return { topic: tp.topic, partition: tp.partition, offset, entries: packer.entries, rawBytes: packer.rawBytes, storedBytes: size, sha256: result.sha256, file };
+      } catch (err) {
+        return fail(err);
+      }
+    })();
+    return { finished };
   }
 
   private async publish(key: string, bytes: Buffer, signal?: AbortSignal): Promise<void> {

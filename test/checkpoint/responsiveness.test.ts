@@ -23,21 +23,28 @@ describe('the main thread stays responsive while a checkpoint is written', () =>
     const repo = openRepo();
     await checkpointNow(store, repo); // warm the worker up
 
-    const h = monitorEventLoopDelay({ resolution: 5 });
-    let ticks = 0;
-    const ticker = setInterval(() => ticks++, 5);
-    h.enable();
-    const started = performance.now();
-    const info = await checkpointNow(store, repo);
-    const ms = performance.now() - started;
-    h.disable();
-    clearInterval(ticker);
-    const p99 = h.percentile(99) / 1e6;
-    const max = h.max / 1e6;
-    expect(info.entries).toBe(N);
-    expect(info.rawBytes).toBeGreaterThan(20e6);
-    // A synchronous zstd + SHA-256 of these bytes on the main thread would be one block of ~100 ms or more.
-    expect(p99, `p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms over ${ms.toFixed(0)} ms`).toBeLessThan(50);
-    expect(ticks, `${ticks} timer ticks in ${ms.toFixed(0)} ms`).toBeGreaterThanOrEqual(Math.floor(ms / 50));
+    // Other test files share the two cores: a descheduled process shows up
+    // as event-loop delay too. A checkpoint that blocked the loop would do so
+    // every time; scheduling noise does not, so the best of three counts.
+    const attempts: string[] = [];
+    let best = Infinity;
+    for (let attempt = 0; attempt < 3 && best >= 50; attempt++) {
+      const h = monitorEventLoopDelay({ resolution: 5 });
+      let ticks = 0;
+      const ticker = setInterval(() => ticks++, 5);
+      h.enable();
+      const started = performance.now();
+      const info = await checkpointNow(store, repo);
+      const ms = performance.now() - started;
+      h.disable();
+      clearInterval(ticker);
+      expect(info.entries).toBe(N);
+      expect(info.rawBytes).toBeGreaterThan(20e6);
+      const p99 = h.percentile(99) / 1e6;
+      attempts.push(`p99 ${p99.toFixed(1)} ms, max ${(h.max / 1e6).toFixed(1)} ms, ${ticks} 5-ms ticks over ${ms.toFixed(0)} ms`);
+      // ...and the loop turned over all along, not once at the end.
+      if (ticks >= Math.floor(ms / 50)) best = Math.min(best, p99);
+    }
+    expect(best, attempts.join('; ')).toBeLessThan(50);
   });
 });
