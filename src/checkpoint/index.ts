@@ -1,10 +1,12 @@
 export {
   CheckpointRepository,
+  QUARANTINE_NOTE,
   QUARANTINE_PREFIX,
   type CheckpointInfo,
   type CheckpointPartitionInfo,
   type CheckpointRepositoryOptions,
   type CheckpointStatus,
+  type PruneOptions,
   type PruneResult,
   type RestoredPartition,
   type RestoreOptions,
@@ -17,7 +19,8 @@ export {
 export { CheckpointCoordinator, type CheckpointCoordinatorOptions, type CheckpointRequest } from './coordinator.js';
 export { LocalDirectoryStorage, type LocalDirectoryStorageOptions, type PublishStep } from './local-storage.js';
 export type { CheckpointStorage, ObjectWriter, ReadChunksOptions, ReadOptions, StoredObject } from './storage.js';
-export type { RetentionPolicy } from './retention.js';
+export { planRetention, resolveRetention, type RetentionPolicy, type RetentionPlan, type RetentionCandidate, type ResolvedRetention } from './retention.js';
+export { READERS_PREFIX } from './readers.js';
 export type {
   CheckpointObserver,
   CheckpointTrigger,

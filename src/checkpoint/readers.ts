@@ -54,7 +54,8 @@ export class ReaderRegistry {
   }
 
   /** Ids of checkpoints being read by this process or, per their markers, by another live one. */
-  async inUse(nowMs: number): Promise<Set<string>> {
+  async inUse(nowMs: number, options: { removeDead?: boolean } = {}): Promise<Set<string>> {
+    const removeDead = options.removeDead ?? true;
     const busy = new Set<string>([...this.counts.keys()]);
     for (const o of await this.storage.list(READERS_PREFIX)) {
       const [, id, name] = o.key.split('/');
@@ -66,7 +67,7 @@ export class ReaderRegistry {
       else if (host === SAFE_HOST) live = isAlive(pid);
       else live = nowMs - o.modifiedAt < this.ttlMs;
       if (live) busy.add(id);
-      else await this.storage.remove(o.key).catch(() => undefined);
+      else if (removeDead) await this.storage.remove(o.key).catch(() => undefined);
     }
     return busy;
   }

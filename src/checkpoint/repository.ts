@@ -145,7 +145,13 @@ export interface VerifyResult {
   partitions: Array<CheckpointPartitionInfo & { ok: boolean; reason?: string }>;
 }
 
-/** What a retention pass did. */
+/** Options for {@link CheckpointRepository.prune}. */
+export interface PruneOptions {
+  /** Decide only: nothing is deleted, moved or cleaned (dead reader markers included). */
+  dryRun?: boolean;
+}
+
+/** What a retention pass did (or, in a dry run, would do). */
 export interface PruneResult {
   deleted: string[];
   deletedIncomplete: string[];
@@ -426,11 +432,14 @@ export class CheckpointRepository {
    * never a damaged one that lists as valid), removes stale incomplete ones,
    * quarantines corrupt ones, and removes temp-file debris.
    */
-  async prune(policy?: RetentionPolicy): Promise<PruneResult> {
+  async prune(policy?: RetentionPolicy, options: PruneOptions = {}): Promise<PruneResult> {
     const resolved = resolveRetention(policy);
     const infos = await this.list();
     const nowMs = this.clock.now();
-    const plan = planRetention(infos, resolved, nowMs, await this.readers.inUse(nowMs));
+    const plan = planRetention(infos, resolved, nowMs, await this.readers.inUse(nowMs, { removeDead: options.dryRun !== true }));
+    if (options.dryRun === true) {
+      return { deleted: plan.delete, deletedIncomplete: plan.deleteIncomplete, quarantined: plan.quarantine, kept: plan.keep, cleaned: [] };
+    }
     const result: PruneResult = { deleted: [], deletedIncomplete: [], quarantined: [], kept: plan.keep, cleaned: [] };
     for (const id of plan.quarantine) {
       const info = infos.find((i) => i.id === id);

@@ -105,6 +105,28 @@ describe('prune on a real directory', () => {
     expect((await repo.verify()).map((v) => v.status)).toEqual(['valid', 'valid']);
   });
 
+  it('a dry run reports the plan and changes nothing, dead reader markers included', async () => {
+    const dir = tmpDir('ckret');
+    const repo = openRepo(dir);
+    const store = await openStore();
+    const cps = await history(4, repo, store);
+    fs.writeFileSync(path.join(dir, cps[3]!.id, 'manifest'), 'garbage\n');
+    const marker = path.join(dir, 'readers', cps[0]!.id, 'elsewhere~1~0123456789ab');
+    fs.mkdirSync(path.dirname(marker), { recursive: true });
+    fs.writeFileSync(marker, '{}');
+    const old = new Date(Date.now() - 3_600_000);
+    fs.utimesSync(marker, old, old);
+    const before = filesUnder(dir);
+    const plan = await repo.prune({ keepLast: 1 }, { dryRun: true });
+    expect(plan.deleted.sort()).toEqual([cps[0]!.id, cps[1]!.id]);
+    expect(plan.quarantined).toEqual([cps[3]!.id]);
+    expect(filesUnder(dir)).toEqual(before);
+    const done = await repo.prune({ keepLast: 1 });
+    expect(done.deleted.sort()).toEqual(plan.deleted.sort());
+    expect(done.quarantined).toEqual(plan.quarantined);
+    expect(fs.existsSync(marker)).toBe(false);
+  });
+
   it('max age uses the repository clock', async () => {
     // Ahead of the real clock: ids never go back in time within a process.
     const clock = new ManualClock(Date.now() + 86_400_000);
