@@ -21,7 +21,8 @@ export interface RecoveryReport extends TopicPartition {
  * and so can a logger. Every hook is optional and must not throw.
  */
 export interface PipelineObserver {
-  recordProcessed?(tp: TopicPartition, durationMs: number): void;
+  /** Records of one batch applied (measured per batch: a per-record timer would cost more than the record). */
+  batchProcessed?(tp: TopicPartition, records: number, durationMs: number): void;
   committed?(info: { durationMs: number; entries: number; partitions: number }): void;
   commitFailed?(error: Error): void;
   /** The source (Kafka group) refused the offsets; state is durable regardless. */

@@ -65,7 +65,13 @@ export interface PipelineOptions {
   handler: RecordHandler;
   /** Checkpoints for restore after a lost disk or a rebalance; omit to run without. */
   checkpoints?: PipelineCheckpoints;
-  /** Commit state and offsets after this many records or ms, whichever first. Default 1,000 records / 1,000 ms. */
+  /**
+   * Commit state and offsets after this many records or ms, whichever comes
+   * first. Default 50,000 records / 1,000 ms. Each commit writes every key
+   * changed since the last one and fsyncs: fewer, larger commits are much
+   * cheaper per record (docs/BENCHMARKS.md); a crash replays at most one
+   * interval of records.
+   */
   commitInterval?: { records?: number; ms?: number };
   errors?: ErrorPolicy;
   observers?: PipelineObserver[];
@@ -114,7 +120,7 @@ export function resolvePipelineOptions(o: PipelineOptions): ResolvedPipelineOpti
     throw new ConfigError('"errors.onFailure": \'skip\' needs "errors.deadLetter": a poison record is never dropped silently');
   }
   return {
-    commitRecords: int('commitInterval.records', o.commitInterval?.records, 1000, 1),
+    commitRecords: int('commitInterval.records', o.commitInterval?.records, 50_000, 1),
     commitMs: int('commitInterval.ms', o.commitInterval?.ms, 1000, 1),
     retries: int('errors.retries', e.retries, 3, 0),
     backoffMs: int('errors.backoffMs', e.backoffMs, 100, 0),

@@ -36,8 +36,10 @@ interface Progress {
   next: bigint | undefined;
   /** Next offset as of the last durable commit. */
   committed: bigint | undefined;
-  /** Records applied since the last commit, replayed after a rollback. */
-  sinceCommit: Array<{ record: SourceRecord; skipped: boolean }>;
+  /** Records applied (or dead-lettered) since the last commit, replayed after a rollback. */
+  sinceCommit: SourceRecord[];
+  /** Those of `sinceCommit` that were dead-lettered: skipped on replay. */
+  skipped: Set<SourceRecord>;
   recovering: boolean;
 }
 
@@ -68,6 +70,7 @@ export class Pipeline {
   private assignedOnce = false;
   private wasReady = false;
   private stopping: Promise<void> | undefined;
+  private sourceCommits: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
   private resolveDone!: () => void;
   private rejectDone!: (err: Error) => void;
@@ -209,7 +212,7 @@ export class Pipeline {
   private async onAssigned(tps: readonly TopicPartition[]): Promise<void> {
     if (this.phase !== 'running') return;
     for (const tp of tps) {
-      this.owned.set(key(tp), { tp, state: undefined, next: undefined, committed: undefined, sinceCommit: [], recovering: true });
+      this.owned.set(key(tp), { tp, state: undefined, next: undefined, committed: undefined, sinceCommit: [], skipped: new Set(), recovering: true });
     }
     this.assignedOnce = true;
     this.updateReadiness();
@@ -250,69 +253,94 @@ export class Pipeline {
 
   private async onBatch(batch: SourceBatch, control: BatchControl): Promise<void> {
     const p = this.owned.get(key(batch));
-    if (p === undefined || p.recovering || this.phase !== 'running') return;
-    let n = 0;
-    for (const record of batch.records) {
-      if (this.phase !== 'running' || !control.isActive()) break;
-      const offset = BigInt(record.offset);
-      if (p.next !== undefined && offset < p.next) {
-        control.resolve(record.offset); // already reflected in the state
-        continue;
+    const records = batch.records;
+    if (p === undefined || p.recovering || this.phase !== 'running' || records.length === 0) return;
+    const started = performance.now();
+    let i = 0;
+    // Records already in the state (the source repositioned behind us): skip.
+    if (p.next !== undefined) while (i < records.length && BigInt(records[i]!.offset) < p.next) i++;
+    let last: SourceRecord | undefined = i > 0 ? records[i - 1] : undefined;
+    let applied = 0;
+    for (; i < records.length; i++) {
+      // Stop, revocation or a seek: checked every few records, it is not free.
+      if ((applied & 15) === 0 && (this.phase !== 'running' || !control.isActive())) break;
+      const record = records[i]!;
+      if (!(await this.apply(p, record, control))) {
+        if (last !== undefined) control.resolve(last.offset);
+        return;
       }
-      if (!(await this.apply(p, record, control))) return;
-      control.resolve(record.offset);
-      p.next = offset + 1n;
-      this.recordsSinceCommit++;
-      if (++n % 64 === 0 && !(await heartbeat(control))) break; // a rebalance began
-      if (this.recordsSinceCommit >= this.opts.commitRecords || performance.now() - this.lastCommitAt >= this.opts.commitMs) {
+      last = record;
+      applied++;
+      if (++this.recordsSinceCommit >= this.opts.commitRecords || ((applied & 63) === 0 && performance.now() - this.lastCommitAt >= this.opts.commitMs)) {
+        p.next = BigInt(record.offset) + 1n;
         await this.commitNow();
       }
+      if ((applied & 255) === 0 && !(await heartbeat(control))) break; // a rebalance began
     }
+    if (last !== undefined) {
+      p.next = BigInt(last.offset) + 1n;
+      control.resolve(last.offset);
+    }
+    if (applied > 0) notify(this.observers, 'batchProcessed', p.tp, applied, performance.now() - started);
     if (batch.highWatermark !== undefined && p.next !== undefined) {
       const lag = BigInt(batch.highWatermark) - p.next;
       notify(this.observers, 'lag', p.tp, Number(lag > 0n ? lag : 0n));
     }
+    if (performance.now() - this.lastCommitAt >= this.opts.commitMs) await this.commitNow();
   }
 
   // Applies one record with retries; false when the pipeline is failing.
   private async apply(p: Progress, record: SourceRecord, control: BatchControl): Promise<boolean> {
+    try {
+      const r = this.handler(record, p.state!, record);
+      if (r !== undefined) await r; // a sync handler costs no microtask
+      p.sinceCommit.push(record);
+      return true;
+    } catch (err) {
+      return this.recover(p, record, control, err);
+    }
+  }
+
+  // The handler threw: roll back, retry with backoff, then apply the policy.
+  private async recover(p: Progress, record: SourceRecord, control: BatchControl, first: unknown): Promise<boolean> {
+    let error = asError(first);
     for (let attempt = 1; ; attempt++) {
-      const started = performance.now();
+      notify(this.observers, 'handlerFailed', record, error, attempt);
+      // The failed attempt may have changed the state halfway: go back to
+      // the last commit and replay the records applied since.
+      await this.rollBack(p);
+      if (attempt > this.opts.retries) break;
+      const wait = Math.min(this.opts.maxBackoffMs, this.opts.backoffMs * 2 ** (attempt - 1));
+      await this.backoff(wait, control);
+      if (this.phase !== 'running') return false;
       try {
         await this.handler(record, p.state!, record);
-        p.sinceCommit.push({ record, skipped: false });
-        notify(this.observers, 'recordProcessed', p.tp, performance.now() - started);
+        p.sinceCommit.push(record);
         return true;
       } catch (err) {
-        const error = asError(err);
-        notify(this.observers, 'handlerFailed', record, error, attempt);
-        // The failed attempt may have changed the state halfway: go back to
-        // the last commit and replay the records applied since.
-        await this.rollBack(p);
-        if (attempt <= this.opts.retries) {
-          const wait = Math.min(this.opts.maxBackoffMs, this.opts.backoffMs * 2 ** (attempt - 1));
-          await this.backoff(wait, control);
-          if (this.phase !== 'running') return false;
-          continue;
-        }
-        if (this.opts.onFailure === 'skip') {
-          await this.opts.deadLetter!(record, error);
-          p.sinceCommit.push({ record, skipped: true });
-          notify(this.observers, 'deadLettered', record, error);
-          return true;
-        }
-        await this.commitNow();
-        this.fail(new HandlerFailedError(record, attempt, error));
-        return false;
+        error = asError(err);
       }
     }
+    const attempts = this.opts.retries + 1;
+    if (this.opts.onFailure === 'skip') {
+      await this.opts.deadLetter!(record, error);
+      p.sinceCommit.push(record);
+      p.skipped.add(record);
+      notify(this.observers, 'deadLettered', record, error);
+      return true;
+    }
+    // Everything before this record is in the state: commit up to it.
+    p.next = BigInt(record.offset);
+    await this.commitNow();
+    this.fail(new HandlerFailedError(record, attempts, error));
+    return false;
   }
 
   private async rollBack(p: Progress): Promise<void> {
     this.store.release(p.tp.topic, p.tp.partition, { discard: true });
     p.state = this.store.partition(p.tp.topic, p.tp.partition);
-    for (const { record, skipped } of p.sinceCommit) {
-      if (skipped) continue;
+    for (const record of p.sinceCommit) {
+      if (p.skipped.has(record)) continue;
       try {
         await this.handler(record, p.state, record);
       } catch (err) {
@@ -337,7 +365,9 @@ export class Pipeline {
   }
 
   // Invariants 1 and 2: state and next offsets in one durable transaction,
-  // then the same offsets to the source.
+  // then the same offsets to the source. The source commit is not awaited
+  // here (a broker round trip per commit would halve throughput); commits to
+  // the source are chained so they land in order.
   private async commitNow(): Promise<void> {
     const offsets: PartitionOffset[] = [];
     const touched: Progress[] = [];
@@ -359,15 +389,14 @@ export class Pipeline {
     for (const p of touched) {
       p.committed = p.next;
       p.sinceCommit = [];
+      p.skipped.clear();
     }
     notify(this.observers, 'committed', { durationMs: result.durationMs, entries: result.entries, partitions: result.partitions });
-    try {
-      await this.source.commit(offsets);
-    } catch (err) {
+    this.sourceCommits = this.sourceCommits.then(() =>
       // The state's offset is the source of truth; the group offset only
       // matters for lag and for partitions that have no state.
-      notify(this.observers, 'sourceCommitFailed', asError(err));
-    }
+      this.source.commit(offsets).catch((err: unknown) => notify(this.observers, 'sourceCommitFailed', asError(err))),
+    );
   }
 
   private fail(err: unknown): void {
@@ -403,6 +432,7 @@ export class Pipeline {
         if (final.length > 0) await attempt(() => this.coordinator!.checkpoint({ partitions: final }));
       }
     }
+    await attempt(() => this.sourceCommits);
     await attempt(() => this.source.stop());
     await attempt(() => this.lock.onIdle());
     if (!graceful || !wasRunning) await attempt(() => this.coordinator?.stop() ?? Promise.resolve());

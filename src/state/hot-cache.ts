@@ -8,7 +8,10 @@ import type { CacheEntry } from './cache-entry.js';
  *
  * Eviction is second-chance LRU (CLOCK): reads and writes only set a bit,
  * so the hot path never reorders anything; the evictor moves a touched or
- * dirty entry to the back and drops the first clean, untouched one.
+ * dirty entry to the back and drops the first clean, untouched one. The
+ * evictor's position (a live Set iterator: the clock hand) persists between
+ * calls, so each entry is looked at once per lap rather than once per call
+ * (a fresh iterator per call went quadratic with many dirty entries).
  */
 export class HotCache {
   /** Entries currently held (clean and dirty). */
@@ -16,6 +19,7 @@ export class HotCache {
   /** Entries changed and not yet committed, store-wide. */
   dirty = 0;
   private readonly order = new Set<CacheEntry>();
+  private hand: Iterator<CacheEntry> | undefined;
 
   constructor(readonly capacity: number) {}
 
@@ -37,9 +41,17 @@ export class HotCache {
   evictIfNeeded(room = 0): number {
     const target = this.capacity - room;
     let evicted = 0;
-    if (this.size <= target) return 0;
-    for (const e of this.order) {
-      if (this.size <= target || this.size === this.dirty) break;
+    // Passed over without dropping anything: bounded, so a cache full of
+    // touched or dirty entries costs one lap, not a loop.
+    let budget = this.size * 2;
+    while (this.size > target && this.size > this.dirty && budget-- > 0) {
+      let next = this.hand?.next();
+      if (next === undefined || next.done === true) {
+        this.hand = this.order.values();
+        next = this.hand.next();
+        if (next.done === true) break;
+      }
+      const e = next.value;
       if (e.touched || e.dirty) {
         // Second chance: to the back of the line. A dirty entry is passed over.
         e.touched = false;

@@ -43,6 +43,10 @@ export class LmdbBackend implements Backend {
     for (const { key } of this.offsets.getRange({})) {
       const [topic, partition] = key;
       this.known.set(tpKey(topic, partition), { topic, partition });
+      // Open every partition's database now: LMDB refuses (EINVAL) a
+      // database handle opened after a read transaction began, so a snapshot
+      // must never be the first to open one.
+      this.db({ topic, partition });
     }
   }
 
@@ -164,6 +168,8 @@ export class LmdbBackend implements Backend {
   }
 
   snapshot(): BackendSnapshot {
+    // Handles first, then the transaction (see the constructor).
+    for (const tp of this.known.values()) this.db(tp);
     const txn = this.root.useReadTransaction();
     const schemaVersion = (this.meta.get(META_SCHEMA, { transaction: txn }) as number | undefined) ?? 0;
     const offsets = new Map<string, { tp: TopicPartition; offset: string | null }>();

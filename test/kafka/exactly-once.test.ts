@@ -79,6 +79,7 @@ async function untilCaughtUp(s: Setup, runs: ChildRun[]): Promise<void> {
 }
 
 async function stopGracefully(run: ChildRun): Promise<void> {
+  await run.waitFor(/^STARTED /); // its SIGTERM handler is installed
   run.proc.kill('SIGTERM');
   await run.waitFor(/^STOPPED$/);
   expect(await run.exited).toBe(0);
@@ -104,21 +105,27 @@ describe('exactly-once state on a real Kafka broker', () => {
     const state = path.join(s.dir, 'state');
     const runs: ChildRun[] = [];
     let duringCheckpoint = 0;
+    const atEnd = () => {
+      const c = committed(runs);
+      return [...s.ends].every(([p, end]) => c.get(p) === BigInt(end));
+    };
     for (let round = 0; round < 6; round++) {
       const run = consumer(s, state);
       runs.push(run);
       await run.waitFor(/^STARTED /);
-      if (round % 2 === 1) {
-        // right as a checkpoint starts writing
-        await run.waitFor(/^CHECKPOINT_STARTED /);
-        duringCheckpoint++;
-      } else {
-        const commits = 2 + Math.floor(Math.random() * 6);
-        await run.waitFor(/^COMMITTED /, () => run.lines.filter((l) => l.startsWith('COMMITTED ')).length >= commits);
-      }
+      const commits = 2 + Math.floor(Math.random() * 6);
+      // Kill right as a checkpoint starts writing (odd rounds) or after a
+      // few commits, in the middle of processing (even rounds); and if the
+      // stream is done already, kill it anyway.
+      const [, what] = await run.waitFor(
+        /^(CHECKPOINT_STARTED|COMMITTED|RECOVERED) /,
+        (m) =>
+          (round % 2 === 1 ? m[1] === 'CHECKPOINT_STARTED' : run.lines.filter((l) => l.startsWith('COMMITTED ')).length >= commits) || atEnd(),
+      );
+      if (what === 'CHECKPOINT_STARTED') duringCheckpoint++;
       await killHard(run);
     }
-    expect(duringCheckpoint).toBe(3);
+    expect(duringCheckpoint).toBeGreaterThanOrEqual(1);
     const last = consumer(s, state);
     runs.push(last);
     await untilCaughtUp(s, runs);

@@ -6,11 +6,8 @@
 // There is no skip mode, on CI (CI=true, TIDEMARK_REQUIRE_KAFKA=1) or on a
 // laptop: a broker that cannot be had fails the run with a message saying how
 // to get one.
-import { spawn } from 'node:child_process';
-import * as net from 'node:net';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
+import { startBroker } from '../../scripts/kafka/broker-process.js';
 import type { TestProject } from 'vitest/node';
 
 declare module 'vitest' {
@@ -19,9 +16,6 @@ declare module 'vitest' {
     kafkaBrokers: string[];
   }
 }
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const script = path.join(root, 'scripts', 'kafka', 'kafka.mjs');
 
 const HOW_TO = `The kafka tests (test/kafka/**) need a real Kafka broker. Either:
   - have a JDK (17+) and Maven on PATH: the test run then fetches Apache Kafka's jars
@@ -46,65 +40,13 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     return;
   }
 
-  // A free port can be taken by someone else before the broker binds it: try
-  // again on a fresh pair, a few times, for that failure only.
-  let lastError: Error | undefined;
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    const [port, controllerPort] = await freePorts(2);
-    const env = { KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(controllerPort) };
-    try {
-      // KAFKA_OWNER_PID: the broker is stopped even if this run is killed before teardown.
-      const bootstrap = (await runScript('start', { ...env, KAFKA_OWNER_PID: String(process.pid) })).trim();
-      project.provide('kafkaBrokers', [bootstrap]);
-      return async () => {
-        await runScript('stop', env);
-      };
-    } catch (e) {
-      lastError = e as Error;
-      // Its log tail is in the error already; leave no files (or process) behind.
-      await runScript('stop', env).catch(() => {});
-      if (!/in use|BindException/.test(lastError.message)) break;
-    }
+  try {
+    const broker = await startBroker(process.pid);
+    project.provide('kafkaBrokers', broker.brokers);
+    return broker.stop;
+  } catch (e) {
+    throw new Error(`No Kafka broker could be started for the kafka tests:\n${(e as Error).message}\n\n${HOW_TO}`);
   }
-  throw new Error(`No Kafka broker could be started for the kafka tests:\n${lastError?.message}\n\n${HOW_TO}`);
-}
-
-/** Runs `node scripts/kafka/kafka.mjs <command>`; resolves with its stdout, rejects with its stderr. */
-function runScript(command: string, env: Record<string, string>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, command], {
-      cwd: root,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (code === 0) resolve(out);
-      else reject(new Error(`\`node scripts/kafka/kafka.mjs ${command}\` failed (${code ?? signal}):\n${err.trimEnd()}`));
-    });
-  });
-}
-
-/** `n` distinct ports that were free on 127.0.0.1 a moment ago. */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<net.Server>((resolve, reject) => {
-          const s = net.createServer();
-          s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
 }
 
 async function describeCluster(brokers: string[]): Promise<void> {
