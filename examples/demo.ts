@@ -1,77 +1,191 @@
-// The quick start's demo. Counts page views per user from an in-process
-// event stream into a tidemark StateStore, committing state and offsets
-// together; then "crashes" mid-batch (uncommitted changes are lost with
-// their offsets), reopens, resumes from the stored offset, and checks the
-// final state against a reference computed from the whole stream.
+// The quick start's demo: `npm run demo -- [--dir <dir>] [--events <n>] [--metrics-port <port>]`
 //
-//   npm run demo -- [--dir <dir>] [--events <n>]
+// Click events from an in-process source (no broker) feed a sessionization
+// pipeline: per-user session windows with a 30-minute inactivity gap,
+// expired through TTL, on event time. It takes checkpoints, crashes
+// mid-stream, loses its disk, restarts from the newest checkpoint, finishes
+// the stream, and checks every user's totals against a reference computed
+// from the events. The state and checkpoints are left in <dir> for the CLI.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { StateStore } from '../src/index.js';
+import {
+  CheckpointRepository,
+  InProcessLog,
+  InProcessSource,
+  LocalDirectoryStorage,
+  Pipeline,
+  StateStore,
+  type CheckpointInfo,
+  type RecoveryReport,
+} from '../src/index.js';
+import { EventTimeClock, OPEN, TOTALS, generateClicks, referenceTotals, sessionize, type UserTotals } from './lib/sessions.js';
 
 const { values } = parseArgs({
-  options: { dir: { type: 'string' }, events: { type: 'string', default: '200000' } },
+  options: {
+    dir: { type: 'string', default: 'demo-output' },
+    events: { type: 'string', default: '200000' },
+    users: { type: 'string', default: '2000' },
+    'metrics-port': { type: 'string' },
+  },
 });
-const events = Number(values.events);
-const dir = values.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tidemark-demo-'));
+const EVENTS = positive('events', values.events);
+const USERS = positive('users', values.users);
+const GAP_MS = 30 * 60_000;
+const TOPIC = 'clicks';
+const PARTITIONS = 4;
+const dir = path.resolve(values.dir);
 const stateDir = path.join(dir, 'state');
+const checkpointDir = path.join(dir, 'checkpoints');
 fs.rmSync(stateDir, { recursive: true, force: true });
+fs.rmSync(checkpointDir, { recursive: true, force: true });
 
-const TOPIC = 'page-views';
-const USERS = 1000;
-const BATCH = 5000;
-const event = (i: number) => ({ user: `user-${(i * 7919) % USERS}`, ms: 1 + (i % 97) });
-type Views = { views: number; ms: number };
-
-async function run(stopAt: number, crash: boolean): Promise<number> {
-  const store = await StateStore.open({ path: stateDir, cacheEntries: 10_000 });
-  const p = store.partition(TOPIC, 0);
-  let next = Number(store.offset(TOPIC, 0) ?? 0);
-  console.log(`  opened ${stateDir}: resuming at offset ${next}`);
-  while (next < stopAt) {
-    const end = Math.min(stopAt, next + BATCH);
-    for (let i = next; i < end; i++) {
-      const e = event(i);
-      p.update<Views>(e.user, (s) => ({ views: (s?.views ?? 0) + 1, ms: (s?.ms ?? 0) + e.ms }));
-    }
-    if (crash && end === stopAt) {
-      console.log(`  crash! ${end - next} processed records were never committed`);
-      await store.close(); // like a kill: uncommitted changes vanish with their offsets
-      return next;
-    }
-    await store.commit([{ topic: TOPIC, partition: 0, offset: end }]);
-    next = end;
-  }
-  const total = [...p.entries<Views>()].reduce((n, e) => n + e.value.views, 0);
-  await store.close();
-  return total;
-}
-
+const say = (line = '') => console.log(line);
+const ms = (t: number) => `${(t / 1000).toFixed(2)} s`;
 const started = performance.now();
-console.log(`tidemark demo: ${events} events, ${USERS} users`);
-console.log('run 1: process 60% of the stream, crash before the last commit');
-const resumeAt = await run(Math.floor(events * 0.6) + 1234, true);
-console.log('run 2: restart and finish the stream');
-await run(events, false);
 
-// Check every user's state against a reference computed from the stream.
-const ref = new Map<string, Views>();
-for (let i = 0; i < events; i++) {
-  const e = event(i);
-  const s = ref.get(e.user) ?? { views: 0, ms: 0 };
-  ref.set(e.user, { views: s.views + 1, ms: s.ms + e.ms });
+// 1. The stream: clicks keyed by user, 4 partitions, event time increasing.
+const clicks = generateClicks(EVENTS, USERS, Date.UTC(2026, 10, 22, 8, 0, 0));
+const log = new InProcessLog();
+log.createTopic(TOPIC, PARTITIONS);
+log.append(
+  TOPIC,
+  clicks.map((c) => ({ key: c.user, value: JSON.stringify(c), timestamp: c.ts })),
+);
+const ends = log.partitions(TOPIC).map((tp) => Number(log.endOffset(tp)));
+say(`tidemark demo: ${EVENTS.toLocaleString('en-US')} clicks from ${USERS} users on ${PARTITIONS} partitions`);
+say(`sessions end after ${GAP_MS / 60_000} minutes without a click (a TTL on each open session, on event time)`);
+say(`state: ${stateDir}`);
+say(`checkpoints: ${checkpointDir}`);
+say();
+
+function startRun(label: string) {
+  const clock = new EventTimeClock();
+  const reports: RecoveryReport[] = [];
+  const checkpoints: CheckpointInfo[] = [];
+  let processed = 0;
+  const run = (async () => {
+    const store = await StateStore.open({ path: stateDir, clock, sweepIntervalMs: 0 });
+    const repository = new CheckpointRepository({ storage: new LocalDirectoryStorage({ path: checkpointDir }) });
+    const source = new InProcessSource({ log, topics: [TOPIC], maxBatchRecords: 500 });
+    const pipeline = new Pipeline({
+      source,
+      store,
+      handler: sessionize(GAP_MS, clock),
+      handleSignals: false,
+      commitInterval: { records: 5000, ms: 200 },
+      checkpoints: {
+        repository,
+        coordinator: {
+          intervalMs: 250,
+          minPauseMs: 0,
+          retention: { keepLast: 3 },
+          observer: { checkpointCompleted: () => void repository.list().then((l) => checkpoints.splice(0, Infinity, ...l.filter((c) => c.status === 'valid'))) },
+        },
+      },
+      observers: [
+        {
+          recovered: (r) => reports.push(r),
+          batchProcessed: (_tp, n) => {
+            processed += n;
+          },
+        },
+      ],
+    });
+    await pipeline.start();
+    return { pipeline, store, repository, source };
+  })();
+  void label;
+  return { run, reports, checkpoints, processed: () => processed };
 }
+
+const caughtUp = (positions: Array<{ partition: number; offset: string }>) =>
+  positions.length === PARTITIONS && positions.every((p) => Number(p.offset) === ends[p.partition]);
+
+// 2. Run until 60% of the stream is processed and checkpoints exist, then crash.
+say('run 1: processing, committing state with its offsets, checkpointing every 250 ms');
+const first = startRun('first');
+const r1 = await first.run;
+const t1 = performance.now();
+await until(() => first.processed() >= EVENTS * 0.6 && first.checkpoints.length >= 2);
+const newest = first.checkpoints[0]!;
+await r1.pipeline.abort(); // as if killed: uncommitted work is gone
+const crashMs = performance.now() - t1;
+say(`  processed ${first.processed().toLocaleString('en-US')} clicks in ${ms(crashMs)}, then CRASHED (no commit, no final checkpoint)`);
+say(`  newest checkpoint: ${newest.id} (${newest.entries.toLocaleString('en-US')} entries, ${kb(newest.rawBytes)} raw -> ${kb(newest.storedBytes)} stored)`);
+say(`    at offsets ${newest.partitions.map((p) => `${p.partition}:${p.offset}`).join('  ')}`);
+
+// 3. The machine is gone, and its disk with it.
+fs.rmSync(stateDir, { recursive: true, force: true });
+say('  ...and the disk was lost: local state deleted');
+say();
+
+// 4. Restart: recover from the newest checkpoint, replay the rest.
+say('run 2: restart on a new disk');
+const second = startRun('second');
+const r2 = await second.run;
+const t2 = performance.now();
+await until(() => second.reports.length === PARTITIONS);
+for (const r of [...second.reports].sort((a, b) => a.partition - b.partition)) {
+  say(`  ${r.topic}:${r.partition} restored from ${r.source} ${r.checkpointId ?? ''} -> resumes at offset ${r.offset ?? 'earliest'}`);
+}
+await until(() => caughtUp(r2.pipeline.positions()));
+await r2.pipeline.stop(); // graceful: commit, final checkpoint, close
+const resumedAt = second.reports.reduce((n, r) => n + Number(r.offset ?? 0), 0);
+say(`  replayed ${(EVENTS - resumedAt).toLocaleString('en-US')} clicks from the checkpoint's offsets to the end in ${ms(performance.now() - t2)}; stopped gracefully (final checkpoint)`);
+say();
+
+// 5. Check every user's totals against the reference computed from the clicks.
+const reference = referenceTotals(clicks, GAP_MS);
 const store = await StateStore.open({ path: stateDir });
-const p = store.partition(TOPIC, 0);
 let mismatches = 0;
-for (const [user, want] of ref) {
-  const got = p.get<Views>(user);
-  if (got?.views !== want.views || got.ms !== want.ms) mismatches++;
+let sessions = 0;
+let open = 0;
+const seen = new Set<string>();
+for (let p = 0; p < PARTITIONS; p++) {
+  const state = store.partition(TOPIC, p);
+  for (const { key, value } of state.scope(TOTALS).entries<UserTotals>()) {
+    const want = reference.get(key as string);
+    if (want === undefined || want.sessions !== value.sessions || want.clicks !== value.clicks) mismatches++;
+    seen.add(key as string);
+    sessions += value.sessions;
+  }
+  open += state.scope(OPEN).count();
 }
-console.log(`resumed at offset ${resumeAt}; final offset ${store.offset(TOPIC, 0)}`);
-console.log(`users checked: ${ref.size}, mismatches: ${mismatches} -> ${mismatches === 0 ? 'EXACT' : 'WRONG'}`);
-console.log(`state left in ${stateDir} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+for (const user of reference.keys()) if (!seen.has(user)) mismatches++;
+const offsets = store.offsets();
 await store.close();
-process.exit(mismatches === 0 ? 0 : 1);
+const exact = mismatches === 0 && caughtUp(offsets);
+const repository = new CheckpointRepository({ storage: new LocalDirectoryStorage({ path: checkpointDir }) });
+const kept = (await repository.list()).filter((c) => c.status === 'valid');
+await repository.close();
+
+say('summary');
+say(`  clicks: ${EVENTS.toLocaleString('en-US')}   users: ${reference.size}   sessions: ${sessions.toLocaleString('en-US')} (${open} still open at the end of the stream)`);
+say(`  state offsets: ${offsets.map((o) => `${o.partition}:${o.offset}`).join('  ')} (end of every partition)`);
+say(`  users checked against the reference: ${reference.size}, mismatches: ${mismatches} -> ${exact ? 'EXACT: every click counted once' : 'WRONG'}`);
+say(`  checkpoints kept (newest ${kept.length} by retention): ${kept.map((c) => c.id).join(', ')}`);
+say(`  total ${ms(performance.now() - started)}`);
+say();
+say('try the CLI on what the demo left behind:');
+say(`  npx tsx src/cli/main.ts list --checkpoints ${path.relative(process.cwd(), checkpointDir) || '.'}`);
+say(`  npx tsx src/cli/main.ts verify --checkpoints ${path.relative(process.cwd(), checkpointDir) || '.'}`);
+say(`  npx tsx src/cli/main.ts export --state ${path.relative(process.cwd(), stateDir) || '.'} --partition ${TOPIC}:0 | head`);
+process.exit(exact ? 0 : 1);
+
+async function until(done: () => boolean): Promise<void> {
+  while (!done()) await new Promise((r) => setTimeout(r, 5));
+}
+
+function kb(bytes: number): string {
+  return bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(0)} KiB`;
+}
+
+function positive(name: string, v: string | undefined): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    console.error(`demo: --${name} must be a positive integer, got ${String(v)}`);
+    process.exit(2);
+  }
+  return n;
+}

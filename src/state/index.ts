@@ -1,5 +1,6 @@
 export { StateStore, type CommitResult, type ReleaseOptions } from './state-store.js';
 export type { StateStoreOptions } from './store-options.js';
+export type { ExpiredEntry } from './partition-core.js';
 export { PartitionState } from './partition-state.js';
 export { ScopeView, type GetOptions, type PutOptions, type RangeOptions, type StateEntry } from './scope-view.js';
 export type { StateKey } from './key-codec.js';

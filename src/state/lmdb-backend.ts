@@ -80,7 +80,11 @@ export class LmdbBackend implements Backend {
 
   get(tp: TopicPartition, key: Buffer): Buffer | undefined {
     const db = this.existingDb(tp);
-    return db === undefined ? undefined : (db.getBinaryFast(key) as Buffer | undefined);
+    const raw = db?.getBinaryFast(key) as Buffer | undefined;
+    // lmdb-js returns its shared read buffer with an own `length` property
+    // set to the value's size; a plain view of that length behaves like any
+    // Buffer (Buffer.from() on the original throws "offset is out of bounds").
+    return raw === undefined ? undefined : raw.subarray(0, raw.length);
   }
 
   *range(tp: TopicPartition, range: RawRange): Iterable<RawEntry> {

@@ -4,9 +4,22 @@ import type { Clock } from '../util/clock.js';
 import type { TopicPartition } from '../util/topic-partition.js';
 import type { Backend } from './backend.js';
 import type { CacheEntry } from './cache-entry.js';
+import type { StateKey } from './key-codec.js';
 import type { HotCache } from './hot-cache.js';
 import type { ScopeView } from './scope-view.js';
 import type { Counters } from './stats.js';
+
+/** An entry found expired and removed (on read or by the sweep), with its last value. */
+export interface ExpiredEntry {
+  readonly topic: string;
+  readonly partition: number;
+  /** Scope name; "" for the partition's default scope. */
+  readonly scope: string;
+  readonly key: StateKey;
+  readonly value: unknown;
+  /** When it expired, ms since the epoch (the store's clock). */
+  readonly expiresAt: number;
+}
 
 /** What every partition shares with its store (internal). */
 export interface StoreContext {
@@ -15,6 +28,7 @@ export interface StoreContext {
   readonly clock: Clock;
   readonly defaultTtlMs: number;
   readonly closed: boolean;
+  readonly onExpired: ((entry: ExpiredEntry) => void) | undefined;
 }
 
 /**
@@ -70,6 +84,18 @@ export class PartitionCore {
     }
     this.cache.dirty -= this.queue.length;
     this.queue = [];
+  }
+
+  /** Tells the store's `onExpired` listener, if any, about an expired entry; a throwing listener is reported, not raised. */
+  expired(scope: string, key: StateKey, value: () => unknown, expiresAt: number): void {
+    this.counters.expirations++;
+    const listener = this.ctx.onExpired;
+    if (listener === undefined) return;
+    try {
+      listener({ topic: this.tp.topic, partition: this.tp.partition, scope, key, value: value(), expiresAt });
+    } catch (err) {
+      process.emitWarning(`tidemark: onExpired listener threw: ${(err as Error).message}`);
+    }
   }
 
   /** Drops the queue without committing it (the partition is released with `discard`). */

@@ -248,18 +248,18 @@ export class ScopeView {
     }
   }
 
-  /** @internal Removes `key` if it has expired by `now`; used by the sweep. */
-  expireIfDue(key: StateKey, storedExpiry: number, now: number): boolean {
+  /** @internal Removes `key` if it has expired by `now`; used by the sweep with the stored value. */
+  expireIfDue(key: StateKey, stored: Buffer, now: number): boolean {
     const e = this.lookup(key);
     if (e !== undefined) {
       if (e.deleted || e.expiresAt === 0 || now < e.expiresAt) return false;
       this.expire(e);
       return true;
     }
+    const storedExpiry = readExpiry(stored);
     if (storedExpiry === 0 || now < storedExpiry) return false;
-    const t = this.create(key);
-    this.tombstone(t);
-    this.core.counters.expirations++;
+    this.tombstone(this.create(key));
+    this.core.expired(this.scopeName, key, () => decodeValue(stored).value, storedExpiry);
     return true;
   }
 
@@ -290,8 +290,9 @@ export class ScopeView {
     const exp = readExpiry(raw);
     if (exp !== 0 && core.clock.now() >= exp) {
       // Lazy removal: the delete lands with the next commit.
+      const stored = Buffer.from(raw); // LMDB reuses its read buffer
       this.tombstone(this.create(key));
-      core.counters.expirations++;
+      core.expired(this.scopeName, key, () => decodeValue(stored).value, exp);
       return undefined;
     }
     const d = decodeValue(raw);
@@ -336,8 +337,9 @@ export class ScopeView {
   }
 
   private expire(e: CacheEntry): void {
+    const { value, expiresAt } = e;
     this.tombstone(e);
-    this.core.counters.expirations++;
+    this.core.expired(this.scopeName, e.key, () => value, expiresAt);
   }
 
   private extend(e: CacheEntry): void {

@@ -83,6 +83,7 @@ export class StateStore {
       clock: options.clock,
       defaultTtlMs: options.defaultTtlMs,
       closed: false,
+      onExpired: options.onExpired,
     };
     if (options.sweepIntervalMs > 0) {
       this.sweepTimer = setInterval(() => {
@@ -385,7 +386,7 @@ export class StateStore {
         const exp = readExpiry(raw.value);
         if (exp !== 0 && now >= exp) {
           const { scope, key } = decodeKey(raw.key);
-          if (state.scope(scope).expireIfDue(key, exp, now)) removed++;
+          if (state.scope(scope).expireIfDue(key, raw.value, now)) removed++;
         }
         if (++seen % SWEEP_CHUNK === 0) {
           await yieldToLoop();

@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors/config-error.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { Migrations } from './migrations.js';
+import type { ExpiredEntry } from './partition-core.js';
 
 /** Options for {@link StateStore.open}. */
 export interface StateStoreOptions {
@@ -22,6 +23,14 @@ export interface StateStoreOptions {
   migrations?: Migrations;
   /** Most partitions the store can hold (LMDB named databases). Default 1024. */
   maxPartitions?: number;
+  /**
+   * Called with each entry found expired (by a read or the sweep) as it is
+   * removed, with its last value: e.g. to emit a session window that closed.
+   * Runs synchronously inside the read or sweep; it must not throw (a throw is
+   * reported as a warning). After a crash the same expiry can be reported
+   * again when the records are replayed.
+   */
+  onExpired?: (entry: ExpiredEntry) => void;
 }
 
 /** Options with defaults applied (internal). */
@@ -35,9 +44,11 @@ export interface ResolvedStoreOptions {
   schemaVersion: number;
   migrations: Migrations;
   maxPartitions: number;
+  onExpired: ((entry: ExpiredEntry) => void) | undefined;
 }
 
 const KNOWN = new Set([
+  'onExpired',
   'path',
   'backend',
   'cacheEntries',
@@ -84,7 +95,13 @@ export function resolveStoreOptions(options: StateStoreOptions): ResolvedStoreOp
     schemaVersion: int('schemaVersion', options.schemaVersion, 1, 1),
     migrations,
     maxPartitions: int('maxPartitions', options.maxPartitions, 1024, 1),
+    onExpired: fn('onExpired', options.onExpired),
   };
+}
+
+function fn<T>(name: string, v: T | undefined): T | undefined {
+  if (v !== undefined && typeof v !== 'function') throw new ConfigError(`"${name}" must be a function`);
+  return v;
 }
 
 function int(name: string, v: unknown, dflt: number, min: number): number {

@@ -109,4 +109,34 @@ describe('TTL under a fake clock', () => {
     expect(p.stats().entries).toBe(0);
     await store.close();
   });
+
+  it('reports each expired entry once, with its last value, to onExpired (read, reload and sweep)', async () => {
+    const clock = new ManualClock(0);
+    const seen: Array<[string, string, unknown, number]> = [];
+    const store = await StateStore.open({
+      path: tmpDir('ttl'),
+      clock,
+      sweepIntervalMs: 0,
+      cacheEntries: 1,
+      onExpired: (e) => seen.push([e.scope, e.key as string, e.value, e.expiresAt]),
+    });
+    const p = store.partition('t', 0);
+    p.scope('sessions').put('cached', { clicks: 3 }, { ttlMs: 10 });
+    p.put('on-disk', 'v', { ttlMs: 10 });
+    p.put('swept', [1, 2], { ttlMs: 20 });
+    p.put('forever', 1);
+    await store.commit();
+    clock.advance(10);
+    expect(p.scope('sessions').get('cached')).toBeUndefined();
+    expect(p.get('on-disk')).toBeUndefined();
+    expect(p.get('on-disk')).toBeUndefined(); // reported once
+    clock.advance(10);
+    expect(await store.sweep()).toBe(1);
+    expect(seen).toEqual([
+      ['sessions', 'cached', { clicks: 3 }, 10],
+      ['', 'on-disk', 'v', 10],
+      ['', 'swept', [1, 2], 20],
+    ]);
+    await store.close();
+  });
 });
