@@ -11,3 +11,4 @@ export {
 export * from './checkpoint/index.js';
 export * from './pipeline/index.js';
 export * from './kafka/index.js';
+export * from './metrics/index.js';

@@ -1,0 +1,387 @@
+import { collectDefaultMetrics, Registry, type DefaultMetricsCollectorConfiguration } from 'prom-client';
+import type { CheckpointObserver } from '../checkpoint/observer.js';
+import { ConfigError } from '../errors/config-error.js';
+import type { PipelineObserver } from '../pipeline/observer.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
+import type { StateStore } from '../state/state-store.js';
+import { formatTopicPartition, type TopicPartition } from '../util/topic-partition.js';
+import { createInstruments, initializeKnownSeries, registerInstruments, type Instruments } from './instruments.js';
+import { startMetricsServer, type MetricsServer } from './metrics-server.js';
+import type { ProbeResult } from './probe.js';
+import { StoreCollector } from './store-collector.js';
+
+/** Node's default metrics (event-loop delay, heap, GC, CPU, handles), as prom-client configures them. */
+export type DefaultMetricsOptions = Omit<DefaultMetricsCollectorConfiguration<'text/plain; version=0.0.4; charset=utf-8'>, 'register'>;
+
+/** Options for {@link TidemarkMetrics}. */
+export interface TidemarkMetricsOptions {
+  /** Where the metrics are registered; default a Registry of this instance's own. Prometheus text format only. */
+  registry?: Registry;
+  /** Prefix of every metric name; default `tidemark_`. Node's default metrics keep their own names. */
+  prefix?: string;
+  /** Also collect Node's default metrics (`nodejs_eventloop_lag_seconds`...) into the registry; default false. */
+  defaultMetrics?: boolean | DefaultMetricsOptions;
+}
+
+/** Options for {@link TidemarkMetrics.instrument}. */
+export interface InstrumentOptions {
+  /** The pipeline's state store, read at every scrape (the pipeline does not expose it). */
+  store?: StateStore;
+}
+
+/** Options for {@link TidemarkMetrics.serve}. */
+export interface ServeOptions {
+  /** TCP port; 0 picks a free one. */
+  port: number;
+  /** Default every interface. */
+  host?: string;
+}
+
+// What the events told about one pipeline (or about whoever feeds `pipelineObserver`).
+interface PipelineTrack {
+  readonly pipeline: Pipeline | undefined;
+  readonly assigned: Map<string, TopicPartition>;
+  readonly recovering: Map<string, TopicPartition>;
+  failure: Error | undefined;
+  /** The last readinessChanged, for a pipeline known by its events only. */
+  readyEvent: boolean;
+  /** Events seen (for the unattached observer: is anyone feeding it?). */
+  seen: boolean;
+  detached: boolean;
+}
+
+// The checkpoint figures as the events left them.
+interface CheckpointTrack {
+  inFlight: boolean;
+  lastSuccessMs: number | undefined;
+  consecutiveFailures: number;
+  healthy: boolean;
+  lastError: string | undefined;
+  last: { rawBytes: number; storedBytes: number; entries: number } | undefined;
+}
+
+const PREFIX_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$|^$/;
+
+/**
+ * Prometheus metrics for tidemark (docs/METRICS.md lists them all), fed by
+ * the pipeline's and the checkpoints' observer hooks and, at scrape time, by
+ * the state store's stats() and the pipeline's readiness and checkpoint
+ * health. Also the answers of /readyz and /healthz.
+ *
+ * ```ts
+ * const metrics = new TidemarkMetrics({ defaultMetrics: true });
+ * const repository = new CheckpointRepository({ storage, observer: metrics.checkpointObserver });
+ * const pipeline = new Pipeline({ source, store, handler,
+ *   checkpoints: { repository, coordinator: { observer: metrics.checkpointObserver } } });
+ * metrics.instrument(pipeline, { store });
+ * const server = await metrics.serve({ port: 9464 });
+ * ```
+ */
+export class TidemarkMetrics {
+  readonly registry: Registry;
+  readonly prefix: string;
+  /**
+   * For a pipeline not given to {@link instrument} (e.g. in the `observers`
+   * option). `instrument()` adds its own: use one or the other per pipeline,
+   * not both, or every event counts twice.
+   */
+  readonly pipelineObserver: PipelineObserver;
+  /** Pass it to both the CheckpointRepository (corrupt checkpoints, restores) and the coordinator options (checkpoints, retention). */
+  readonly checkpointObserver: CheckpointObserver;
+
+  private readonly m: Instruments;
+  private readonly stores: StoreCollector;
+  private readonly tracks: PipelineTrack[] = [];
+  private readonly unattached: PipelineTrack;
+  private readonly checkpoint: CheckpointTrack = {
+    inFlight: false,
+    lastSuccessMs: undefined,
+    consecutiveFailures: 0,
+    healthy: true,
+    lastError: undefined,
+    last: undefined,
+  };
+  private stopped = 0;
+
+  constructor(options: TidemarkMetricsOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw new ConfigError('metrics options must be an object');
+    const known = ['registry', 'prefix', 'defaultMetrics'];
+    for (const k of Object.keys(options)) if (!known.includes(k)) throw new ConfigError(`unknown metrics option "${k}"; known: ${known.join(', ')}`);
+    const prefix = options.prefix ?? 'tidemark_';
+    if (typeof prefix !== 'string' || !PREFIX_RE.test(prefix)) throw new ConfigError(`"prefix" must match [a-zA-Z_:][a-zA-Z0-9_:]*, got ${JSON.stringify(prefix)}`);
+    const registry = options.registry ?? new Registry();
+    if (typeof registry?.registerMetric !== 'function') throw new ConfigError('"registry" must be a prom-client Registry');
+    if (registry.contentType !== Registry.PROMETHEUS_CONTENT_TYPE) {
+      // prom-client appends another _total to counters in OpenMetrics output.
+      throw new ConfigError('"registry" must use the Prometheus text format (counter names already end in _total)');
+    }
+    this.registry = registry;
+    this.prefix = prefix;
+    this.m = createInstruments(prefix, {
+      stores: oncePerScrape(() => this.stores.refresh()),
+      pipelines: oncePerScrape(() => this.refreshPipelines()),
+    });
+    registerInstruments(registry, this.m);
+    initializeKnownSeries(this.m);
+    this.stores = new StoreCollector(this.m);
+    if (options.defaultMetrics !== undefined && options.defaultMetrics !== false) {
+      collectDefaultMetrics({ ...(options.defaultMetrics === true ? {} : options.defaultMetrics), register: registry });
+    }
+    this.unattached = newTrack(undefined);
+    this.tracks.push(this.unattached);
+    this.pipelineObserver = this.observerFor(this.unattached);
+    this.checkpointObserver = this.newCheckpointObserver();
+  }
+
+  /**
+   * Observes a pipeline (before or after start), reads its readiness and
+   * checkpoint health at each scrape, and its store's stats when given.
+   * When the pipeline stops gracefully it is let go; one that failed stays,
+   * so /healthz keeps saying so. Returns a function that lets it go now.
+   */
+  instrument(pipeline: Pipeline, options: InstrumentOptions = {}): () => void {
+    if (typeof pipeline?.observe !== 'function') throw new ConfigError('instrument() needs a Pipeline');
+    if (this.tracks.some((t) => t.pipeline === pipeline)) throw new ConfigError('this pipeline is already instrumented');
+    const track = newTrack(pipeline);
+    this.tracks.push(track);
+    pipeline.observe(this.observerFor(track));
+    const untrackStore = options.store === undefined ? undefined : this.trackStore(options.store);
+    const release = (): void => {
+      if (track.detached) return;
+      track.detached = true;
+      const i = this.tracks.indexOf(track);
+      if (i >= 0) this.tracks.splice(i, 1);
+      for (const tp of track.assigned.values()) this.m.lag.remove(labels(tp));
+      untrackStore?.();
+    };
+    pipeline.done.then(
+      () => {
+        this.stopped++;
+        release();
+      },
+      (err: unknown) => {
+        track.failure ??= err instanceof Error ? err : new Error(String(err));
+      },
+    );
+    return release;
+  }
+
+  /** Reads a store's stats() at every scrape (and at each commit) until it closes. Returns a function that stops it. */
+  trackStore(store: StateStore): () => void {
+    if (typeof store?.stats !== 'function') throw new ConfigError('trackStore() needs a StateStore');
+    return this.stores.track(store);
+  }
+
+  /** /readyz: every instrumented pipeline has recovered all its assigned partitions. */
+  readiness(): ProbeResult {
+    const active = this.tracks.filter((t) => t.pipeline !== undefined || t.seen);
+    if (active.length === 0) return { ok: false, reason: this.stopped > 0 ? 'the pipeline has stopped' : 'no pipeline is instrumented' };
+    for (const t of active) {
+      if (t.pipeline === undefined ? t.readyEvent : t.pipeline.ready) continue;
+      if (t.failure !== undefined) return { ok: false, reason: `the pipeline failed: ${t.failure.message}` };
+      if (t.recovering.size > 0) return { ok: false, reason: `recovering ${describe([...t.recovering.values()])}` };
+      return { ok: false, reason: 'no partition assigned yet, or the pipeline is not running' };
+    }
+    return { ok: true };
+  }
+
+  /** /healthz: no instrumented pipeline has failed and checkpoints are healthy. */
+  health(): ProbeResult {
+    const reasons: string[] = [];
+    for (const t of this.tracks) if (t.failure !== undefined) reasons.push(`the pipeline failed: ${t.failure.message}`);
+    const cp = this.checkpointFigures();
+    if (!cp.healthy) {
+      const last = this.checkpoint.lastError === undefined ? '' : ` (last error: ${this.checkpoint.lastError})`;
+      reasons.push(`checkpoints are failing: ${cp.consecutiveFailures} consecutive failures${last}`);
+    }
+    return reasons.length === 0 ? { ok: true } : { ok: false, reason: reasons.join('; ') };
+  }
+
+  /** Serves /metrics, /healthz and /readyz from this instance. */
+  serve(options: ServeOptions): Promise<MetricsServer> {
+    return startMetricsServer({
+      port: options?.port,
+      ...(options?.host === undefined ? {} : { host: options.host }),
+      registry: this.registry,
+      ready: () => this.readiness(),
+      healthy: () => this.health(),
+    });
+  }
+
+  private observerFor(t: PipelineTrack): PipelineObserver {
+    const m = this.m;
+    const live = (): boolean => {
+      t.seen = true;
+      return !t.detached;
+    };
+    return {
+      batchProcessed: (tp, records, durationMs) => {
+        if (!live()) return;
+        m.recordsProcessed.inc(labels(tp), records);
+        m.batchDuration.observe({ topic: tp.topic }, durationMs / 1000);
+      },
+      committed: (info) => {
+        if (!live()) return;
+        m.commits.inc({ result: 'success' });
+        m.commitDuration.observe(info.durationMs / 1000);
+        m.commitEntries.inc(info.entries);
+        // The pipeline closes its store when it stops: read the counts while they are there.
+        this.stores.refresh();
+      },
+      commitFailed: () => {
+        if (live()) m.commits.inc({ result: 'failure' });
+      },
+      sourceCommitFailed: () => {
+        if (live()) m.sourceCommitFailures.inc();
+      },
+      recovered: (r) => {
+        if (!live()) return;
+        t.recovering.delete(key(r));
+        m.recoveries.inc({ ...labels(r), source: r.source });
+        m.recoveryDuration.observe({ source: r.source }, r.durationMs / 1000);
+        m.recoverySkipped.inc(r.skipped.length);
+      },
+      rebalanced: ({ assigned, revoked }) => {
+        if (!live()) return;
+        for (const tp of revoked) {
+          t.assigned.delete(key(tp));
+          t.recovering.delete(key(tp));
+          m.lag.remove(labels(tp));
+        }
+        for (const tp of assigned) {
+          t.assigned.set(key(tp), tp);
+          t.recovering.set(key(tp), tp);
+        }
+        if (assigned.length > 0) m.rebalances.inc({ change: 'assigned' });
+        if (revoked.length > 0) m.rebalances.inc({ change: 'revoked' });
+      },
+      lag: (tp, lag) => {
+        if (live() && t.assigned.has(key(tp))) m.lag.set(labels(tp), lag);
+      },
+      handlerFailed: (record) => {
+        if (live()) m.handlerFailures.inc(labels(record));
+      },
+      deadLettered: (record) => {
+        if (live()) m.deadLettered.inc(labels(record));
+      },
+      readinessChanged: (ready) => {
+        if (live()) t.readyEvent = ready;
+      },
+      failed: (error) => {
+        if (!live()) return;
+        t.failure ??= error;
+        m.pipelineFailures.inc();
+      },
+    };
+  }
+
+  private newCheckpointObserver(): CheckpointObserver {
+    const m = this.m;
+    const cp = this.checkpoint;
+    return {
+      checkpointStarted: () => {
+        cp.inFlight = true;
+      },
+      checkpointCompleted: (e) => {
+        m.checkpoints.inc({ trigger: e.trigger, result: 'success' });
+        m.checkpointDuration.observe({ result: 'success' }, e.durationMs / 1000);
+        cp.inFlight = false;
+        cp.lastSuccessMs = Math.max(cp.lastSuccessMs ?? 0, e.at);
+        cp.consecutiveFailures = 0;
+        cp.healthy = true;
+        cp.last = { rawBytes: e.rawBytes, storedBytes: e.storedBytes, entries: e.entries };
+      },
+      checkpointFailed: (e) => {
+        m.checkpoints.inc({ trigger: e.trigger, result: 'failure' });
+        m.checkpointDuration.observe({ result: 'failure' }, e.durationMs / 1000);
+        cp.inFlight = false;
+        cp.consecutiveFailures = e.consecutiveFailures;
+        cp.healthy = e.healthy;
+        cp.lastError = e.error.message;
+      },
+      healthChanged: (e) => {
+        cp.healthy = e.healthy;
+        cp.consecutiveFailures = e.consecutiveFailures;
+      },
+      retentionCompleted: (e) => {
+        m.retentionRuns.inc({ result: 'success' });
+        m.retentionDeleted.inc(e.deleted.length + e.deletedIncomplete.length);
+      },
+      retentionFailed: () => {
+        m.retentionRuns.inc({ result: 'failure' });
+      },
+      restoreCompleted: (e) => {
+        m.restoreDuration.observe(e.durationMs / 1000);
+        m.restoredPartitions.inc(e.restored.length);
+      },
+      corruptCheckpoint: (e) => {
+        m.corruptCheckpoints.inc({ quarantined: String(e.quarantined) });
+      },
+    };
+  }
+
+  // The events' figures, overridden by what the instrumented pipelines'
+  // coordinators say now (they also know of successes with nothing to
+  // checkpoint, which send no event).
+  private checkpointFigures(): CheckpointTrack {
+    const out = { ...this.checkpoint };
+    const coordinators = this.tracks.flatMap((t) => (t.pipeline?.checkpoints === undefined ? [] : [t.pipeline.checkpoints]));
+    if (coordinators.length === 0) return out;
+    out.inFlight = coordinators.some((c) => c.inFlight);
+    out.healthy = coordinators.every((c) => c.healthy);
+    out.consecutiveFailures = Math.max(...coordinators.map((c) => c.consecutiveFailures));
+    for (const c of coordinators) {
+      if (c.lastSuccessAt !== undefined) out.lastSuccessMs = Math.max(out.lastSuccessMs ?? 0, c.lastSuccessAt);
+      const last = c.lastCheckpoint;
+      if (out.last === undefined && last !== undefined) out.last = { rawBytes: last.rawBytes, storedBytes: last.storedBytes, entries: last.entries };
+    }
+    return out;
+  }
+
+  private refreshPipelines(): void {
+    const m = this.m;
+    m.ready.set(this.readiness().ok ? 1 : 0);
+    m.assignedPartitions.set(this.tracks.reduce((n, t) => n + t.assigned.size, 0));
+    const cp = this.checkpointFigures();
+    m.checkpointInProgress.set(cp.inFlight ? 1 : 0);
+    m.checkpointHealthy.set(cp.healthy ? 1 : 0);
+    m.checkpointConsecutiveFailures.set(cp.consecutiveFailures);
+    m.checkpointLastSuccess.set(cp.lastSuccessMs === undefined ? 0 : cp.lastSuccessMs / 1000);
+    m.checkpointRawBytes.set(cp.last?.rawBytes ?? 0);
+    m.checkpointStoredBytes.set(cp.last?.storedBytes ?? 0);
+    m.checkpointEntries.set(cp.last?.entries ?? 0);
+  }
+}
+
+function newTrack(pipeline: Pipeline | undefined): PipelineTrack {
+  return { pipeline, assigned: new Map(), recovering: new Map(), failure: undefined, readyEvent: false, seen: false, detached: false };
+}
+
+/**
+ * prom-client calls every metric's collect() in one synchronous pass per
+ * scrape; several metrics share one refresh, which should run once.
+ */
+function oncePerScrape(refresh: () => void): () => void {
+  let fresh = false;
+  return () => {
+    if (fresh) return;
+    fresh = true;
+    process.nextTick(() => {
+      fresh = false;
+    });
+    refresh();
+  };
+}
+
+function labels(tp: TopicPartition): { topic: string; partition: string } {
+  return { topic: tp.topic, partition: String(tp.partition) };
+}
+
+function key(tp: TopicPartition): string {
+  return `${tp.topic}:${tp.partition}`;
+}
+
+function describe(tps: TopicPartition[]): string {
+  const shown = tps.slice(0, 8).map(formatTopicPartition).join(', ');
+  return tps.length > 8 ? `${shown} and ${tps.length - 8} more partitions` : shown;
+}
