@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import {
   CheckpointRepository,
   LocalDirectoryStorage,
+  QUARANTINE_NOTE,
   QUARANTINE_PREFIX,
   type CheckpointInfo,
   type CheckpointStorage,
@@ -14,9 +15,6 @@ import {
 } from '../checkpoint/index.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { loadKeys } from './keys.js';
-
-// docs/FORMAT.md, "Quarantine note": `quarantine/<id>/quarantine-note`.
-const QUARANTINE_NOTE = 'quarantine-note';
 
 /**
  * A storage that reports the bytes read through `readChunks` (every segment

@@ -22,7 +22,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return code;
   } catch (err) {
     if (err instanceof CommanderError) {
+      // --help, --version, `tidemark help <command>`: exit 0. Help shown because no command was given: usage error.
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return ExitCode.OK;
+      if (err.code === 'commander.help' && err.exitCode === 0) return ExitCode.OK;
       // Commander printed the problem (or the help, when no command was given).
       const sub = program.commands.find((c) => c.name() === argv[0]);
       if (err.code !== 'commander.help') io.stderr.write(`Run "tidemark ${sub ? `${sub.name()} ` : ''}--help" for usage.\n`);

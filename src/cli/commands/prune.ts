@@ -1,4 +1,4 @@
-import { planRetention, resolveRetention, type RetentionPolicy } from '../../checkpoint/retention.js';
+import type { RetentionPolicy } from '../../checkpoint/index.js';
 import { openCheckpoints, type CheckpointDirOptions } from '../checkpoints.js';
 import { ExitCode } from '../exit-codes.js';
 import { plural, type Output } from '../io.js';
@@ -11,30 +11,19 @@ export interface PruneOptions extends CheckpointDirOptions {
   json?: boolean;
 }
 
-// docs/FORMAT.md, "Reader markers".
-const READERS_PREFIX = 'readers/';
-
 /**
  * `tidemark prune`: the repository's retention pass (the same rules the
  * coordinator applies): old checkpoints deleted, stale incomplete ones
  * removed, corrupt ones quarantined, temp-file debris cleaned.
  */
 export async function pruneCommand(opts: PruneOptions, out: Output): Promise<number> {
-  const { repo, storage } = openCheckpoints({ ...opts, keyFile: [] }, {});
+  const { repo } = openCheckpoints({ ...opts, keyFile: [] }, {});
   try {
     const policy: RetentionPolicy = { keepLast: opts.keep };
     if (opts.maxAge !== undefined) policy.maxAgeMs = opts.maxAge;
     if (opts.incompleteAfter !== undefined) policy.incompleteAfterMs = opts.incompleteAfter;
-    let result: { deleted: string[]; deletedIncomplete: string[]; quarantined: string[]; kept: Array<{ id: string; why: string }>; cleaned: string[] };
-    if (opts.dryRun) {
-      // The plan only. Any reader marker counts as live here (telling a dead
-      // one apart would remove it, and a dry run writes nothing).
-      const inUse = new Set((await storage.list(READERS_PREFIX)).map((o) => o.key.split('/')[1]!).filter(Boolean));
-      const plan = planRetention(await repo.list(), resolveRetention(policy), Date.now(), inUse);
-      result = { deleted: plan.delete, deletedIncomplete: plan.deleteIncomplete, quarantined: plan.quarantine, kept: plan.keep, cleaned: [] };
-    } else {
-      result = await repo.prune(policy);
-    }
+    // A dry run decides with the same rules and reader markers, and changes nothing.
+    const result = await repo.prune(policy, { dryRun: opts.dryRun === true });
     if (opts.json) {
       await out.json({ dryRun: opts.dryRun === true, ...result });
       return ExitCode.OK;
