@@ -359,14 +359,15 @@ function newTrack(pipeline: Pipeline | undefined): PipelineTrack {
 
 /**
  * prom-client calls every metric's collect() in one synchronous pass per
- * scrape; several metrics share one refresh, which should run once.
+ * scrape (Registry.metrics() starts each metric's get() before awaiting
+ * any); several metrics share one refresh, which runs once per pass.
  */
 function oncePerScrape(refresh: () => void): () => void {
   let fresh = false;
   return () => {
     if (fresh) return;
     fresh = true;
-    process.nextTick(() => {
+    queueMicrotask(() => {
       fresh = false;
     });
     refresh();
