@@ -271,6 +271,10 @@ export class TidemarkMetrics {
         if (!live()) return;
         t.failure ??= error;
         m.pipelineFailures.inc();
+        // It owns nothing any more (the source stops); the failure itself stays for /healthz.
+        for (const tp of t.assigned.values()) m.lag.remove(labels(tp));
+        t.assigned.clear();
+        t.recovering.clear();
       },
     };
   }

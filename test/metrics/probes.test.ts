@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { Registry } from 'prom-client';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { ConfigError, LocalDirectoryStorage, startMetricsServer, type ObjectWriter, type StoredObject } from '../../src/index.js';
 import { balanceHandler } from '../helpers/accounts.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -42,6 +42,7 @@ describe('/readyz and /healthz', () => {
     expect(await get(server, '/readyz')).toEqual({ status: 503, body: 'not ready: no pipeline is instrumented\n' });
 
     const run = await startRun(metrics, log, { state: path.join(dir, 'state'), checkpoints: path.join(dir, 'checkpoints') }, { storage, awaitStart: false });
+    onTestFinished(() => storage.open()); // runs before the pipeline is stopped, should the test fail early
     // Assigned, and recovery is waiting on the checkpoint listing.
     await expect.poll(() => storage.listing, { timeout: 10_000, interval: 5 }).toBe(true);
     expect(run.pipeline.ready).toBe(false);
@@ -126,6 +127,8 @@ describe('/readyz and /healthz', () => {
     expect(ready.body).toMatch(/^not ready: the pipeline failed: /);
     const s = await scrape(server);
     expect(s.value('tidemark_pipeline_failures_total')).toBe(1);
+    expect(s.value('tidemark_assigned_partitions')).toBe(0);
+    expect(s.has('tidemark_consumer_lag')).toBe(false);
     expect(s.value('tidemark_handler_failures_total', { partition: '0' })).toBe(1);
     // 350 are in the committed state, but the pipeline reports a batch only when it finishes: the
     // records of the batch that failed (from 300 on) may be missing from the count.

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Registry } from 'prom-client';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { ConfigError, ManualClock, StateStore, TidemarkMetrics } from '../../src/index.js';
+import { ConfigError, InProcessLog, InProcessSource, ManualClock, Pipeline, StateStore, TidemarkMetrics } from '../../src/index.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { documentedMetrics, ROOT, Scrape } from './support.js';
 
@@ -62,6 +62,26 @@ describe('TidemarkMetrics registries', () => {
     const metrics = new TidemarkMetrics();
     expect(() => metrics.instrument({} as never)).toThrow(/needs a Pipeline/);
     expect(() => metrics.trackStore({} as never)).toThrow(/needs a StateStore/);
+  });
+
+  it('instruments a pipeline once, and lets it go on request', async () => {
+    const store = await StateStore.open({ backend: 'memory' });
+    onTestFinished(() => store.close());
+    const log = new InProcessLog();
+    const pipeline = new Pipeline({ source: new InProcessSource({ log, topics: [] }), store, handler: () => undefined, handleSignals: false });
+    const metrics = new TidemarkMetrics();
+    const release = metrics.instrument(pipeline, { store });
+    expect(() => metrics.instrument(pipeline)).toThrow(/already instrumented/);
+    expect(metrics.readiness()).toEqual({ ok: false, reason: 'no partition assigned yet, or the pipeline is not running' });
+    store.partition('orders', 0).put('k', 1);
+    expect((await scrapeOf(metrics)).value('tidemark_state_puts_total')).toBe(1);
+    release();
+    release(); // idempotent
+    expect(metrics.readiness()).toEqual({ ok: false, reason: 'no pipeline is instrumented' });
+    store.partition('orders', 0).put('k', 2);
+    const s = await scrapeOf(metrics);
+    expect(s.value('tidemark_state_puts_total')).toBe(1); // the store went with it
+    expect(s.has('tidemark_state_entries')).toBe(false);
   });
 });
 

@@ -111,7 +111,7 @@ describe('metrics of a real pipeline, scraped over HTTP', () => {
     expect(commits).toBeGreaterThan(0);
     expect(s.value('tidemark_commit_duration_seconds_count')).toBe(commits);
     expect(s.value('tidemark_commits_total', { result: 'failure' })).toBe(0);
-    expect(s.value('tidemark_batch_duration_seconds_count', { topic: TOPIC })).toBeGreaterThanOrEqual(Math.ceil(2000 / 137));
+    expect(s.value('tidemark_batch_duration_seconds_count', { topic: TOPIC })).toBeGreaterThanOrEqual(4); // at least one per partition
     // State: one entry per account; each record is one get and one put (balanceHandler's update).
     expect(s.value('tidemark_state_entries')).toBe(ACCOUNTS);
     expect(s.value('tidemark_state_gets_total')).toBe(2000);
