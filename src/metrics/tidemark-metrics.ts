@@ -121,12 +121,15 @@ export class TidemarkMetrics {
       stores: oncePerScrape(() => this.stores.refresh()),
       pipelines: oncePerScrape(() => this.refreshPipelines()),
     });
+    const wanted = options.defaultMetrics ?? false;
+    const defaults = wanted === false ? undefined : wanted === true ? {} : wanted;
+    if (defaults !== undefined && registry.getSingleMetric(`${defaults.prefix ?? ''}process_cpu_seconds_total`) !== undefined) {
+      throw new ConfigError('the registry already holds Node default metrics: leave "defaultMetrics" off');
+    }
     registerInstruments(registry, this.m);
     initializeKnownSeries(this.m);
     this.stores = new StoreCollector(this.m);
-    if (options.defaultMetrics !== undefined && options.defaultMetrics !== false) {
-      collectDefaultMetrics({ ...(options.defaultMetrics === true ? {} : options.defaultMetrics), register: registry });
-    }
+    if (defaults !== undefined) collectDefaultMetrics({ ...defaults, register: registry });
     this.unattached = newTrack(undefined);
     this.tracks.push(this.unattached);
     this.pipelineObserver = this.observerFor(this.unattached);

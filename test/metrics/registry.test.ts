@@ -26,6 +26,10 @@ describe('TidemarkMetrics registries', () => {
     expect(withDefaults.types.get('nodejs_eventloop_lag_seconds')).toBe('gauge');
     expect(withDefaults.has('nodejs_eventloop_lag_p99_seconds')).toBe(true);
     for (const d of documentedMetrics().filter((m) => !m.name.startsWith('tidemark_'))) expect(withDefaults.types.get(d.name), d.name).toBe(d.type);
+    const shared = new Registry();
+    new TidemarkMetrics({ registry: shared, defaultMetrics: true });
+    expect(() => new TidemarkMetrics({ registry: shared, prefix: 'b_', defaultMetrics: true })).toThrow(/already holds Node default metrics/);
+    expect(shared.getSingleMetric('b_ready')).toBeUndefined(); // refused whole
     const configured = await scrapeOf(new TidemarkMetrics({ defaultMetrics: { labels: { app: 'x' } } }));
     expect(configured.samples.find((s) => s.name === 'nodejs_eventloop_lag_p99_seconds')?.labels).toEqual({ app: 'x' });
   });
@@ -212,7 +216,16 @@ describe('the pipeline observer without instrument()', () => {
   });
 });
 
-describe('docs/grafana-dashboard.json', () => {
+describe('docs/METRICS.md and docs/grafana-dashboard.json', () => {
+  it('the alerts and prose name documented metrics only', () => {
+    const doc = fs.readFileSync(path.join(ROOT, 'docs/METRICS.md'), 'utf8');
+    const documented = new Set(documentedMetrics().map((d) => d.name));
+    const named = new Set([...doc.matchAll(/\b(tidemark_[a-z0-9_]+)/g)].map((m) => m[1]!.replace(/_(bucket|sum|count)$/, '')));
+    expect([...named].filter((name) => !documented.has(name) && !name.endsWith('_'))).toEqual([]);
+    expect(doc).toMatch(/- alert: TidemarkCheckpointFailing\n\s+expr: tidemark_checkpoint_consecutive_failures > 0\n\s+for: 10m/);
+  });
+
+
   it('is a dashboard whose queries use documented metrics only', () => {
     const dashboard = JSON.parse(fs.readFileSync(path.join(ROOT, 'docs/grafana-dashboard.json'), 'utf8')) as {
       title: string;
