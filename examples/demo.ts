@@ -16,6 +16,7 @@ import {
   LocalDirectoryStorage,
   Pipeline,
   StateStore,
+  TidemarkMetrics,
   type CheckpointInfo,
   type RecoveryReport,
 } from '../src/index.js';
@@ -41,6 +42,9 @@ fs.rmSync(stateDir, { recursive: true, force: true });
 fs.rmSync(checkpointDir, { recursive: true, force: true });
 
 const say = (line = '') => console.log(line);
+// Optional: Prometheus metrics and the /healthz and /readyz probes while the demo runs.
+const metrics = values['metrics-port'] === undefined ? undefined : new TidemarkMetrics({ defaultMetrics: true });
+const server = metrics === undefined ? undefined : await metrics.serve({ port: positive('metrics-port', values['metrics-port'], 0) });
 const ms = (t: number) => `${(t / 1000).toFixed(2)} s`;
 const started = performance.now();
 
@@ -48,15 +52,21 @@ const started = performance.now();
 const clicks = generateClicks(EVENTS, USERS, Date.UTC(2026, 10, 22, 8, 0, 0));
 const log = new InProcessLog();
 log.createTopic(TOPIC, PARTITIONS);
-log.append(
-  TOPIC,
-  clicks.map((c) => ({ key: c.user, value: JSON.stringify(c), timestamp: c.ts })),
-);
-const ends = log.partitions(TOPIC).map((tp) => Number(log.endOffset(tp)));
+let appended = 0;
+const appendUpTo = (fraction: number) => {
+  const to = Math.floor(EVENTS * fraction);
+  log.append(
+    TOPIC,
+    clicks.slice(appended, to).map((c) => ({ key: c.user, value: JSON.stringify(c), timestamp: c.ts })),
+  );
+  appended = to;
+};
+const ends = () => log.partitions(TOPIC).map((tp) => Number(log.endOffset(tp)));
 say(`tidemark demo: ${EVENTS.toLocaleString('en-US')} clicks from ${USERS} users on ${PARTITIONS} partitions`);
 say(`sessions end after ${GAP_MS / 60_000} minutes without a click (a TTL on each open session, on event time)`);
 say(`state: ${stateDir}`);
 say(`checkpoints: ${checkpointDir}`);
+if (server !== undefined) say(`metrics: ${server.url}/metrics (also /healthz, /readyz)`);
 say();
 
 function startRun(label: string) {
@@ -66,7 +76,7 @@ function startRun(label: string) {
   let processed = 0;
   const run = (async () => {
     const store = await StateStore.open({ path: stateDir, clock, sweepIntervalMs: 0 });
-    const repository = new CheckpointRepository({ storage: new LocalDirectoryStorage({ path: checkpointDir }) });
+    const repository = new CheckpointRepository({ storage: new LocalDirectoryStorage({ path: checkpointDir }), observer: metrics?.checkpointObserver });
     const source = new InProcessSource({ log, topics: [TOPIC], maxBatchRecords: 500 });
     const pipeline = new Pipeline({
       source,
@@ -80,7 +90,15 @@ function startRun(label: string) {
           intervalMs: 250,
           minPauseMs: 0,
           retention: { keepLast: 3 },
-          observer: { checkpointCompleted: () => void repository.list().then((l) => checkpoints.splice(0, Infinity, ...l.filter((c) => c.status === 'valid'))) },
+          observer: {
+            checkpointCompleted: (e) => {
+              metrics?.checkpointObserver.checkpointCompleted?.(e);
+              void repository.list().then((l) => checkpoints.splice(0, Infinity, ...l.filter((c) => c.status === 'valid')));
+            },
+            checkpointStarted: (e) => metrics?.checkpointObserver.checkpointStarted?.(e),
+            checkpointFailed: (e) => metrics?.checkpointObserver.checkpointFailed?.(e),
+            retentionCompleted: (e) => metrics?.checkpointObserver.retentionCompleted?.(e),
+          },
         },
       },
       observers: [
@@ -92,6 +110,7 @@ function startRun(label: string) {
         },
       ],
     });
+    metrics?.instrument(pipeline);
     await pipeline.start();
     return { pipeline, store, repository, source };
   })();
@@ -99,25 +118,31 @@ function startRun(label: string) {
   return { run, reports, checkpoints, processed: () => processed };
 }
 
-const caughtUp = (positions: Array<{ partition: number; offset: string }>) =>
-  positions.length === PARTITIONS && positions.every((p) => Number(p.offset) === ends[p.partition]);
+const caughtUp = (positions: Array<{ partition: number; offset: string }>) => {
+  const e = ends();
+  return positions.length === PARTITIONS && positions.every((p) => Number(p.offset) === e[p.partition]);
+};
 
-// 2. Run until 60% of the stream is processed and checkpoints exist, then crash.
+// 2. The first 60% of the clicks: process, commit, checkpoint.
 say('run 1: processing, committing state with its offsets, checkpointing every 250 ms');
+appendUpTo(0.6);
 const first = startRun('first');
 const r1 = await first.run;
 const t1 = performance.now();
-await until(() => first.processed() >= EVENTS * 0.6 && first.checkpoints.length >= 2);
-const newest = first.checkpoints[0]!;
-await r1.pipeline.abort(); // as if killed: uncommitted work is gone
-const crashMs = performance.now() - t1;
-say(`  processed ${first.processed().toLocaleString('en-US')} clicks in ${ms(crashMs)}, then CRASHED (no commit, no final checkpoint)`);
-say(`  newest checkpoint: ${newest.id} (${newest.entries.toLocaleString('en-US')} entries, ${kb(newest.rawBytes)} raw -> ${kb(newest.storedBytes)} stored)`);
-say(`    at offsets ${newest.partitions.map((p) => `${p.partition}:${p.offset}`).join('  ')}`);
+await until(() => caughtUp(r1.store.offsets()));
+const newest = (await r1.pipeline.checkpoints!.checkpoint())!;
+say(`  processed ${first.processed().toLocaleString('en-US')} clicks in ${ms(performance.now() - t1)}; checkpoint ${newest.id}`);
+say(`    ${newest.entries.toLocaleString('en-US')} entries, ${kb(newest.rawBytes)} raw -> ${kb(newest.storedBytes)} stored, at offsets ${newest.partitions.map((p) => `${p.partition}:${p.offset}`).join('  ')}`);
 
-// 3. The machine is gone, and its disk with it.
+// 3. 15% more arrive; the process dies in the middle of them.
+appendUpTo(0.75);
+await until(() => first.processed() >= EVENTS * 0.7);
+await r1.pipeline.abort(); // as if killed: no commit, no final checkpoint
+say(`  ...processed up to ${first.processed().toLocaleString('en-US')} clicks, then CRASHED (what it had not committed is lost with its offsets)`);
 fs.rmSync(stateDir, { recursive: true, force: true });
-say('  ...and the disk was lost: local state deleted');
+say('  ...and the disk was lost with the machine: local state deleted');
+appendUpTo(1);
+say(`  meanwhile the rest of the stream arrived (${(EVENTS - Math.floor(EVENTS * 0.75)).toLocaleString('en-US')} more clicks)`);
 say();
 
 // 4. Restart: recover from the newest checkpoint, replay the rest.
@@ -132,12 +157,15 @@ for (const r of [...second.reports].sort((a, b) => a.partition - b.partition)) {
 await until(() => caughtUp(r2.pipeline.positions()));
 await r2.pipeline.stop(); // graceful: commit, final checkpoint, close
 const resumedAt = second.reports.reduce((n, r) => n + Number(r.offset ?? 0), 0);
-say(`  replayed ${(EVENTS - resumedAt).toLocaleString('en-US')} clicks from the checkpoint's offsets to the end in ${ms(performance.now() - t2)}; stopped gracefully (final checkpoint)`);
+say(`  replayed ${(EVENTS - resumedAt).toLocaleString('en-US')} clicks from the checkpoint's offsets to the end in ${ms(performance.now() - t2)}`);
+say('  stopped gracefully: committed, final checkpoint written, store closed');
 say();
 
 // 5. Check every user's totals against the reference computed from the clicks.
 const reference = referenceTotals(clicks, GAP_MS);
-const store = await StateStore.open({ path: stateDir });
+const endOfStream = new EventTimeClock();
+endOfStream.current = clicks[clicks.length - 1]!.ts; // sessions still open then
+const store = await StateStore.open({ path: stateDir, clock: endOfStream, sweepIntervalMs: 0 });
 let mismatches = 0;
 let sessions = 0;
 let open = 0;
@@ -168,9 +196,10 @@ say(`  checkpoints kept (newest ${kept.length} by retention): ${kept.map((c) => 
 say(`  total ${ms(performance.now() - started)}`);
 say();
 say('try the CLI on what the demo left behind:');
-say(`  npx tsx src/cli/main.ts list --checkpoints ${path.relative(process.cwd(), checkpointDir) || '.'}`);
-say(`  npx tsx src/cli/main.ts verify --checkpoints ${path.relative(process.cwd(), checkpointDir) || '.'}`);
-say(`  npx tsx src/cli/main.ts export --state ${path.relative(process.cwd(), stateDir) || '.'} --partition ${TOPIC}:0 | head`);
+say(`  npm run -s cli -- list --checkpoints ${path.relative(process.cwd(), checkpointDir) || '.'}`);
+say(`  npm run -s cli -- verify --checkpoints ${path.relative(process.cwd(), checkpointDir) || '.'}`);
+say(`  npm run -s cli -- export --state ${path.relative(process.cwd(), stateDir) || '.'} --partition ${TOPIC}:0 | head -3`);
+await server?.close();
 process.exit(exact ? 0 : 1);
 
 async function until(done: () => boolean): Promise<void> {
@@ -181,9 +210,9 @@ function kb(bytes: number): string {
   return bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(0)} KiB`;
 }
 
-function positive(name: string, v: string | undefined): number {
+function positive(name: string, v: string | undefined, min = 1): number {
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 1) {
+  if (!Number.isSafeInteger(n) || n < min) {
     console.error(`demo: --${name} must be a positive integer, got ${String(v)}`);
     process.exit(2);
   }

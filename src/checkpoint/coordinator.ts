@@ -39,6 +39,8 @@ export interface CheckpointCoordinatorOptions {
 export interface CheckpointRequest {
   /** Partitions to include (e.g. the ones being revoked); default every partition with state. */
   partitions?: Iterable<TopicPartition>;
+  /** Reported to observers; default 'manual'. */
+  trigger?: 'manual' | 'stop' | 'revoke';
 }
 
 interface Request {
@@ -156,7 +158,11 @@ export class CheckpointCoordinator {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.enqueue(partitions, 'manual');
+    const trigger = request.trigger ?? 'manual';
+    if (trigger !== 'manual' && trigger !== 'stop' && trigger !== 'revoke') {
+      return Promise.reject(new InvalidArgumentError(`checkpoint trigger must be 'manual', 'stop' or 'revoke', got ${String(trigger)}`));
+    }
+    return this.enqueue(partitions, trigger);
   }
 
   /** Starts periodic checkpoints; idempotent. The first comes after one interval. */

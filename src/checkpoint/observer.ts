@@ -1,7 +1,11 @@
 import type { TopicPartition } from '../util/topic-partition.js';
 
-/** What started a checkpoint. */
-export type CheckpointTrigger = 'manual' | 'periodic' | 'stop';
+/**
+ * What started a checkpoint: a call (`manual`), the timer (`periodic`), the
+ * coordinator's or the pipeline's stop (`stop`), or a rebalance handing
+ * partitions over (`revoke`).
+ */
+export type CheckpointTrigger = 'manual' | 'periodic' | 'stop' | 'revoke';
 
 /** A checkpoint was published. */
 export interface CheckpointCompletedEvent {

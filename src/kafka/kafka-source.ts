@@ -136,7 +136,9 @@ export class KafkaSource implements Source {
       .catch(() => undefined)
       .then(async () => {
         if (change.revoked.length > 0) await listener.revoked(change.revoked);
-        if (change.assigned.length > 0) await listener.assigned(change.assigned);
+        // Called even with nothing new: the pipeline learns it has joined
+        // (a member with no partitions is ready too).
+        await listener.assigned(change.assigned);
         if (change.retained.length > 0) await listener.retained(change.retained);
         if (!this.stopped && this.current === next && next.length > 0) consumer.resume(byTopic(next));
       });

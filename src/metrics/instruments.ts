@@ -108,7 +108,7 @@ export function initializeKnownSeries(m: Instruments): void {
   for (const result of ['success', 'failure']) {
     m.commits.inc({ result }, 0);
     m.retentionRuns.inc({ result }, 0);
-    for (const trigger of ['periodic', 'manual', 'stop']) m.checkpoints.inc({ trigger, result }, 0);
+    for (const trigger of ['periodic', 'manual', 'stop', 'revoke']) m.checkpoints.inc({ trigger, result }, 0);
   }
   for (const change of ['assigned', 'revoked']) m.rebalances.inc({ change }, 0);
   for (const quarantined of ['true', 'false']) m.corruptCheckpoints.inc({ quarantined }, 0);

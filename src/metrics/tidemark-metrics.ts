@@ -25,7 +25,7 @@ export interface TidemarkMetricsOptions {
 
 /** Options for {@link TidemarkMetrics.instrument}. */
 export interface InstrumentOptions {
-  /** The pipeline's state store, read at every scrape (the pipeline does not expose it). */
+  /** The state store read at every scrape; default the pipeline's own. */
   store?: StateStore;
 }
 
@@ -73,7 +73,7 @@ const PREFIX_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$|^$/;
  * const repository = new CheckpointRepository({ storage, observer: metrics.checkpointObserver });
  * const pipeline = new Pipeline({ source, store, handler,
  *   checkpoints: { repository, coordinator: { observer: metrics.checkpointObserver } } });
- * metrics.instrument(pipeline, { store });
+ * metrics.instrument(pipeline);
  * const server = await metrics.serve({ port: 9464 });
  * ```
  */
@@ -148,14 +148,14 @@ export class TidemarkMetrics {
     const track = newTrack(pipeline);
     this.tracks.push(track);
     pipeline.observe(this.observerFor(track));
-    const untrackStore = options.store === undefined ? undefined : this.trackStore(options.store);
+    const untrackStore = this.trackStore(options.store ?? pipeline.stateStore);
     const release = (): void => {
       if (track.detached) return;
       track.detached = true;
       const i = this.tracks.indexOf(track);
       if (i >= 0) this.tracks.splice(i, 1);
       for (const tp of track.assigned.values()) this.m.lag.remove(labels(tp));
-      untrackStore?.();
+      untrackStore();
     };
     pipeline.done.then(
       () => {

@@ -63,7 +63,7 @@ export class InProcessSource implements Source {
         const start = committed ?? (this.options.startFrom === 'latest' ? this.options.log.endOffset(tp) : '0');
         this.positions.set(key(tp), Number(start));
       }
-      if (added.length > 0) await this.listener!.assigned(added);
+      await this.listener!.assigned(added); // even empty: the pipeline learns the assignment happened
       if (retained.length > 0) await this.listener!.retained(retained);
     })();
     await this.rebalancing;

@@ -150,6 +150,11 @@ export class Pipeline {
       .map((p) => ({ topic: p.tp.topic, partition: p.tp.partition, offset: String(p.next) }));
   }
 
+  /** The state store the pipeline runs on (it closes it when it stops). */
+  get stateStore(): StateStore {
+    return this.store;
+  }
+
   /** The checkpoint coordinator, when checkpoints are configured. */
   get checkpoints(): CheckpointCoordinator | undefined {
     return this.coordinator;
@@ -216,6 +221,7 @@ export class Pipeline {
     }
     this.assignedOnce = true;
     this.updateReadiness();
+    if (tps.length === 0) return;
     notify(this.observers, 'rebalanced', { assigned: [...tps], revoked: [] });
     const listing = this.repository === undefined ? [] : await this.repository.list();
     for (const tp of tps) {
@@ -240,7 +246,9 @@ export class Pipeline {
       await this.commitNow();
       if (this.coordinator !== undefined) {
         // Hand over: the next owner restores from this checkpoint.
-        await this.coordinator.checkpoint({ partitions: mine.filter((tp) => !this.owned.get(key(tp))!.recovering) }).catch(() => undefined);
+        await this.coordinator
+          .checkpoint({ partitions: mine.filter((tp) => !this.owned.get(key(tp))!.recovering), trigger: 'revoke' })
+          .catch(() => undefined);
       }
     }
     for (const tp of mine) {
@@ -267,6 +275,7 @@ export class Pipeline {
       const record = records[i]!;
       if (!(await this.apply(p, record, control))) {
         if (last !== undefined) control.resolve(last.offset);
+        if (applied > 0) notify(this.observers, 'batchProcessed', p.tp, applied, performance.now() - started);
         return;
       }
       last = record;
@@ -429,7 +438,7 @@ export class Pipeline {
       if (this.coordinator !== undefined) {
         const final = this.assignment().filter((tp) => !this.owned.get(key(tp))!.recovering);
         await attempt(() => this.coordinator!.stop());
-        if (final.length > 0) await attempt(() => this.coordinator!.checkpoint({ partitions: final }));
+        if (final.length > 0) await attempt(() => this.coordinator!.checkpoint({ partitions: final, trigger: 'stop' }));
       }
     }
     await attempt(() => this.sourceCommits);

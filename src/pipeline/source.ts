@@ -44,8 +44,10 @@ export interface BatchControl {
 /** The pipeline's side of a source. */
 export interface SourceListener {
   /**
-   * Partitions newly assigned. The source delivers nothing from them until
-   * this resolves; the listener positions each with {@link Source.seek}.
+   * Partitions newly assigned (possibly none: called at every assignment,
+   * so the listener knows one happened). The source delivers nothing from
+   * them until this resolves; the listener positions each with
+   * {@link Source.seek}.
    */
   assigned(partitions: readonly TopicPartition[]): Promise<void>;
   /** Partitions taken away; the listener commits and hands them over. */

@@ -145,8 +145,9 @@ describe('metrics of a real pipeline, scraped over HTTP', () => {
     const after = await scrape(server);
     expect(after.value('tidemark_records_processed_total')).toBe(2000);
     expect(after.value('tidemark_state_puts_total')).toBe(2000);
-    // The pipeline's final checkpoint is one it asks for: trigger "manual" (see docs/METRICS.md).
-    expect(after.value('tidemark_checkpoints_total', { trigger: 'manual', result: 'success' })).toBe(2);
+    // The test's own checkpoint counts as "manual", the pipeline's final one as "stop".
+    expect(after.value('tidemark_checkpoints_total', { trigger: 'manual', result: 'success' })).toBe(1);
+    expect(after.value('tidemark_checkpoints_total', { trigger: 'stop', result: 'success' })).toBe(1);
     expect(after.has('tidemark_state_entries')).toBe(false);
     expect(after.has('tidemark_consumer_lag')).toBe(false);
     expect(after.value('tidemark_ready')).toBe(0);

@@ -1,0 +1,84 @@
+// What every Kafka example shares: configuration from the environment, a
+// state store, checkpoints, metrics on /metrics, /healthz and /readyz, and a
+// graceful stop on SIGTERM or SIGINT.
+//
+//   KAFKA_BROKERS   comma-separated, default 127.0.0.1:9092
+//   TOPIC           the topic to consume
+//   GROUP_ID        the consumer group
+//   STATE_DIR       local state (LMDB), default ./data/<group>/state
+//   CHECKPOINT_DIR  checkpoints, shared by the group's members, default ./data/<group>/checkpoints
+//   METRICS_PORT    default 9464; 0 picks a free port
+import * as path from 'node:path';
+import {
+  CheckpointRepository,
+  KafkaSource,
+  LocalDirectoryStorage,
+  Pipeline,
+  StateStore,
+  TidemarkMetrics,
+  type RecordHandler,
+  type StateStoreOptions,
+} from '../../src/index.js';
+
+export interface ConsumerSettings {
+  topic: string;
+  groupId: string;
+  handler: RecordHandler;
+  /** Extra state store options (TTL, onExpired...). */
+  store?: Omit<StateStoreOptions, 'path' | 'backend'>;
+}
+
+export async function runConsumer(settings: ConsumerSettings): Promise<Pipeline> {
+  const env = process.env;
+  const brokers = (env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim());
+  const topic = env.TOPIC ?? settings.topic;
+  const groupId = env.GROUP_ID ?? settings.groupId;
+  const stateDir = env.STATE_DIR ?? path.join('data', groupId, 'state');
+  const checkpointDir = env.CHECKPOINT_DIR ?? path.join('data', groupId, 'checkpoints');
+  const metricsPort = Number(env.METRICS_PORT ?? 9464);
+
+  const metrics = new TidemarkMetrics({ defaultMetrics: true });
+  const store = await StateStore.open({ path: stateDir, ...settings.store });
+  const repository = new CheckpointRepository({
+    storage: new LocalDirectoryStorage({ path: checkpointDir }),
+    observer: metrics.checkpointObserver,
+  });
+  const pipeline = new Pipeline({
+    source: new KafkaSource({ kafka: { clientId: `tidemark-${groupId}`, brokers }, groupId, topics: [topic] }),
+    store,
+    handler: settings.handler,
+    checkpoints: {
+      repository,
+      coordinator: { intervalMs: 60_000, retention: { keepLast: 3 }, observer: metrics.checkpointObserver },
+    },
+    // SIGTERM / SIGINT: finish the record in flight, commit, checkpoint, close.
+    handleSignals: true,
+    observers: [
+      {
+        recovered: (r) =>
+          console.log(`recovered ${r.topic}:${r.partition} from ${r.source}${r.checkpointId ? ` ${r.checkpointId}` : ''}, resuming at ${r.offset ?? 'the earliest offset'}`),
+        rebalanced: (c) => {
+          if (c.assigned.length > 0) console.log(`assigned ${c.assigned.map((t) => `${t.topic}:${t.partition}`).join(', ')}`);
+          if (c.revoked.length > 0) console.log(`revoked ${c.revoked.map((t) => `${t.topic}:${t.partition}`).join(', ')}`);
+        },
+        failed: (e) => console.error(`stopped on an error: ${e.message}`),
+      },
+    ],
+  });
+  metrics.instrument(pipeline);
+  const server = await metrics.serve({ port: metricsPort });
+  console.log(`consuming ${topic} as ${groupId}; state ${stateDir}; checkpoints ${checkpointDir}; metrics http://127.0.0.1:${server.port}/metrics`);
+  void pipeline.done.then(
+    async () => {
+      await server.close();
+      console.log('stopped');
+    },
+    async (err: unknown) => {
+      await server.close();
+      console.error(`failed: ${(err as Error).message}`);
+      process.exitCode = 1;
+    },
+  );
+  await pipeline.start();
+  return pipeline;
+}
