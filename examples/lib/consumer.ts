@@ -51,8 +51,8 @@ export async function runConsumer(settings: ConsumerSettings): Promise<Pipeline>
       repository,
       coordinator: { intervalMs: 60_000, retention: { keepLast: 3 }, observer: metrics.checkpointObserver },
     },
-    // SIGTERM / SIGINT: finish the record in flight, commit, checkpoint, close.
-    handleSignals: true,
+    // Signals are handled below, to close the metrics server too.
+    handleSignals: false,
     observers: [
       {
         recovered: (r) =>
@@ -68,17 +68,23 @@ export async function runConsumer(settings: ConsumerSettings): Promise<Pipeline>
   metrics.instrument(pipeline);
   const server = await metrics.serve({ port: metricsPort });
   console.log(`consuming ${topic} as ${groupId}; state ${stateDir}; checkpoints ${checkpointDir}; metrics http://127.0.0.1:${server.port}/metrics`);
-  void pipeline.done.then(
-    async () => {
-      await server.close();
-      console.log('stopped');
-    },
-    async (err: unknown) => {
-      await server.close();
-      console.error(`failed: ${(err as Error).message}`);
-      process.exitCode = 1;
-    },
-  );
+  // SIGTERM / SIGINT: finish the record in flight, commit, write a final
+  // checkpoint, close the store; then the metrics server.
+  const stop = (signal: string) => {
+    console.log(`${signal}: stopping gracefully...`);
+    void pipeline.stop().catch(() => undefined);
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  void pipeline.done
+    .then(
+      () => console.log('stopped: state committed, final checkpoint written'),
+      (err: unknown) => {
+        console.error(`failed: ${(err as Error).message}`);
+        process.exitCode = 1;
+      },
+    )
+    .finally(() => void server.close());
   await pipeline.start();
   return pipeline;
 }
