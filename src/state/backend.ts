@@ -84,8 +84,8 @@ export interface Backend {
   initSchema(version: number): void;
   /** Opens a consistent read view of the committed state. */
   snapshot(): BackendSnapshot;
-  /** Physical copy of the whole store into an empty directory (LMDB only). */
-  backup?(targetDir: string): Promise<void>;
+  /** Physical copy of the whole store into one new file (LMDB only). */
+  backup?(targetFile: string): Promise<void>;
   /** Closes files; pending writes finish first. */
   close(): Promise<void>;
 }

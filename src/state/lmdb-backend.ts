@@ -214,8 +214,8 @@ export class LmdbBackend implements Backend {
     };
   }
 
-  async backup(targetDir: string): Promise<void> {
-    await this.root.backup(targetDir, false);
+  async backup(targetFile: string): Promise<void> {
+    await this.root.backup(targetFile, false);
   }
 
   async close(): Promise<void> {

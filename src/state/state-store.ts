@@ -343,11 +343,15 @@ export class StateStore {
     };
   }
 
-  /** Physical copy of the LMDB environment into an existing empty directory (LMDB's consistent backup). */
-  async backup(targetDir: string): Promise<void> {
+  /**
+   * Physical copy of the LMDB environment (LMDB's consistent backup) into
+   * one file at `targetFile`, which must not exist yet (lmdb-js 3.5.6 writes
+   * a file, not a directory, and fails with "File exists").
+   */
+  async backup(targetFile: string): Promise<void> {
     this.checkOpen();
     if (this.backend.backup === undefined) throw new TidemarkError('ERR_TIDEMARK_UNSUPPORTED', 'the memory backend has no files to back up');
-    await this.backend.backup(targetDir);
+    await this.backend.backup(targetFile);
   }
 
   /**
