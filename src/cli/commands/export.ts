@@ -147,10 +147,6 @@ async function readOrSkip(
 async function exportState(dir: string, opts: ExportOptions, out: Output): Promise<number> {
   const store = await openStateForReading(dir);
   try {
-    // Opens every partition's LMDB database before the snapshot's read
-    // transaction: on a freshly opened store, StateStore.snapshot() opens
-    // them lazily inside that transaction and LMDB answers EINVAL.
-    store.stats();
     const snap = await store.snapshot();
     try {
       const present = snap.partitions();
