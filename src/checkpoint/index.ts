@@ -19,6 +19,7 @@ export {
 export { CheckpointCoordinator, type CheckpointCoordinatorOptions, type CheckpointRequest } from './coordinator.js';
 export { LocalDirectoryStorage, type LocalDirectoryStorageOptions, type PublishStep } from './local-storage.js';
 export type { CheckpointStorage, ObjectWriter, ReadChunksOptions, ReadOptions, StoredObject } from './storage.js';
+export { ForwardingStorage } from './forwarding-storage.js';
 export { planRetention, resolveRetention, type RetentionPolicy, type RetentionPlan, type RetentionCandidate, type ResolvedRetention } from './retention.js';
 export { READERS_PREFIX } from './readers.js';
 export type {

@@ -43,16 +43,8 @@ export const QUARANTINE_NOTE = 'quarantine-note';
 /** Integrity of a checkpoint as far as this code can tell. */
 export type CheckpointStatus = 'valid' | 'corrupt' | 'incomplete' | 'unsupported';
 
-/** One partition of a checkpoint. */
-export interface CheckpointPartitionInfo extends TopicPartition {
-  /** Next offset to consume after restoring it (null: the partition had no offset). */
-  offset: string | null;
-  entries: number;
-  rawBytes: number;
-  storedBytes: number;
-  sha256: string;
-  file: string;
-}
+/** One partition of a checkpoint, as its manifest records it. */
+export type CheckpointPartitionInfo = ManifestPartition;
 
 /** A checkpoint as listed: from its manifest and the objects present. */
 export interface CheckpointInfo {

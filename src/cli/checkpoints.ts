@@ -2,16 +2,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   CheckpointRepository,
+  ForwardingStorage,
   LocalDirectoryStorage,
   QUARANTINE_NOTE,
   QUARANTINE_PREFIX,
   type CheckpointInfo,
   type CheckpointStorage,
   type ManifestPartition,
-  type ObjectWriter,
   type ReadChunksOptions,
-  type ReadOptions,
-  type StoredObject,
 } from '../checkpoint/index.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { loadKeys } from './keys.js';
@@ -20,43 +18,14 @@ import { loadKeys } from './keys.js';
  * A storage that reports the bytes read through `readChunks` (every segment
  * read of verify, restore and export goes there), for progress bars.
  */
-export class CountingStorage implements CheckpointStorage {
-  readonly location: string;
+export class CountingStorage extends ForwardingStorage {
   onRead: (bytes: number) => void = () => undefined;
 
-  constructor(private readonly inner: CheckpointStorage) {
-    this.location = inner.location;
-  }
-
-  create(key: string): Promise<ObjectWriter> {
-    return this.inner.create(key);
-  }
-
-  read(key: string, options?: ReadOptions): Promise<Buffer> {
-    return this.inner.read(key, options);
-  }
-
-  async *readChunks(key: string, options?: ReadChunksOptions): AsyncIterable<Buffer> {
+  override async *readChunks(key: string, options?: ReadChunksOptions): AsyncIterable<Buffer> {
     for await (const chunk of this.inner.readChunks(key, options)) {
       this.onRead(chunk.length);
       yield chunk;
     }
-  }
-
-  list(prefix: string): Promise<StoredObject[]> {
-    return this.inner.list(prefix);
-  }
-
-  remove(key: string): Promise<void> {
-    return this.inner.remove(key);
-  }
-
-  rename(from: string, to: string): Promise<void> {
-    return this.inner.rename(from, to);
-  }
-
-  async cleanup(olderThanMs: number): Promise<string[]> {
-    return this.inner.cleanup === undefined ? [] : this.inner.cleanup(olderThanMs);
   }
 }
 

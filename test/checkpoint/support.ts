@@ -6,12 +6,12 @@ import * as path from 'node:path';
 import { onTestFinished } from 'vitest';
 import {
   CheckpointRepository,
+  ForwardingStorage,
   LocalDirectoryStorage,
   StateStore,
   type CheckpointRepositoryOptions,
   type CheckpointStorage,
   type ObjectWriter,
-  type StoredObject,
   type TopicPartition,
 } from '../../src/index.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -94,17 +94,16 @@ export function errno(code: string, message = code): NodeJS.ErrnoException {
  * after that many bytes of one object (ENOSPC mid-file), `failCommit` on a
  * key's commit (EIO at fsync), `failRead` on reads of a key.
  */
-export class FaultyStorage implements CheckpointStorage {
+export class FaultyStorage extends ForwardingStorage {
   failWrite: { match: RegExp; afterBytes: number; code: string } | undefined;
   failCommit: { match: RegExp; code: string } | undefined;
   failRead: { match: RegExp; code: string } | undefined;
-  readonly location: string;
 
-  constructor(readonly inner: CheckpointStorage) {
-    this.location = `faulty(${inner.location})`;
+  constructor(inner: CheckpointStorage) {
+    super(inner, `faulty(${inner.location})`);
   }
 
-  async create(key: string): Promise<ObjectWriter> {
+  override async create(key: string): Promise<ObjectWriter> {
     const w = await this.inner.create(key);
     let written = 0;
     return {
@@ -128,12 +127,12 @@ export class FaultyStorage implements CheckpointStorage {
     };
   }
 
-  read(key: string, options?: { maxBytes?: number }): Promise<Buffer> {
+  override read(key: string, options?: { maxBytes?: number }): Promise<Buffer> {
     if (this.failRead?.match.test(key)) return Promise.reject(errno(this.failRead.code, `injected reading ${key}`));
     return this.inner.read(key, options);
   }
 
-  readChunks(key: string, options?: { chunkBytes?: number }): AsyncIterable<Buffer> {
+  override readChunks(key: string, options?: { chunkBytes?: number }): AsyncIterable<Buffer> {
     if (this.failRead?.match.test(key)) {
       const code = this.failRead.code;
       return {
@@ -141,21 +140,5 @@ export class FaultyStorage implements CheckpointStorage {
       };
     }
     return this.inner.readChunks(key, options);
-  }
-
-  list(prefix: string): Promise<StoredObject[]> {
-    return this.inner.list(prefix);
-  }
-
-  remove(key: string): Promise<void> {
-    return this.inner.remove(key);
-  }
-
-  rename(from: string, to: string): Promise<void> {
-    return this.inner.rename(from, to);
-  }
-
-  cleanup(olderThanMs: number): Promise<string[]> {
-    return this.inner.cleanup!(olderThanMs);
   }
 }
