@@ -10,7 +10,11 @@ import { resolveRetention, type ResolvedRetention, type RetentionPolicy } from '
 
 /** Options for {@link CheckpointCoordinator}. */
 export interface CheckpointCoordinatorOptions {
-  /** Period of checkpoints after `start()`, start to start, in ms; default 60,000. */
+  /**
+   * Period of checkpoints after `start()`, start to start, in ms; default
+   * 60,000. A periodic checkpoint is skipped when the store has committed
+   * nothing since the last checkpoint of the same partitions.
+   */
   intervalMs?: number;
   /** Least time between the end of one checkpoint and the start of the next periodic one, ms; default 5,000. */
   minPauseMs?: number;
@@ -81,6 +85,8 @@ export class CheckpointCoordinator {
   private failures = 0;
   private lastSuccess: number | undefined;
   private last: CheckpointInfo | undefined;
+  // What the last successful checkpoint covered, to skip periodic ones that would repeat it.
+  private lastCovered: { generation: number; partitions: string } | undefined;
 
   constructor(
     private readonly store: StateStore,
@@ -265,13 +271,27 @@ export class CheckpointCoordinator {
   }
 
   private async write(req: Request, signal: AbortSignal): Promise<CheckpointInfo | undefined> {
-    const partitions = req.partitions === 'all' ? this.defaultPartitions?.() : req.partitions.values();
+    const wanted = req.partitions === 'all' ? this.defaultPartitions?.() : req.partitions.values();
+    const partitions = wanted === undefined ? undefined : [...wanted];
+    // A periodic checkpoint of an unchanged store would only repeat the last
+    // one (and push an older one out of retention): skip it, as "nothing to
+    // checkpoint" (the last one still covers the state).
+    const covered = {
+      generation: this.store.generation,
+      partitions: partitions === undefined ? '*' : partitions.map((tp) => `${tp.topic}:${tp.partition}`).sort().join(','),
+    };
+    if (req.trigger === 'periodic' && this.lastCovered?.generation === covered.generation && this.lastCovered.partitions === covered.partitions) {
+      return undefined;
+    }
     const snapshot = await this.store.snapshot();
     try {
       return await this.repository.write(snapshot, {
         partitions,
         signal,
         onStarted: (id, partitions) => notify(this.observer, 'checkpointStarted', { id, trigger: req.trigger, partitions }),
+      }).then((info) => {
+        if (info !== undefined) this.lastCovered = covered;
+        return info;
       });
     } finally {
       snapshot.release();

@@ -68,6 +68,7 @@ export class StateStore {
   private carriedOffsets = new Map<string, PartitionOffset>();
   private commits = 0;
   private failedCommits = 0;
+  private changes = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<number> | undefined;
   private closing: Promise<void> | undefined;
@@ -136,6 +137,15 @@ export class StateStore {
   /** Schema version of the stored values. */
   get schemaVersion(): number {
     return this.options.schemaVersion;
+  }
+
+  /**
+   * Counts durable changes to the committed state (commits that wrote
+   * something, restores, drops) since the store was opened: equal numbers
+   * mean the committed state, offsets included, did not change in between.
+   */
+  get generation(): number {
+    return this.changes;
   }
 
   /** True once {@link close} was called. */
@@ -230,6 +240,7 @@ export class StateStore {
         this.carriedOffsets = given;
         throw err;
       }
+      this.changes++;
     }
     this.carriedOffsets = new Map();
     let entries = 0;
@@ -284,6 +295,7 @@ export class StateStore {
     this.release(tp.topic, tp.partition);
     await Promise.resolve();
     this.backend.replacePartition(tp, entries, off);
+    this.changes++;
   }
 
   /** Deletes a partition's state and offset (durably). Refuses while it has uncommitted changes. */
@@ -292,6 +304,7 @@ export class StateStore {
     this.release(tp.topic, tp.partition);
     await Promise.resolve();
     this.backend.dropPartition(tp);
+    this.changes++;
   }
 
   /**

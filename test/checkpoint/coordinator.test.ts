@@ -233,7 +233,7 @@ describe('checkpoint coordinator: periodic, timeout, stop (fake timers)', () => 
   }
 
   it('runs every interval after start(); start() is idempotent; nothing before the first interval', async () => {
-    const { co, rec, repo } = await setup({ intervalMs: 1000, minPauseMs: 0 });
+    const { co, rec, repo, store } = await setup({ intervalMs: 1000, minPauseMs: 0 });
     fakeTime();
     co.start();
     co.start();
@@ -244,10 +244,33 @@ describe('checkpoint coordinator: periodic, timeout, stop (fake timers)', () => 
     await vi.advanceTimersByTimeAsync(1);
     expect((await done).trigger).toBe('periodic');
     // One timer only, despite two start() calls: exactly one more run per interval.
+    await fill(store, A0, 50, 20, 'v2'); // (a periodic checkpoint of an unchanged store is skipped)
     const again = rec.next('checkpointCompleted');
     await vi.advanceTimersByTimeAsync(1000);
     await again;
     expect(rec.kinds().filter((k) => k === 'checkpointStarted')).toHaveLength(2);
+    await co.stop();
+    await repo.close();
+  });
+
+  it('skips a periodic checkpoint when the store has not changed since the last one', async () => {
+    const { co, rec, repo, store } = await setup({ intervalMs: 1000, minPauseMs: 0 });
+    fakeTime();
+    co.start();
+    const first = rec.next('checkpointCompleted');
+    await vi.advanceTimersByTimeAsync(1000);
+    await first;
+    await vi.advanceTimersByTimeAsync(3000); // three more intervals, nothing committed
+    expect(rec.kinds().filter((k) => k === 'checkpointStarted')).toHaveLength(1);
+    expect(co.healthy).toBe(true);
+    expect((await repo.list()).filter((c) => c.status === 'valid')).toHaveLength(1);
+    await fill(store, A1, 50, 30, 'v3'); // a commit: the next interval writes one
+    const next = rec.next('checkpointCompleted');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect((await next).trigger).toBe('periodic');
+    // A checkpoint asked for explicitly is written even when nothing changed.
+    await co.checkpoint();
+    expect(rec.kinds().filter((k) => k === 'checkpointStarted')).toHaveLength(3);
     await co.stop();
     await repo.close();
   });
@@ -264,7 +287,7 @@ describe('checkpoint coordinator: periodic, timeout, stop (fake timers)', () => 
       };
       return g;
     };
-    const { co, rec, repo } = await setup({ intervalMs: 1000, minPauseMs: 300 }, slow);
+    const { co, rec, repo, store } = await setup({ intervalMs: 1000, minPauseMs: 300 }, slow);
     const t0 = Date.now();
     co.start();
     let done = rec.next('checkpointCompleted');
@@ -272,6 +295,7 @@ describe('checkpoint coordinator: periodic, timeout, stop (fake timers)', () => 
     await done;
     // Started at t0+1000, ended at t0+1900: next at max(t0+2000, t0+2200).
     expect(Date.now() - t0).toBe(1900);
+    await fill(store, A0, 50, 20, 'v2'); // a change, or the next periodic one is skipped
     done = rec.next('checkpointCompleted');
     await vi.advanceTimersByTimeAsync(299);
     expect(rec.kinds().filter((k) => k === 'checkpointStarted')).toHaveLength(1);
