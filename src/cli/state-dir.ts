@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SchemaVersionError } from '../errors/schema-version-error.js';
 import { LMDB_FILE, StateStore } from '../state/index.js';
 import { CliError, ExitCode } from './exit-codes.js';
 
@@ -30,19 +29,11 @@ export function stateDirShape(dirArg: string): StateDirShape {
 /**
  * Opens an existing state directory to read it, at whatever schema version
  * it is stored in (the CLI runs no migrations and decodes values without
- * knowing their schema). Takes the directory's lock like any opener: a
- * running consumer's directory is refused (exit 3).
+ * knowing their schema), read-only: beside a running consumer, which keeps
+ * its lock.
  */
 export async function openStateForReading(dirArg: string): Promise<StateStore> {
   const shape = stateDirShape(dirArg);
   if (!shape.hasStore) throw new CliError(ExitCode.NOT_FOUND, `no tidemark state in ${shape.dir} (no ${LMDB_FILE})`);
-  try {
-    return await StateStore.open({ path: shape.dir, sweepIntervalMs: 0 });
-  } catch (err) {
-    // StateStore.open has no "whatever version is stored": the refusal names it.
-    if (err instanceof SchemaVersionError && err.storedVersion > err.expectedVersion) {
-      return StateStore.open({ path: shape.dir, sweepIntervalMs: 0, schemaVersion: err.storedVersion });
-    }
-    throw err;
-  }
+  return StateStore.open({ path: shape.dir, readOnly: true });
 }

@@ -7,6 +7,7 @@ export { StateLockedError } from './state-locked-error.js';
 export { SchemaVersionError } from './schema-version-error.js';
 export { MigrationError } from './migration-error.js';
 export { StoreClosedError } from './store-closed-error.js';
+export { StoreReadOnlyError } from './store-read-only-error.js';
 export { StorageError } from './storage-error.js';
 export { CheckpointCorruptError } from './checkpoint-corrupt-error.js';
 export { CheckpointFormatError } from './checkpoint-format-error.js';

@@ -14,6 +14,8 @@ export const LMDB_FILE = 'state.mdb';
 export interface LmdbBackendOptions {
   /** Maximum number of partitions this store can hold (LMDB named databases). */
   maxPartitions: number;
+  /** Read only, beside the process that writes (no file is created or changed). */
+  readOnly?: boolean;
 }
 
 type BinaryDb = Database<Buffer, Buffer>;
@@ -43,11 +45,13 @@ export class LmdbBackend implements Backend {
     for (const { key } of this.offsets.getRange({})) {
       const [topic, partition] = key;
       this.known.set(tpKey(topic, partition), { topic, partition });
-      // Open every partition's database now: LMDB refuses (EINVAL) a
-      // database handle opened after a read transaction began, so a snapshot
-      // must never be the first to open one.
-      this.db({ topic, partition });
     }
+    // Open every partition's database now, after the walk above (opening one
+    // while a cursor is open invalidates the cursor's read transaction in a
+    // read-only environment): LMDB refuses (EINVAL) a database handle opened
+    // after a read transaction began, so a snapshot must never be the first
+    // to open one.
+    for (const tp of this.known.values()) this.db(tp);
   }
 
   /** Opens (creating if needed) the environment inside `dir`. */
@@ -55,18 +59,21 @@ export class LmdbBackend implements Backend {
     const file = path.join(dir, LMDB_FILE);
     let root: RootDatabase;
     try {
+      if (options.readOnly === true && !fs.existsSync(file)) throw Object.assign(new Error(`no ${LMDB_FILE} in ${dir}`), { code: 'ENOENT' });
       root = open({
         path: file,
         noSubdir: true,
         maxDbs: options.maxPartitions + 4,
-        // Durability is awaited explicitly through `flushed` (invariant 2).
         overlappingSync: true,
+        readOnly: options.readOnly === true,
       });
     } catch (err) {
       throw wrapStorage(`cannot open LMDB environment ${file}`, err);
     }
-    for (const f of [file, `${file}-lock`]) {
-      if (fs.existsSync(f)) fs.chmodSync(f, FILE_MODE);
+    if (options.readOnly !== true) {
+      for (const f of [file, `${file}-lock`]) {
+        if (fs.existsSync(f)) fs.chmodSync(f, FILE_MODE);
+      }
     }
     const meta = root.openDB<unknown, string>({ name: 'meta', encoding: 'msgpack' });
     const offsets = root.openDB<string | null, OffsetKey>({ name: 'offsets', encoding: 'msgpack' });

@@ -1,4 +1,5 @@
 import { StoreClosedError } from '../errors/store-closed-error.js';
+import { StoreReadOnlyError } from '../errors/store-read-only-error.js';
 import { TidemarkError } from '../errors/tidemark-error.js';
 import type { Clock } from '../util/clock.js';
 import type { TopicPartition } from '../util/topic-partition.js';
@@ -29,6 +30,7 @@ export interface StoreContext {
   readonly defaultTtlMs: number;
   readonly closed: boolean;
   readonly onExpired: ((entry: ExpiredEntry) => void) | undefined;
+  readonly readOnly: boolean;
 }
 
 /**
@@ -46,6 +48,7 @@ export class PartitionCore {
   readonly cache: HotCache;
   readonly clock: Clock;
   readonly defaultTtlMs: number;
+  readonly readOnly: boolean;
 
   constructor(
     readonly tp: TopicPartition,
@@ -55,6 +58,13 @@ export class PartitionCore {
     this.cache = ctx.cache;
     this.clock = ctx.clock;
     this.defaultTtlMs = ctx.defaultTtlMs;
+    this.readOnly = ctx.readOnly;
+  }
+
+  /** Throws unless the partition can be written. */
+  checkWritable(what: string): void {
+    this.check();
+    if (this.readOnly) throw new StoreReadOnlyError(what);
   }
 
   /** Throws unless the partition can be read or written. */

@@ -106,7 +106,7 @@ export class ScopeView {
    */
   put(key: StateKey, value: unknown, options?: PutOptions): void {
     const core = this.core;
-    if (core.dead) core.check();
+    if (core.dead || core.readOnly) core.checkWritable('put');
     assertStorable(value, key);
     const ttl = options === undefined || options.ttlMs === undefined ? core.defaultTtlMs : checkTtl(options.ttlMs);
     let e = typeof key === 'string' ? this.strings.get(key) : this.binaries.get(binaryCacheKey(key));
@@ -132,7 +132,7 @@ export class ScopeView {
   /** Removes `key`; returns whether it had a live value. Written at the next commit. */
   delete(key: StateKey): boolean {
     const core = this.core;
-    core.check();
+    core.checkWritable('delete');
     let e = this.lookup(key);
     let existed: boolean;
     if (e !== undefined) {
@@ -289,6 +289,7 @@ export class ScopeView {
     if (raw === undefined) return undefined;
     const exp = readExpiry(raw);
     if (exp !== 0 && core.clock.now() >= exp) {
+      if (core.readOnly) return undefined; // hidden; its owner removes it
       // Lazy removal: the delete lands with the next commit.
       const stored = Buffer.from(raw); // LMDB reuses its read buffer
       this.tombstone(this.create(key));
@@ -337,13 +338,19 @@ export class ScopeView {
   }
 
   private expire(e: CacheEntry): void {
+    if (this.core.readOnly) {
+      // Hidden from now on in this process, but nothing is written.
+      e.deleted = true;
+      e.value = undefined;
+      return;
+    }
     const { value, expiresAt } = e;
     this.tombstone(e);
     this.core.expired(this.scopeName, e.key, () => value, expiresAt);
   }
 
   private extend(e: CacheEntry): void {
-    if (e.ttlMs === 0) return;
+    if (e.ttlMs === 0 || this.core.readOnly) return;
     e.expiresAt = this.core.clock.now() + e.ttlMs;
     if (!e.dirty) this.core.markDirty(e);
   }

@@ -3,6 +3,8 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { MigrationError } from '../errors/migration-error.js';
 import { SchemaVersionError } from '../errors/schema-version-error.js';
 import { StoreClosedError } from '../errors/store-closed-error.js';
+import { StoreReadOnlyError } from '../errors/store-read-only-error.js';
+import { StorageError } from '../errors/storage-error.js';
 import { TidemarkError } from '../errors/tidemark-error.js';
 import { ensurePrivateDirSync } from '../util/fs.js';
 import {
@@ -85,6 +87,7 @@ export class StateStore {
       defaultTtlMs: options.defaultTtlMs,
       closed: false,
       onExpired: options.onExpired,
+      readOnly: options.readOnly,
     };
     if (options.sweepIntervalMs > 0) {
       this.sweepTimer = setInterval(() => {
@@ -110,6 +113,16 @@ export class StateStore {
       return new StateStore(backend, undefined, opts);
     }
     const dir = path.resolve(opts.path!);
+    if (opts.readOnly) {
+      // Beside the owner: no lock, no migration, the stored schema as it is.
+      const backend = LmdbBackend.open(dir, { maxPartitions: opts.maxPartitions, readOnly: true });
+      const stored = backend.schemaVersion;
+      if (stored === undefined) {
+        await backend.close();
+        throw new StorageError(`no tidemark state in ${dir}`, 'ENOENT');
+      }
+      return new StateStore(backend, undefined, { ...opts, path: dir, schemaVersion: stored, sweepIntervalMs: 0 });
+    }
     ensurePrivateDirSync(dir);
     const lock = DirLock.acquire(dir);
     let backend: LmdbBackend | undefined;
@@ -146,6 +159,11 @@ export class StateStore {
    */
   get generation(): number {
     return this.changes;
+  }
+
+  /** True when opened with `readOnly`. */
+  get readOnly(): boolean {
+    return this.options.readOnly;
   }
 
   /** True once {@link close} was called. */
@@ -213,6 +231,7 @@ export class StateStore {
    */
   async commit(offsets?: Iterable<PartitionOffsetInput>): Promise<CommitResult> {
     this.checkOpen();
+    if (this.options.readOnly) throw new StoreReadOnlyError('commit');
     const started = performance.now();
     const given = new Map(this.carriedOffsets);
     for (const o of offsets ?? []) {
@@ -291,6 +310,7 @@ export class StateStore {
   async replacePartition(tp: TopicPartition, entries: Iterable<RawEntry>, offset: string | undefined): Promise<void> {
     this.checkOpen();
     assertTopicPartition(tp.topic, tp.partition);
+    if (this.options.readOnly) throw new StoreReadOnlyError('replace a partition');
     const off = offset === undefined ? undefined : normalizeOffset(offset, `${tp.topic}:${tp.partition}`);
     this.release(tp.topic, tp.partition);
     await Promise.resolve();
@@ -301,6 +321,7 @@ export class StateStore {
   /** Deletes a partition's state and offset (durably). Refuses while it has uncommitted changes. */
   async dropPartition(tp: TopicPartition): Promise<void> {
     this.checkOpen();
+    if (this.options.readOnly) throw new StoreReadOnlyError('drop a partition');
     this.release(tp.topic, tp.partition);
     await Promise.resolve();
     this.backend.dropPartition(tp);
@@ -326,6 +347,7 @@ export class StateStore {
    */
   sweep(): Promise<number> {
     this.checkOpen();
+    if (this.options.readOnly) return Promise.resolve(0); // hidden on read, removed by the owner
     this.sweeping ??= this.runSweep().finally(() => {
       this.sweeping = undefined;
     });

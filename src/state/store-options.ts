@@ -24,6 +24,13 @@ export interface StateStoreOptions {
   /** Most partitions the store can hold (LMDB named databases). Default 1024. */
   maxPartitions?: number;
   /**
+   * Open an existing LMDB state directory to read it only, alongside the
+   * process that owns it (LMDB serves readers in other processes): no lock
+   * is taken, nothing can be written, no migration runs (the store reads at
+   * its stored schema version), expired entries are hidden but not removed.
+   */
+  readOnly?: boolean;
+  /**
    * Called with each entry found expired (by a read or the sweep) as it is
    * removed, with its last value: e.g. to emit a session window that closed.
    * Runs synchronously inside the read or sweep; it must not throw (a throw is
@@ -45,10 +52,12 @@ export interface ResolvedStoreOptions {
   migrations: Migrations;
   maxPartitions: number;
   onExpired: ((entry: ExpiredEntry) => void) | undefined;
+  readOnly: boolean;
 }
 
 const KNOWN = new Set([
   'onExpired',
+  'readOnly',
   'path',
   'backend',
   'cacheEntries',
@@ -96,7 +105,15 @@ export function resolveStoreOptions(options: StateStoreOptions): ResolvedStoreOp
     migrations,
     maxPartitions: int('maxPartitions', options.maxPartitions, 1024, 1),
     onExpired: fn('onExpired', options.onExpired),
+    readOnly: readOnly(options.readOnly, backend),
   };
+}
+
+function readOnly(v: unknown, backend: 'lmdb' | 'memory'): boolean {
+  if (v === undefined || v === false) return false;
+  if (v !== true) throw new ConfigError(`"readOnly" must be a boolean, got ${String(v)}`);
+  if (backend !== 'lmdb') throw new ConfigError('"readOnly" needs the lmdb backend (a state directory)');
+  return true;
 }
 
 function fn<T>(name: string, v: T | undefined): T | undefined {

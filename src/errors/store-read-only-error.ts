@@ -1,0 +1,10 @@
+import { TidemarkError } from './tidemark-error.js';
+
+/** A write was attempted on a store opened with `readOnly: true`. */
+export class StoreReadOnlyError extends TidemarkError {
+  static readonly code: string = 'ERR_TIDEMARK_STORE_READ_ONLY';
+
+  constructor(what: string) {
+    super(StoreReadOnlyError.code, `cannot ${what}: the state store was opened read-only`);
+  }
+}
