@@ -15,7 +15,6 @@ import {
   servedMetrics,
   startRun,
   TOPIC,
-  type Scrape,
 } from './support.js';
 
 function dirsIn(dir: string): { state: string; checkpoints: string } {
