@@ -545,7 +545,7 @@ export class CheckpointRepository {
     try {
       let sliceStart = performance.now();
       let n = 0;
-      for (const e of snapshot.entries(tp)) {
+      for (const e of snapshot.transientEntries(tp)) { // each value is copied into the packer at once
         packer.add(e.key, e.value);
         if ((++n & 127) === 0) {
           await send(packer.take());

@@ -42,6 +42,12 @@ export interface BackendSnapshot {
   entryCount(tp: TopicPartition): number;
   /** Every stored entry of a partition in key order. Buffers are owned by the caller. */
   entries(tp: TopicPartition): Iterable<RawEntry>;
+  /**
+   * The same entries, but each value only valid until the iteration moves
+   * on (a view of the backend's read buffer, no copy): for a reader that
+   * copies every value at once, such as a checkpoint being written.
+   */
+  transientEntries(tp: TopicPartition): Iterable<RawEntry>;
   /** Ends the snapshot; idempotent. */
   release(): void;
 }

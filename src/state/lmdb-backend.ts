@@ -33,6 +33,9 @@ const ERRNO_NAMES: Record<number, string> = { 5: 'EIO', 12: 'ENOMEM', 13: 'EACCE
 export class LmdbBackend implements Backend {
   readonly persistent = true;
   private readonly partitionDbs = new Map<string, BinaryDb>();
+  // A second handle per partition for transientEntries(); opened with the
+  // first, before any snapshot's read transaction (see the constructor).
+  private readonly viewingDbs = new Map<string, ViewingHandle>();
   private readonly known = new Map<string, TopicPartition>();
   private closed = false;
 
@@ -213,6 +216,18 @@ export class LmdbBackend implements Backend {
         // a 1M-entry checkpoint.
         return db.getRange({ transaction: txn }) as Iterable<RawEntry>;
       },
+      transientEntries: (tp) => {
+        check();
+        const db = this.existingDb(tp);
+        if (db === undefined) return [];
+        const viewing = this.viewingDbs.get(tpKey(tp.topic, tp.partition))!;
+        return (function* () {
+          for (const { key } of viewing.db.getRange({ transaction: txn })) {
+            // The decoder ran for this entry's value just before it was yielded.
+            yield { key, value: viewing.value() };
+          }
+        })();
+      },
       release: () => {
         if (released) return;
         released = true;
@@ -260,9 +275,36 @@ export class LmdbBackend implements Backend {
     if (db === undefined) {
       db = this.root.openDB<Buffer, Buffer>({ name: `p:${k}`, keyEncoding: 'binary', encoding: 'binary' });
       this.partitionDbs.set(k, db);
+      this.viewingDbs.set(k, viewingHandle(this.root, `p:${k}`));
     }
     return db;
   }
+}
+
+interface ViewingHandle {
+  db: Database<unknown, Buffer>;
+  /** The value the decoder saw last (a view, valid until the next read). */
+  value(): Buffer;
+}
+
+// lmdb-js copies every binary value out of its shared read buffer into a new
+// Buffer; with a custom decoder it hands that shared buffer to the decoder
+// instead (`decoderCopies`), so the decoder can keep a view. For 1 KB values
+// this halves the walk of a checkpoint (measured: 123 -> 60 ms per 100k).
+function viewingHandle(root: RootDatabase, name: string): ViewingHandle {
+  let last: Buffer = Buffer.alloc(0);
+  const db = root.openDB<unknown, Buffer>({
+    name,
+    keyEncoding: 'binary',
+    encoder: {
+      encode: (v: unknown) => v as Buffer,
+      decode: (buf: Buffer, size: number) => {
+        last = buf.subarray(0, size);
+        return true;
+      },
+    },
+  } as never);
+  return { db, value: () => last };
 }
 
 function tpKey(topic: string, partition: number): string {

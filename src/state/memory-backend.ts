@@ -106,6 +106,10 @@ export class MemoryBackend implements Backend {
         const p = frozen.get(tpKey(tp));
         return p === undefined ? [] : sortedRange(p.data, {});
       },
+      transientEntries: (tp) => {
+        const p = frozen.get(tpKey(tp));
+        return p === undefined ? [] : sortedRange(p.data, {});
+      },
       release: () => frozen.clear(),
     };
   }
