@@ -69,7 +69,7 @@ say(`checkpoints: ${checkpointDir}`);
 if (server !== undefined) say(`metrics: ${server.url}/metrics (also /healthz, /readyz)`);
 say();
 
-function startRun(label: string) {
+function startRun() {
   const clock = new EventTimeClock();
   const reports: RecoveryReport[] = [];
   const checkpoints: CheckpointInfo[] = [];
@@ -114,7 +114,6 @@ function startRun(label: string) {
     await pipeline.start();
     return { pipeline, store, repository, source };
   })();
-  void label;
   return { run, reports, checkpoints, processed: () => processed };
 }
 
@@ -126,7 +125,7 @@ const caughtUp = (positions: Array<{ partition: number; offset: string }>) => {
 // 2. The first 60% of the clicks: process, commit, checkpoint.
 say('run 1: processing, committing state with its offsets, checkpointing every 250 ms');
 appendUpTo(0.6);
-const first = startRun('first');
+const first = startRun();
 const r1 = await first.run;
 const t1 = performance.now();
 await until(() => caughtUp(r1.store.offsets()));
@@ -147,7 +146,7 @@ say();
 
 // 4. Restart: recover from the newest checkpoint, replay the rest.
 say('run 2: restart on a new disk');
-const second = startRun('second');
+const second = startRun();
 const r2 = await second.run;
 const t2 = performance.now();
 await until(() => second.reports.length === PARTITIONS);

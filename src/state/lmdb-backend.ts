@@ -182,8 +182,8 @@ export class LmdbBackend implements Backend {
   }
 
   snapshot(): BackendSnapshot {
-    // Handles first, then the transaction (see the constructor).
-    for (const tp of this.known.values()) this.db(tp);
+    // Every known partition's database is already open (constructor, or the
+    // write that made it known): none is opened under this transaction.
     const txn = this.root.useReadTransaction();
     const schemaVersion = (this.meta.get(META_SCHEMA, { transaction: txn }) as number | undefined) ?? 0;
     const offsets = new Map<string, { tp: TopicPartition; offset: string | null }>();

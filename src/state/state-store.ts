@@ -109,7 +109,7 @@ export class StateStore {
     const opts = resolveStoreOptions(options);
     if (opts.backend === 'memory') {
       const backend = new MemoryBackend();
-      await backend.initSchema(opts.schemaVersion);
+      backend.initSchema(opts.schemaVersion);
       return new StateStore(backend, undefined, opts);
     }
     const dir = path.resolve(opts.path!);
@@ -128,7 +128,7 @@ export class StateStore {
     let backend: LmdbBackend | undefined;
     try {
       backend = LmdbBackend.open(dir, { maxPartitions: opts.maxPartitions });
-      await prepareSchema(backend, opts);
+      prepareSchema(backend, opts);
       return new StateStore(backend, lock, { ...opts, path: dir });
     } catch (err) {
       await backend?.close().catch(() => undefined);
@@ -312,8 +312,9 @@ export class StateStore {
     assertTopicPartition(tp.topic, tp.partition);
     if (this.options.readOnly) throw new StoreReadOnlyError('replace a partition');
     const off = offset === undefined ? undefined : normalizeOffset(offset, `${tp.topic}:${tp.partition}`);
+    // Release and replace with nothing in between: a read in between would
+    // cache the old state again.
     this.release(tp.topic, tp.partition);
-    await Promise.resolve();
     this.backend.replacePartition(tp, entries, off);
     this.changes++;
   }
@@ -323,7 +324,6 @@ export class StateStore {
     this.checkOpen();
     if (this.options.readOnly) throw new StoreReadOnlyError('drop a partition');
     this.release(tp.topic, tp.partition);
-    await Promise.resolve();
     this.backend.dropPartition(tp);
     this.changes++;
   }
@@ -334,8 +334,6 @@ export class StateStore {
    * Call `release()` when done (it pins old pages in LMDB until then).
    */
   async snapshot(): Promise<BackendSnapshot> {
-    this.checkOpen();
-    await Promise.resolve();
     this.checkOpen();
     return this.backend.snapshot();
   }
@@ -477,8 +475,7 @@ function changesOf(core: PartitionCore, offset: string | undefined, bytes: { n: 
   };
 }
 
-async function prepareSchema(backend: Backend, opts: ResolvedStoreOptions): Promise<void> {
-  await Promise.resolve();
+function prepareSchema(backend: Backend, opts: ResolvedStoreOptions): void {
   const stored = backend.schemaVersion;
   const target = opts.schemaVersion;
   if (stored === undefined) {
