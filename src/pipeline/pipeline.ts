@@ -321,7 +321,14 @@ export class Pipeline {
       if (attempt > this.opts.retries) break;
       const wait = Math.min(this.opts.maxBackoffMs, this.opts.backoffMs * 2 ** (attempt - 1));
       await this.backoff(wait, control);
-      if (this.phase !== 'running') return false;
+      if (this.phase !== 'running') {
+        // Stopping in the backoff: the rollback replayed every record before
+        // this one, so the state is at this record's offset. Say so, or the
+        // stop's commit (or any other partition's: a commit writes every
+        // changed key) would store those records with an older offset.
+        p.next = BigInt(record.offset);
+        return false;
+      }
       try {
         await this.handler(record, p.state!, record);
         p.sinceCommit.push(record);
