@@ -251,6 +251,17 @@ export class Pipeline {
       p.recovering = false;
       notify(this.observers, 'recovered', report);
     }
+    // The group's offsets may be behind the recovered state: a crash can
+    // lose the source commits that follow a durable commit, and a partition
+    // already at the end of its log commits nothing more. Without this the
+    // group's committed offsets (and every lag tool) would stay behind for
+    // as long as no record arrives.
+    const durable: PartitionOffset[] = [];
+    for (const tp of tps) {
+      const p = this.owned.get(key(tp));
+      if (p?.committed !== undefined) durable.push({ topic: tp.topic, partition: tp.partition, offset: String(p.committed) });
+    }
+    if (durable.length > 0) this.commitToSource(durable);
     this.updateReadiness();
   }
 
@@ -454,9 +465,14 @@ export class Pipeline {
       p.skipped.clear();
     }
     notify(this.observers, 'committed', { durationMs: result.durationMs, entries: result.entries, partitions: result.partitions });
+    this.commitToSource(offsets);
+  }
+
+  // Offsets of durable state to the source, in order, not awaited. The
+  // state's offset is the source of truth; the group offset only matters
+  // for lag and for partitions that have no state.
+  private commitToSource(offsets: PartitionOffset[]): void {
     this.sourceCommits = this.sourceCommits.then(() =>
-      // The state's offset is the source of truth; the group offset only
-      // matters for lag and for partitions that have no state.
       this.source.commit(offsets).catch((err: unknown) => notify(this.observers, 'sourceCommitFailed', asError(err))),
     );
   }

@@ -55,4 +55,40 @@ describe('a restart on a real broker', () => {
     expect(ms).toBeLessThan(1000);
     await second.pipeline.stop();
   }, 90_000);
+
+  // Issue 8, item 14: source commits are not awaited after a durable commit,
+  // so a SIGKILL can lose them; a member recovering a partition already at
+  // the end of its log then never committed to the group again.
+  it('commits the recovered offsets to a group that lost them, with no new record', async () => {
+    const admin = await createAdmin();
+    const topic = await createTopic(admin, { partitions: 2, prefix: 'tm-rl' });
+    const state = path.join(tmpDir('rl'), 'state');
+    const start = async (groupId: string): Promise<Pipeline> => {
+      const pipeline = new Pipeline({
+        source: new KafkaSource({
+          kafka: { clientId: 'tidemark-test-restart', brokers: brokers(), logLevel: 0 },
+          groupId,
+          topics: [topic],
+          consumer: { sessionTimeout: 6000, heartbeatInterval: 500 },
+        }),
+        store: await StateStore.open({ path: state }),
+        handler: balanceHandler,
+        handleSignals: false,
+      });
+      await pipeline.start();
+      return pipeline;
+    };
+    await produce(topic, Array.from({ length: 200 }, (_, i) => accountRecord(i)));
+    const ends = (await admin.fetchTopicOffsets(topic)).sort((a, b) => a.partition - b.partition).map((o) => o.high);
+    const first = await start(uniqueGroupId('tm-rl'));
+    await expect.poll(() => first.positions().map((p) => p.offset), { timeout: 30_000, interval: 20 }).toEqual(ends);
+    await first.stop();
+
+    const group = uniqueGroupId('tm-rl'); // a group with no committed offsets at all
+    const second = await start(group);
+    const committed = async () =>
+      (await admin.fetchOffsets({ groupId: group, topics: [topic] }))[0]!.partitions.sort((a, b) => a.partition - b.partition).map((p) => p.offset);
+    await expect.poll(committed, { timeout: 15_000, interval: 100 }).toEqual(ends);
+    await second.stop();
+  }, 90_000);
 });
