@@ -20,11 +20,12 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '1' },
     checkpoints: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    'sweep-ms': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (values.help) {
-  process.stdout.write('usage: npm run chaos -- [--minutes N (2)] [--seed S] [--runs K (1)] [--checkpoints <path|s3://bucket/prefix>] [--keep]\n');
+  process.stdout.write('usage: npm run chaos -- [--minutes N (2)] [--seed S] [--runs K (1)] [--checkpoints <path|s3://bucket/prefix>] [--keep] [--sweep-ms M (300; 0: no TTL sweeps)]\n');
   process.exit(0);
 }
 const minutes = Number(values.minutes);
@@ -51,6 +52,7 @@ try {
       churnMs,
       records: Math.max(2000, Math.round(churnMs / 5)),
       ...(values.checkpoints ? { checkpoints: values.checkpoints } : {}),
+      ...(values['sweep-ms'] !== undefined ? { sweepIntervalMs: Number(values['sweep-ms']) } : {}),
       log: (line) => process.stdout.write(`[seed ${seed}] ${line}\n`),
     });
     reports.push(report);

@@ -7,10 +7,10 @@
 // On SIGTERM it calls pipeline.stop() and then does nothing more: the process
 // must end by itself once stop() resolves (issue 8, item 9). If it is still
 // alive 3 s later it prints what keeps it alive.
-import { CheckpointRepository, KafkaSource, Pipeline, StateStore, type PartitionState, type PipelineMessage, type RecordContext } from '../../src/index.js';
+import { CheckpointRepository, KafkaSource, Pipeline, StateStore } from '../../src/index.js';
 import { openCheckpointStorage } from './checkpoint-location.js';
 import { EventClock } from './event-clock.js';
-import { nextSession, type Session } from './workload.js';
+import { sessionHandler } from './session-handler.js';
 
 const env = (name: string): string => {
   const v = process.env[name];
@@ -25,7 +25,6 @@ const say = (line: string): void => {
 const topic = env('TOPIC');
 const ttlMs = num('TTL_MS');
 const clock = new EventClock();
-const failedOnce = new Set<string>();
 
 const store = await StateStore.open({
   path: env('STATE_DIR'),
@@ -39,18 +38,7 @@ const repository = new CheckpointRepository({
   observer: { corruptCheckpoint: (e) => say(`CORRUPT ${e.id} quarantined=${e.quarantined}`) },
 });
 
-function handler(message: PipelineMessage, state: PartitionState, ctx: RecordContext): void {
-  const { amount, fail } = JSON.parse(message.value!.toString()) as { i: number; amount: number; fail: boolean };
-  const id = `${ctx.partition}@${ctx.offset}`;
-  if (fail && !failedOnce.has(id)) {
-    failedOnce.add(id);
-    throw new Error(`transient failure at ${id}`);
-  }
-  const key = message.key!.toString();
-  clock.at(ctx.partition, ctx.offset, Number(ctx.timestamp), () => {
-    state.put(key, nextSession(state.get<Session>(key), amount, Number(ctx.timestamp)));
-  });
-}
+const handler = sessionHandler(clock);
 
 const source = new KafkaSource({
   kafka: { clientId: `chaos-${env('MEMBER')}`, brokers: env('KAFKA_BROKERS').split(','), retry: { initialRetryTime: 100, retries: 10 } },

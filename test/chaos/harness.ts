@@ -37,6 +37,8 @@ export interface ChaosOptions {
   termBoundMs?: number;
   /** The last member must catch up within this long once alone; default 60 s. */
   catchUpTimeoutMs?: number;
+  /** Period of each member's TTL sweep, ms; default 300; 0 turns sweeps off (expiry on read only), to tell sweep bugs from others. */
+  sweepIntervalMs?: number;
   /** Progress lines; default none. */
   log?: (line: string) => void;
 }
@@ -115,7 +117,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       STATE_DIR: path.join(dir, `state-m${slot}`),
       CHECKPOINTS: checkpoints,
       TTL_MS: String(TTL_MS),
-      SWEEP_INTERVAL_MS: '300',
+      SWEEP_INTERVAL_MS: String(o.sweepIntervalMs ?? 300),
       CACHE_ENTRIES: '200',
       BACKOFF_MS: '1000',
       CHECKPOINT_INTERVAL_MS: '1500',
