@@ -66,7 +66,7 @@ process.stdout.write('\nchaos summary\n');
 for (const r of reports) {
   const finite = r.termTimesMs.filter(Number.isFinite);
   process.stdout.write(
-    `seed ${r.seed}: ${r.findings.length === 0 ? 'PASS' : `FAIL (${r.findings.length})`}; SIGTERM to exit max ${finite.length ? Math.max(...finite) : '-'} ms over ${r.termTimesMs.length}; ${Object.entries(r.counts).map(([k, v]) => `${k} ${v}`).join(', ')}${r.findings.length ? `; run dir ${r.dir}` : ''}\n`,
+    `seed ${r.seed}: ${r.findings.length === 0 ? 'PASS' : `FAIL (${r.findings.length})`}; SIGTERMs ${r.termTimesMs.length}, ${r.termTimesMs.length - finite.length} not ended within the bound, the others within ${finite.length ? Math.max(...finite) : '-'} ms; ${Object.entries(r.counts).map(([k, v]) => `${k} ${v}`).join(', ')}${r.findings.length ? `; run dir ${r.dir}` : ''}\n`,
   );
   for (const f of r.findings) process.stdout.write(`  - ${f.replace(/\n/g, '\n    ')}\n`);
 }
