@@ -40,4 +40,4 @@ it(`a churning group ends with exact state (seed ${seed})`, async () => {
   expect(report.counts.headDeletions, summary).toBe(1);
   expect(Math.max(...report.termTimesMs), summary).toBeLessThan(TERM_BOUND_MS);
   fs.rmSync(report.dir, { recursive: true, force: true });
-}, 240_000);
+}, 360_000);
