@@ -64,7 +64,11 @@ const SWEEP_CHUNK = 4096;
  * ```
  */
 export class StateStore {
-  private readonly cores = new Map<string, PartitionCore>();
+  /**
+   * Partitions this store owns: opened with {@link partition} and not
+   * released. Commits, sweeps and `onExpired` cover these only.
+   */
+  private readonly owned = new Map<string, PartitionState>();
   private readonly counters = new Map<string, Counters>();
   private readonly ctx: StoreContext & { closed: boolean };
   private carriedOffsets = new Map<string, PartitionOffset>();
@@ -175,19 +179,18 @@ export class StateStore {
   partition(topic: string, partition: number): PartitionState {
     this.checkOpen();
     const k = `${topic}:${partition}`;
-    let core = this.cores.get(k);
-    if (core === undefined) {
+    let state = this.owned.get(k);
+    if (state === undefined) {
       assertTopicPartition(topic, partition);
       let counters = this.counters.get(k);
       if (counters === undefined) {
         counters = newCounters();
         this.counters.set(k, counters);
       }
-      core = new PartitionCore({ topic, partition }, this.ctx, counters);
-      this.cores.set(k, core);
-      return new PartitionState(core);
+      state = new PartitionState(new PartitionCore({ topic, partition }, this.ctx, counters));
+      this.owned.set(k, state);
     }
-    return core.views.get('') as PartitionState;
+    return state;
   }
 
   /** Every partition with committed state or offset, or with changes in memory. */
@@ -195,7 +198,7 @@ export class StateStore {
     this.checkOpen();
     const all = new Map<string, TopicPartition>();
     for (const tp of this.backend.partitions()) all.set(`${tp.topic}:${tp.partition}`, tp);
-    for (const [k, core] of this.cores) if (core.queue.length > 0) all.set(k, core.tp);
+    for (const [k, { core }] of this.owned) if (core.queue.length > 0) all.set(k, core.tp);
     return [...all.values()].sort(compareTopicPartitions);
   }
 
@@ -242,14 +245,14 @@ export class StateStore {
     const writes: PartitionWrite[] = [];
     const written: PartitionCore[] = [];
     const bytes = { n: 0 };
-    for (const [k, core] of this.cores) {
+    for (const [k, { core }] of this.owned) {
       const offset = given.get(k)?.offset;
       if (core.queue.length === 0 && offset === undefined) continue;
       writes.push(changesOf(core, offset, bytes));
       written.push(core);
     }
     for (const [k, o] of given) {
-      if (!this.cores.has(k)) writes.push({ tp: o, size: 0, key: noKey, value: noKey, offset: o.offset });
+      if (!this.owned.has(k)) writes.push({ tp: o, size: 0, key: noKey, value: noKey, offset: o.offset });
     }
     if (writes.length > 0) {
       try {
@@ -286,8 +289,9 @@ export class StateStore {
   release(topic: string, partition: number, options: ReleaseOptions = {}): void {
     this.checkOpen();
     const k = `${topic}:${partition}`;
-    const core = this.cores.get(k);
-    if (core === undefined) return;
+    const state = this.owned.get(k);
+    if (state === undefined) return;
+    const core = state.core;
     const dirty = core.queue.length;
     if (dirty > 0 && options.discard !== true) {
       throw new TidemarkError(
@@ -296,10 +300,10 @@ export class StateStore {
       );
     }
     core.discard();
-    for (const view of core.views.values()) view.clear();
+    for (const view of state.views.values()) view.clear();
     core.released = true;
     core.dead = true;
-    this.cores.delete(k);
+    this.owned.delete(k);
   }
 
   /**
@@ -357,9 +361,9 @@ export class StateStore {
     this.checkOpen();
     const tps = new Map<string, TopicPartition>();
     for (const tp of this.backend.partitions()) tps.set(`${tp.topic}:${tp.partition}`, tp);
-    for (const [k, core] of this.cores) tps.set(k, core.tp);
+    for (const [k, { core }] of this.owned) tps.set(k, core.tp);
     let dirty = 0;
-    for (const core of this.cores.values()) dirty += core.queue.length;
+    for (const { core } of this.owned.values()) dirty += core.queue.length;
     return {
       partitions: [...tps.entries()]
         .sort((a, b) => compareTopicPartitions(a[1], b[1]))
@@ -396,8 +400,8 @@ export class StateStore {
       if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
       await this.sweeping?.catch(() => undefined);
       this.ctx.closed = true;
-      for (const core of this.cores.values()) core.dead = true;
-      this.cores.clear();
+      for (const { core } of this.owned.values()) core.dead = true;
+      this.owned.clear();
       try {
         await this.backend.close();
       } finally {
@@ -417,7 +421,7 @@ export class StateStore {
     for (const tp of this.partitions()) {
       if (this.ctx.closed) break;
       const state = this.partition(tp.topic, tp.partition);
-      for (const view of [...this.cores.get(`${tp.topic}:${tp.partition}`)!.views.values()]) removed += view.expireCached(now);
+      for (const view of [...state.views.values()]) removed += view.expireCached(now);
       let seen = 0;
       for (const raw of this.backend.range(tp, {})) {
         const exp = readExpiry(raw.value);
@@ -427,7 +431,7 @@ export class StateStore {
         }
         if (++seen % SWEEP_CHUNK === 0) {
           await yieldToLoop();
-          if (this.ctx.closed || this.closing !== undefined || !this.cores.has(`${tp.topic}:${tp.partition}`)) return removed;
+          if (this.ctx.closed || this.closing !== undefined || !this.owned.has(`${tp.topic}:${tp.partition}`)) return removed;
         }
       }
     }
