@@ -240,18 +240,25 @@ export class ScopeView implements CacheEntryOwner {
     }
   }
 
-  /** @internal Removes `key` if it has expired by `now`; used by the sweep with the stored value. */
-  expireIfDue(key: StateKey, stored: Buffer, now: number): boolean {
+  /**
+   * @internal Removes `key` if it has expired by `now`; used by the sweep.
+   * Reads the committed value again: the sweep walks an older snapshot, and
+   * a commit since may have removed the key already (reported then).
+   */
+  expireIfDue(key: StateKey, now: number): boolean {
     const e = this.lookup(key);
     if (e !== undefined) {
       if (e.deleted || e.expiresAt === 0 || now < e.expiresAt) return false;
       this.expire(e);
       return true;
     }
+    const core = this.core;
+    const stored = core.ctx.backend.get(core.tp, this.codec.encode(key));
+    if (stored === undefined) return false;
     const storedExpiry = readExpiry(stored);
     if (storedExpiry === 0 || now < storedExpiry) return false;
     this.tombstone(this.create(key));
-    this.core.expired(this.scopeName, key, () => decodeValue(stored).value, storedExpiry);
+    core.expired(this.scopeName, key, () => decodeValue(stored).value, storedExpiry);
     return true;
   }
 

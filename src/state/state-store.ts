@@ -415,23 +415,28 @@ export class StateStore {
     if (this.ctx.closed || this.closing !== undefined) throw new StoreClosedError();
   }
 
+  // Owned partitions only (opened with partition() and not released): a
+  // partition another member owns is its business, and a change left in one
+  // this store does not own would refuse its restore. A partition released
+  // (or released and opened again) while the sweep yields is left alone.
   private async runSweep(): Promise<number> {
     const now = this.ctx.clock.now();
     let removed = 0;
-    for (const tp of this.partitions()) {
-      if (this.ctx.closed) break;
-      const state = this.partition(tp.topic, tp.partition);
+    for (const [k, state] of [...this.owned]) {
+      if (this.ctx.closed || this.closing !== undefined) break;
+      if (this.owned.get(k) !== state) continue;
       for (const view of [...state.views.values()]) removed += view.expireCached(now);
       let seen = 0;
-      for (const raw of this.backend.range(tp, {})) {
+      for (const raw of this.backend.range(state.core.tp, {})) {
         const exp = readExpiry(raw.value);
         if (exp !== 0 && now >= exp) {
           const { scope, key } = decodeKey(raw.key);
-          if (state.scope(scope).expireIfDue(key, raw.value, now)) removed++;
+          if (state.scope(scope).expireIfDue(key, now)) removed++;
         }
         if (++seen % SWEEP_CHUNK === 0) {
           await yieldToLoop();
-          if (this.ctx.closed || this.closing !== undefined || !this.owned.has(`${tp.topic}:${tp.partition}`)) return removed;
+          if (this.ctx.closed || this.closing !== undefined) return removed;
+          if (this.owned.get(k) !== state) break;
         }
       }
     }
