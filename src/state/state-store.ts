@@ -229,7 +229,8 @@ export class StateStore {
    * If the write fails (a full disk, say) the promise rejects with
    * {@link StorageError} and nothing is lost: the changes stay in memory and go
    * out with the next commit, together with these offsets unless newer ones
-   * are given. A value mutated after `put()` into something unstorable fails
+   * are given. A partition released with `discard` (or replaced or dropped)
+   * takes its carried offset with it. A value mutated after `put()` into something unstorable fails
    * the commit the same way, writing nothing.
    */
   async commit(offsets?: Iterable<PartitionOffsetInput>): Promise<CommitResult> {
@@ -283,8 +284,9 @@ export class StateStore {
 
   /**
    * Forgets a partition's cached state (after its commit, e.g. on
-   * revocation). Refuses while it has uncommitted changes unless `discard`.
-   * Committed state stays on disk.
+   * revocation). Refuses while it has uncommitted changes unless `discard`,
+   * which drops them together with any offset a failed commit carried for
+   * this partition. Committed state stays on disk.
    */
   release(topic: string, partition: number, options: ReleaseOptions = {}): void {
     this.checkOpen();
@@ -300,6 +302,9 @@ export class StateStore {
       );
     }
     core.discard();
+    // Offsets carried from a failed commit go with the changes they belonged
+    // to; a later commit must not write them without their state.
+    this.carriedOffsets.delete(k);
     for (const view of state.views.values()) view.clear();
     core.released = true;
     core.dead = true;
