@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { StateStore } from '../../src/index.js';
+import { ManualClock, StateStore } from '../../src/index.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 // The cache's own structures, read through their private names: what must
@@ -56,6 +56,21 @@ describe('hot cache memory bound', () => {
     store.release('t', 0);
     expect(held(store)).toEqual({ order: 0, indexed: 0 });
     expect(store.stats().cachedEntries).toBe(0);
+    await store.close();
+  });
+
+  it('forgets expired entries once their deletes land, whether the sweep or a read found them', async () => {
+    const clock = new ManualClock(0);
+    const store = await StateStore.open({ path: tmpDir('cachebound'), cacheEntries: 50, clock, sweepIntervalMs: 0 });
+    const p = store.partition('t', 0);
+    for (let i = 0; i < 5000; i++) p.put(`k${i}`, i, { ttlMs: 10 });
+    await store.commit();
+    expect(held(store)).toEqual({ order: 50, indexed: 50 });
+    clock.advance(10);
+    for (let i = 0; i < 100; i++) expect(p.get(`k${i}`)).toBeUndefined();
+    expect(await store.sweep()).toBe(4900);
+    await store.commit();
+    expect(held(store)).toEqual({ order: 0, indexed: 0 });
     await store.close();
   });
 });
