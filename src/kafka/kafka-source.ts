@@ -136,14 +136,22 @@ export class KafkaSource implements Source {
   }
 
   async logStartOffsets(tps: readonly TopicPartition[]): Promise<PartitionOffset[]> {
+    // `low` is the log start offset (ListOffsets, timestamp -2).
+    return this.logOffsets(tps, 'low');
+  }
+
+  async logEndOffsets(tps: readonly TopicPartition[]): Promise<PartitionOffset[]> {
+    return this.logOffsets(tps, 'high');
+  }
+
+  private async logOffsets(tps: readonly TopicPartition[], which: 'low' | 'high'): Promise<PartitionOffset[]> {
     if (tps.length === 0) return [];
     const admin = this.admin;
     if (admin === undefined) throw new Error('the Kafka source is not started');
     const out: PartitionOffset[] = [];
     for (const topic of new Set(tps.map((tp) => tp.topic))) {
-      // `low` is the log start offset (ListOffsets, timestamp -2).
       const offsets = await admin.fetchTopicOffsets(topic);
-      for (const o of offsets) if (tps.some((tp) => tp.topic === topic && tp.partition === o.partition)) out.push({ topic, partition: o.partition, offset: o.low });
+      for (const o of offsets) if (tps.some((tp) => tp.topic === topic && tp.partition === o.partition)) out.push({ topic, partition: o.partition, offset: o[which] });
     }
     return out;
   }

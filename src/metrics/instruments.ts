@@ -53,6 +53,7 @@ export function createInstruments(prefix: string, collect: Collectors) {
     assignedPartitions: gauge('assigned_partitions', 'Partitions this consumer owns now.', [], pipelines),
     lag: gauge('consumer_lag', "Records between a partition's next offset and the end of its log, as of its last batch.", tp),
     ready: gauge('ready', '1 once every assigned partition has recovered, else 0.', [], pipelines),
+    stalledPartitions: gauge('stalled_partitions', 'Recovered partitions with records waiting and no batch for stallAfterMs: they cannot make progress.', [], pipelines),
     // state store
     stateEntries: gauge('state_entries', 'Committed entries in the partition state (expired ones not yet swept included).', tp, stores),
     stateCachedEntries: gauge('state_cached_entries', 'Entries held decoded in the hot cache, clean and dirty.', [], stores),

@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Registry, type DefaultMetricsCollectorConfiguration } from 'prom-client';
 import type { CheckpointObserver } from '../checkpoint/observer.js';
 import { ConfigError } from '../errors/config-error.js';
-import type { PipelineObserver } from '../pipeline/observer.js';
+import type { PipelineObserver, StalledPartition } from '../pipeline/observer.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { StateStore } from '../state/state-store.js';
 import { formatTopicPartition, type TopicPartition } from '../util/topic-partition.js';
@@ -45,6 +45,8 @@ interface PipelineTrack {
   failure: Error | undefined;
   /** The last readinessChanged, for a pipeline known by its events only. */
   readyEvent: boolean;
+  /** Partitions the pipeline's watchdog says cannot make progress. */
+  stalled: StalledPartition[];
   /** Why the source cannot deliver yet (e.g. a missing topic), until the first assignment. */
   waiting: string | undefined;
   /** Events seen (for the unattached observer: is anyone feeding it?). */
@@ -186,6 +188,10 @@ export class TidemarkMetrics {
       if (t.failure !== undefined) return { ok: false, reason: `the pipeline failed: ${t.failure.message}` };
       if (t.recovering.size > 0) return { ok: false, reason: `recovering ${describe([...t.recovering.values()])}` };
       if (t.waiting !== undefined) return { ok: false, reason: t.waiting };
+      if (t.stalled.length > 0) {
+        const which = t.stalled.map((s) => `${formatTopicPartition(s)} (at ${s.next ?? '?'} of ${s.logEnd}, no batch for ${Math.round(s.idleMs / 1000)} s)`);
+        return { ok: false, reason: `stalled: ${which.join(', ')}` };
+      }
       return { ok: false, reason: 'no partition assigned yet, or the pipeline is not running' };
     }
     return { ok: true };
@@ -282,6 +288,9 @@ export class TidemarkMetrics {
       waiting: (reason) => {
         if (live()) t.waiting = reason;
       },
+      stalled: (partitions) => {
+        if (live()) t.stalled = partitions;
+      },
       failed: (error) => {
         if (!live()) return;
         t.failure ??= error;
@@ -290,6 +299,7 @@ export class TidemarkMetrics {
         for (const tp of t.assigned.values()) m.lag.remove(labels(tp));
         t.assigned.clear();
         t.recovering.clear();
+        t.stalled = [];
       },
     };
   }
@@ -361,6 +371,7 @@ export class TidemarkMetrics {
     const m = this.m;
     m.ready.set(this.readiness().ok ? 1 : 0);
     m.assignedPartitions.set(this.tracks.reduce((n, t) => n + t.assigned.size, 0));
+    m.stalledPartitions.set(this.tracks.reduce((n, t) => n + t.stalled.length, 0));
     const cp = this.checkpointFigures();
     m.checkpointInProgress.set(cp.inFlight ? 1 : 0);
     m.checkpointHealthy.set(cp.healthy ? 1 : 0);
@@ -373,7 +384,7 @@ export class TidemarkMetrics {
 }
 
 function newTrack(pipeline: Pipeline | undefined): PipelineTrack {
-  return { pipeline, assigned: new Map(), recovering: new Map(), failure: undefined, waiting: undefined, readyEvent: false, seen: false, detached: false };
+  return { pipeline, assigned: new Map(), recovering: new Map(), failure: undefined, stalled: [], waiting: undefined, readyEvent: false, seen: false, detached: false };
 }
 
 /**

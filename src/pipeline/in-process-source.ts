@@ -79,6 +79,11 @@ export class InProcessSource implements Source {
     return tps.map((tp) => ({ topic: tp.topic, partition: tp.partition, offset: this.options.log.startOffset(tp) }));
   }
 
+  async logEndOffsets(tps: readonly TopicPartition[]): Promise<PartitionOffset[]> {
+    await Promise.resolve();
+    return tps.map((tp) => ({ topic: tp.topic, partition: tp.partition, offset: this.options.log.endOffset(tp) }));
+  }
+
   async commit(offsets: readonly PartitionOffset[]): Promise<void> {
     await Promise.resolve();
     for (const o of offsets) this.committed.set(key(o), o.offset);

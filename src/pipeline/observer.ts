@@ -26,6 +26,16 @@ export interface OffsetGap extends TopicPartition {
   records: number;
 }
 
+/** A partition that cannot make progress, as the stall watchdog saw it. */
+export interface StalledPartition extends TopicPartition {
+  /** Next offset to process; undefined when not known yet. */
+  next: string | undefined;
+  /** End of the log when checked. */
+  logEnd: string;
+  /** Time since the last batch of this partition started or ended (or since its recovery). */
+  idleMs: number;
+}
+
 /**
  * Hooks the pipeline calls as it works; the metrics module implements them,
  * and so can a logger. Every hook is optional and must not throw.
@@ -53,6 +63,14 @@ export interface PipelineObserver {
   gap?(info: OffsetGap): void;
   /** The source cannot deliver yet and says why (e.g. its topic does not exist yet); repeated now and then while it waits. */
   waiting?(reason: string): void;
+  /**
+   * The partitions that cannot make progress now: assigned and recovered,
+   * records waiting in their logs, and no batch applied for `stallAfterMs`
+   * (paused, a fetch or a handler that never returns...). Called when the
+   * list changes; an empty list when progress resumed. The pipeline is not
+   * ready meanwhile.
+   */
+  stalled?(partitions: StalledPartition[]): void;
   /** The pipeline stopped on an error. */
   failed?(error: Error): void;
 }

@@ -95,6 +95,13 @@ export interface PipelineOptions {
    * (`gap`; metric `tidemark_offset_gaps_total`).
    */
   onGap?: 'fail' | 'accept';
+  /**
+   * Stall watchdog: a recovered partition with records waiting in its log
+   * and no batch applied for this long is reported to observers
+   * (`stalled`), and the pipeline is not ready until it moves again.
+   * Default 60,000 ms; 0 disables.
+   */
+  stallAfterMs?: number;
 }
 
 /** Options with defaults applied (internal). */
@@ -109,9 +116,10 @@ export interface ResolvedPipelineOptions {
   handleSignals: boolean;
   emptyStateStart: 'earliest' | 'source';
   onGap: 'fail' | 'accept';
+  stallAfterMs: number;
 }
 
-const KNOWN = ['source', 'store', 'handler', 'checkpoints', 'commitInterval', 'errors', 'observers', 'handleSignals', 'emptyStateStart', 'onGap'];
+const KNOWN = ['source', 'store', 'handler', 'checkpoints', 'commitInterval', 'errors', 'observers', 'handleSignals', 'emptyStateStart', 'onGap', 'stallAfterMs'];
 
 /** Validates pipeline options; throws {@link ConfigError} naming the bad field. */
 export function resolvePipelineOptions(o: PipelineOptions): ResolvedPipelineOptions {
@@ -140,6 +148,7 @@ export function resolvePipelineOptions(o: PipelineOptions): ResolvedPipelineOpti
     handleSignals: o.handleSignals ?? true,
     emptyStateStart: oneOf('emptyStateStart', o.emptyStateStart, ['earliest', 'source'] as const, 'earliest'),
     onGap: oneOf('onGap', o.onGap, ['fail', 'accept'] as const, 'fail'),
+    stallAfterMs: int('stallAfterMs', o.stallAfterMs, 60_000, 0),
   };
 }
 

@@ -7,7 +7,7 @@ import { TidemarkError } from '../errors/tidemark-error.js';
 import type { PartitionState } from '../state/partition-state.js';
 import type { StateStore } from '../state/state-store.js';
 import { compareTopicPartitions, formatTopicPartition, type PartitionOffset, type TopicPartition } from '../util/topic-partition.js';
-import { notify, type PipelineObserver, type RecoveryReport } from './observer.js';
+import { notify, type PipelineObserver, type RecoveryReport, type StalledPartition } from './observer.js';
 import { resolvePipelineOptions, type PipelineOptions, type RecordHandler, type ResolvedPipelineOptions } from './pipeline-options.js';
 import { recoverPartition } from './recovery.js';
 import type { BatchControl, Source, SourceBatch, SourceListener, SourceRecord } from './source.js';
@@ -42,6 +42,8 @@ interface Progress {
   /** Those of `sinceCommit` that were dead-lettered: skipped on replay. */
   skipped: Set<SourceRecord>;
   recovering: boolean;
+  /** When a batch of it last started or ended, or it recovered (performance.now()). */
+  activeAt: number;
 }
 
 type Phase = 'created' | 'running' | 'stopping' | 'stopped' | 'failed';
@@ -68,6 +70,9 @@ export class Pipeline {
   private recordsSinceCommit = 0;
   private lastCommitAt = performance.now();
   private commitTimer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private watching = false;
+  private readonly stalled = new Map<string, StalledPartition>();
   private assignedOnce = false;
   private wasReady = false;
   private stopping: Promise<void> | undefined;
@@ -124,6 +129,10 @@ export class Pipeline {
       }
     }, Math.max(10, Math.floor(this.opts.commitMs / 2)));
     this.commitTimer.unref();
+    if (this.opts.stallAfterMs > 0) {
+      this.watchdog = setInterval(() => void this.checkStalls(), Math.max(50, Math.floor(this.opts.stallAfterMs / 4)));
+      this.watchdog.unref();
+    }
     this.coordinator?.start();
     try {
       await this.source.start(this.listener());
@@ -133,9 +142,12 @@ export class Pipeline {
     }
   }
 
-  /** True once every assigned partition has recovered (and at least one assignment happened). */
+  /**
+   * True once every assigned partition has recovered (and at least one
+   * assignment happened), while none is stalled (`stallAfterMs`).
+   */
   get ready(): boolean {
-    if (this.phase !== 'running' || !this.assignedOnce) return false;
+    if (this.phase !== 'running' || !this.assignedOnce || this.stalled.size > 0) return false;
     for (const p of this.owned.values()) if (p.recovering) return false;
     return true;
   }
@@ -221,7 +233,7 @@ export class Pipeline {
   private async onAssigned(tps: readonly TopicPartition[]): Promise<void> {
     if (this.phase !== 'running') return;
     for (const tp of tps) {
-      this.owned.set(key(tp), { tp, state: undefined, next: undefined, committed: undefined, sinceCommit: [], skipped: new Set(), recovering: true });
+      this.owned.set(key(tp), { tp, state: undefined, next: undefined, committed: undefined, sinceCommit: [], skipped: new Set(), recovering: true, activeAt: performance.now() });
     }
     this.assignedOnce = true;
     this.updateReadiness();
@@ -250,8 +262,20 @@ export class Pipeline {
         this.source.seek(tp, String(logStart));
       }
       p.recovering = false;
+      p.activeAt = performance.now();
       notify(this.observers, 'recovered', report);
     }
+    // The group's offsets may be behind the recovered state: a crash can
+    // lose the source commits that follow a durable commit, and a partition
+    // already at the end of its log commits nothing more. Without this the
+    // group's committed offsets (and every lag tool) would stay behind for
+    // as long as no record arrives.
+    const durable: PartitionOffset[] = [];
+    for (const tp of tps) {
+      const p = this.owned.get(key(tp));
+      if (p?.committed !== undefined) durable.push({ topic: tp.topic, partition: tp.partition, offset: String(p.committed) });
+    }
+    if (durable.length > 0) this.commitToSource(durable);
     this.updateReadiness();
   }
 
@@ -267,10 +291,13 @@ export class Pipeline {
           .catch(() => undefined);
       }
     }
+    const wasStalled = this.stalled.size;
     for (const tp of mine) {
+      this.stalled.delete(key(tp));
       this.owned.delete(key(tp));
       if (!this.store.closed) this.store.release(tp.topic, tp.partition, { discard: true });
     }
+    if (this.stalled.size !== wasStalled) notify(this.observers, 'stalled', [...this.stalled.values()]);
     notify(this.observers, 'rebalanced', { assigned: [], revoked: mine });
     this.updateReadiness();
   }
@@ -280,6 +307,7 @@ export class Pipeline {
     const records = batch.records;
     if (p === undefined || p.recovering || this.phase !== 'running' || records.length === 0) return;
     const started = performance.now();
+    p.activeAt = started;
     // The source jumped past the next offset: compaction, transaction
     // markers, or records deleted under us (a broker's out-of-range reset).
     if (p.next !== undefined && BigInt(records[0]!.offset) > p.next) {
@@ -318,12 +346,54 @@ export class Pipeline {
       p.next = BigInt(last.offset) + 1n;
       control.resolve(last.offset);
     }
+    p.activeAt = performance.now();
     if (applied > 0) notify(this.observers, 'batchProcessed', p.tp, applied, performance.now() - started);
+    if (applied > 0 && this.stalled.delete(key(p.tp))) {
+      notify(this.observers, 'stalled', [...this.stalled.values()]);
+      this.updateReadiness();
+    }
     if (batch.highWatermark !== undefined && p.next !== undefined) {
       const lag = BigInt(batch.highWatermark) - p.next;
       notify(this.observers, 'lag', p.tp, Number(lag > 0n ? lag : 0n));
     }
     if (performance.now() - this.lastCommitAt >= this.opts.commitMs) await this.commitNow();
+  }
+
+  // The stall watchdog: a recovered partition with records waiting and no
+  // batch for stallAfterMs cannot make progress (left paused, a fetch or a
+  // handler that never returns...): say so, and be not ready, until it moves.
+  private async checkStalls(): Promise<void> {
+    if (this.phase !== 'running' || this.watching) return;
+    this.watching = true;
+    try {
+      const now = performance.now();
+      const idle = [...this.owned.values()].filter((p) => !p.recovering && now - p.activeAt >= this.opts.stallAfterMs);
+      const found = new Map<string, StalledPartition>();
+      if (idle.length > 0) {
+        const ends = new Map((await this.source.logEndOffsets(idle.map((p) => p.tp))).map((o) => [key(o), BigInt(o.offset)]));
+        for (const p of idle) {
+          const end = ends.get(key(p.tp));
+          if (end === undefined || end <= (p.next ?? 0n) || this.owned.get(key(p.tp)) !== p || now - p.activeAt < this.opts.stallAfterMs) continue;
+          found.set(key(p.tp), {
+            topic: p.tp.topic,
+            partition: p.tp.partition,
+            next: p.next === undefined ? undefined : String(p.next),
+            logEnd: String(end),
+            idleMs: Math.round(performance.now() - p.activeAt),
+          });
+        }
+      }
+      const same = found.size === this.stalled.size && [...found.keys()].every((k) => this.stalled.has(k));
+      if (same || this.phase !== 'running') return;
+      this.stalled.clear();
+      for (const [k, v] of found) this.stalled.set(k, v);
+      notify(this.observers, 'stalled', [...found.values()]);
+      this.updateReadiness();
+    } catch {
+      // The source could not answer (a broker away): the next check asks again.
+    } finally {
+      this.watching = false;
+    }
   }
 
   // A partition's state is below its log's start. Throws OffsetGapError
@@ -455,9 +525,14 @@ export class Pipeline {
       p.skipped.clear();
     }
     notify(this.observers, 'committed', { durationMs: result.durationMs, entries: result.entries, partitions: result.partitions });
+    this.commitToSource(offsets);
+  }
+
+  // Offsets of durable state to the source, in order, not awaited. The
+  // state's offset is the source of truth; the group offset only matters
+  // for lag and for partitions that have no state.
+  private commitToSource(offsets: PartitionOffset[]): void {
     this.sourceCommits = this.sourceCommits.then(() =>
-      // The state's offset is the source of truth; the group offset only
-      // matters for lag and for partitions that have no state.
       this.source.commit(offsets).catch((err: unknown) => notify(this.observers, 'sourceCommitFailed', asError(err))),
     );
   }
@@ -473,6 +548,7 @@ export class Pipeline {
   private async shutdown(graceful: boolean): Promise<void> {
     this.removeSignalHandlers();
     if (this.commitTimer !== undefined) clearInterval(this.commitTimer);
+    if (this.watchdog !== undefined) clearInterval(this.watchdog);
     const wasRunning = this.phase === 'running';
     if (this.phase === 'running') this.phase = 'stopping';
     this.updateReadiness();

@@ -86,6 +86,8 @@ export interface Source {
    * offset below it is a gap (records deleted before they were processed).
    */
   logStartOffsets(tps: readonly TopicPartition[]): Promise<PartitionOffset[]>;
+  /** The offset the next record of each partition will get (Kafka's high watermark). */
+  logEndOffsets(tps: readonly TopicPartition[]): Promise<PartitionOffset[]>;
   /** Records up to these next offsets are durably processed; a broker source commits them to the group. */
   commit(offsets: readonly PartitionOffset[]): Promise<void>;
   /** Stops delivering; a batch in flight finishes first. */
