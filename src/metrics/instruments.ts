@@ -44,6 +44,8 @@ export function createInstruments(prefix: string, collect: Collectors) {
     handlerFailures: counter('handler_failures_total', 'Failed handler attempts (each retry counts).', tp),
     deadLettered: counter('dead_lettered_records_total', 'Records handed to the dead-letter callback and skipped.', tp),
     pipelineFailures: counter('pipeline_failures_total', 'Pipelines that stopped on an error.'),
+    offsetGaps: counter('offset_gaps_total', "Gaps accepted (onGap: 'accept'): a partition's state was below its log's start, records deleted before they were processed."),
+    offsetGapRecords: counter('offset_gap_records_total', 'Records lost in accepted gaps: deleted before they were processed.'),
     recoveries: counter('partition_recoveries_total', 'Partition recoveries on assignment, by where the state came from.', ['topic', 'partition', 'source'] as const),
     recoveryDuration: histogram('partition_recovery_duration_seconds', 'Time to recover one assigned partition, by source.', SLOW_BUCKETS, ['source']),
     recoverySkipped: counter('recovery_skipped_checkpoints_total', 'Checkpoints passed over while recovering a partition (failed verification or vanished).'),

@@ -45,6 +45,8 @@ interface PipelineTrack {
   failure: Error | undefined;
   /** The last readinessChanged, for a pipeline known by its events only. */
   readyEvent: boolean;
+  /** Why the source cannot deliver yet (e.g. a missing topic), until the first assignment. */
+  waiting: string | undefined;
   /** Events seen (for the unattached observer: is anyone feeding it?). */
   seen: boolean;
   detached: boolean;
@@ -183,6 +185,7 @@ export class TidemarkMetrics {
       if (t.pipeline === undefined ? t.readyEvent : t.pipeline.ready) continue;
       if (t.failure !== undefined) return { ok: false, reason: `the pipeline failed: ${t.failure.message}` };
       if (t.recovering.size > 0) return { ok: false, reason: `recovering ${describe([...t.recovering.values()])}` };
+      if (t.waiting !== undefined) return { ok: false, reason: t.waiting };
       return { ok: false, reason: 'no partition assigned yet, or the pipeline is not running' };
     }
     return { ok: true };
@@ -251,6 +254,7 @@ export class TidemarkMetrics {
           t.recovering.delete(key(tp));
           m.lag.remove(labels(tp));
         }
+        t.waiting = undefined;
         for (const tp of assigned) {
           t.assigned.set(key(tp), tp);
           t.recovering.set(key(tp), tp);
@@ -269,6 +273,14 @@ export class TidemarkMetrics {
       },
       readinessChanged: (ready) => {
         if (live()) t.readyEvent = ready;
+      },
+      gap: (g) => {
+        if (!live()) return;
+        m.offsetGaps.inc();
+        m.offsetGapRecords.inc(g.records);
+      },
+      waiting: (reason) => {
+        if (live()) t.waiting = reason;
       },
       failed: (error) => {
         if (!live()) return;
@@ -361,7 +373,7 @@ export class TidemarkMetrics {
 }
 
 function newTrack(pipeline: Pipeline | undefined): PipelineTrack {
-  return { pipeline, assigned: new Map(), recovering: new Map(), failure: undefined, readyEvent: false, seen: false, detached: false };
+  return { pipeline, assigned: new Map(), recovering: new Map(), failure: undefined, waiting: undefined, readyEvent: false, seen: false, detached: false };
 }
 
 /**

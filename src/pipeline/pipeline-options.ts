@@ -86,6 +86,15 @@ export interface PipelineOptions {
    * the records before that offset are missing from it.
    */
   emptyStateStart?: 'earliest' | 'source';
+  /**
+   * What to do when a partition's state is at an offset the log no longer
+   * holds (records deleted by retention before they were processed): 'fail'
+   * (default) stops the pipeline with an `OffsetGapError` naming the
+   * partition, its state's offset and the log start; 'accept' resumes at the
+   * log start without the deleted records, and reports the gap to observers
+   * (`gap`; metric `tidemark_offset_gaps_total`).
+   */
+  onGap?: 'fail' | 'accept';
 }
 
 /** Options with defaults applied (internal). */
@@ -99,9 +108,10 @@ export interface ResolvedPipelineOptions {
   deadLetter: ((record: SourceRecord, error: Error) => void | Promise<void>) | undefined;
   handleSignals: boolean;
   emptyStateStart: 'earliest' | 'source';
+  onGap: 'fail' | 'accept';
 }
 
-const KNOWN = ['source', 'store', 'handler', 'checkpoints', 'commitInterval', 'errors', 'observers', 'handleSignals', 'emptyStateStart'];
+const KNOWN = ['source', 'store', 'handler', 'checkpoints', 'commitInterval', 'errors', 'observers', 'handleSignals', 'emptyStateStart', 'onGap'];
 
 /** Validates pipeline options; throws {@link ConfigError} naming the bad field. */
 export function resolvePipelineOptions(o: PipelineOptions): ResolvedPipelineOptions {
@@ -129,6 +139,7 @@ export function resolvePipelineOptions(o: PipelineOptions): ResolvedPipelineOpti
     deadLetter: e.deadLetter,
     handleSignals: o.handleSignals ?? true,
     emptyStateStart: oneOf('emptyStateStart', o.emptyStateStart, ['earliest', 'source'] as const, 'earliest'),
+    onGap: oneOf('onGap', o.onGap, ['fail', 'accept'] as const, 'fail'),
   };
 }
 

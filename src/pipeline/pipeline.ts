@@ -2,11 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import PQueue from 'p-queue';
 import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
 import type { CheckpointRepository } from '../checkpoint/repository.js';
+import { OffsetGapError } from '../errors/offset-gap-error.js';
 import { TidemarkError } from '../errors/tidemark-error.js';
 import type { PartitionState } from '../state/partition-state.js';
 import type { StateStore } from '../state/state-store.js';
 import { compareTopicPartitions, formatTopicPartition, type PartitionOffset, type TopicPartition } from '../util/topic-partition.js';
-import { notify, type PipelineObserver } from './observer.js';
+import { notify, type PipelineObserver, type RecoveryReport } from './observer.js';
 import { resolvePipelineOptions, type PipelineOptions, type RecordHandler, type ResolvedPipelineOptions } from './pipeline-options.js';
 import { recoverPartition } from './recovery.js';
 import type { BatchControl, Source, SourceBatch, SourceListener, SourceRecord } from './source.js';
@@ -90,7 +91,8 @@ export class Pipeline {
       this.coordinator = new CheckpointCoordinator(this.store, this.repository, {
         ...(options.checkpoints?.coordinator ?? {}),
         finalCheckpoint: false,
-        partitions: () => this.assignment(),
+        // Owned and recovered only: a partition still recovering holds stale local state (issue 8, item 5).
+        partitions: () => [...this.owned.values()].filter((p) => !p.recovering).map((p) => p.tp),
       });
     }
     this.done = new Promise<void>((resolve, reject) => {
@@ -199,11 +201,12 @@ export class Pipeline {
       },
       retained: async (tps) => {
         await guarded(async () => {
-          for (const tp of tps) {
-            const p = this.owned.get(key(tp));
-            if (p === undefined || p.recovering) continue;
+          const kept = tps.filter((tp) => this.owned.get(key(tp))?.recovering === false);
+          const starts = kept.some((tp) => this.owned.get(key(tp))!.next === undefined) ? await this.logStarts(kept) : undefined;
+          for (const tp of kept) {
+            const p = this.owned.get(key(tp))!;
             if (p.next !== undefined) this.source.seek(tp, String(p.next));
-            else if (this.opts.emptyStateStart === 'earliest') this.source.seek(tp, 'earliest');
+            else if (this.opts.emptyStateStart === 'earliest') this.source.seek(tp, starts!.get(key(tp))!);
           }
         });
       },
@@ -211,6 +214,7 @@ export class Pipeline {
         await guarded(() => this.onBatch(batch, control));
       },
       failed: (error) => this.fail(error),
+      waiting: (reason) => notify(this.observers, 'waiting', reason),
     };
   }
 
@@ -224,15 +228,27 @@ export class Pipeline {
     if (tps.length === 0) return;
     notify(this.observers, 'rebalanced', { assigned: [...tps], revoked: [] });
     const listing = this.repository === undefined ? [] : await this.repository.list();
-    for (const tp of tps) {
-      const report = await recoverPartition(this.store, this.repository, listing, tp);
-      const p = this.owned.get(key(tp));
+    const reports: RecoveryReport[] = [];
+    for (const tp of tps) reports.push(await recoverPartition(this.store, this.repository, listing, tp));
+    // Asked after the recoveries, which can take long, so the log starts are current.
+    const starts = await this.logStarts(tps);
+    for (const report of reports) {
+      const p = this.owned.get(key(report));
       if (p === undefined) continue;
+      const tp = p.tp;
       p.state = this.store.partition(tp.topic, tp.partition);
       p.next = report.offset === undefined ? undefined : BigInt(report.offset);
       p.committed = p.next;
-      if (report.offset !== undefined) this.source.seek(tp, report.offset);
-      else if (this.opts.emptyStateStart === 'earliest') this.source.seek(tp, 'earliest');
+      const logStart = BigInt(starts.get(key(tp))!);
+      if (p.next !== undefined) {
+        if (p.next < logStart) this.gap(p, logStart); // throws unless accepted
+        this.source.seek(tp, String(p.next));
+      } else if (this.opts.emptyStateStart === 'earliest') {
+        // The log's actual start: a seek to 'earliest' is resolved by the
+        // source's own reset policy (kafkajs: fromBeginning) when out of range.
+        p.next = logStart;
+        this.source.seek(tp, String(logStart));
+      }
       p.recovering = false;
       notify(this.observers, 'recovered', report);
     }
@@ -264,6 +280,18 @@ export class Pipeline {
     const records = batch.records;
     if (p === undefined || p.recovering || this.phase !== 'running' || records.length === 0) return;
     const started = performance.now();
+    // The source jumped past the next offset: compaction, transaction
+    // markers, or records deleted under us (a broker's out-of-range reset).
+    if (p.next !== undefined && BigInt(records[0]!.offset) > p.next) {
+      const logStart = BigInt((await this.logStarts([p.tp])).get(key(p.tp))!);
+      if (p.next < logStart) {
+        this.gap(p, logStart); // throws unless accepted
+        if (BigInt(records[0]!.offset) !== logStart) {
+          this.source.seek(p.tp, String(logStart)); // resume at the log start, not wherever the reset went
+          return;
+        }
+      }
+    }
     let i = 0;
     // Records already in the state (the source repositioned behind us): skip.
     if (p.next !== undefined) while (i < records.length && BigInt(records[i]!.offset) < p.next) i++;
@@ -298,6 +326,25 @@ export class Pipeline {
     if (performance.now() - this.lastCommitAt >= this.opts.commitMs) await this.commitNow();
   }
 
+  // A partition's state is below its log's start. Throws OffsetGapError
+  // (the pipeline fails) unless gaps are accepted; then the partition
+  // resumes at the log start without the deleted records.
+  private gap(p: Progress, logStart: bigint): void {
+    const offset = p.next!;
+    if (this.opts.onGap !== 'accept') throw new OffsetGapError(p.tp.topic, p.tp.partition, String(offset), String(logStart));
+    p.next = logStart;
+    notify(this.observers, 'gap', { topic: p.tp.topic, partition: p.tp.partition, offset: String(offset), logStart: String(logStart), records: Number(logStart - offset) });
+  }
+
+  private async logStarts(tps: readonly TopicPartition[]): Promise<Map<string, string>> {
+    const got = await this.source.logStartOffsets(tps);
+    const out = new Map(got.map((o) => [key(o), o.offset]));
+    for (const tp of tps) {
+      if (!out.has(key(tp))) throw new TidemarkError('ERR_TIDEMARK_SOURCE', `the source gave no log start offset for ${formatTopicPartition(tp)}`);
+    }
+    return out;
+  }
+
   // Applies one record with retries; false when the pipeline is failing.
   private async apply(p: Progress, record: SourceRecord, control: BatchControl): Promise<boolean> {
     try {
@@ -321,7 +368,14 @@ export class Pipeline {
       if (attempt > this.opts.retries) break;
       const wait = Math.min(this.opts.maxBackoffMs, this.opts.backoffMs * 2 ** (attempt - 1));
       await this.backoff(wait, control);
-      if (this.phase !== 'running') return false;
+      if (this.phase !== 'running') {
+        // Stopping in the backoff: the rollback replayed every record before
+        // this one, so the state is at this record's offset. Say so, or the
+        // stop's commit (or any other partition's: a commit writes every
+        // changed key) would store those records with an older offset.
+        p.next = BigInt(record.offset);
+        return false;
+      }
       try {
         await this.handler(record, p.state!, record);
         p.sinceCommit.push(record);
