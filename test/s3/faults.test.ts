@@ -70,7 +70,7 @@ async function expectNothing(repo: CheckpointRepository, direct: S3CheckpointSto
 }
 
 describe('S3 faults between client and server', () => {
-  it('throttling (503 SlowDown, 429, 500) on parts, the upload's completion and the manifest is retried with backoff, each retry reported', async () => {
+  it('throttling (503 SlowDown, 429, 500) on parts, the upload completion and the manifest is retried with backoff, each retry reported', async () => {
     const { repo, direct, retries, store } = await setup();
     proxy!.faults.push(
       { match: (m, u) => m === 'PUT' && u.includes('partNumber=1'), action: { kind: 'throttle', status: 503, code: 'SlowDown' }, times: 2 },
