@@ -86,8 +86,9 @@ export function classify(err: unknown): Classified {
   const status = e?.$metadata?.httpStatusCode;
   const name = e?.Code ?? e?.name;
   const netCode = typeof e?.code === 'string' ? e.code : (e?.cause as { code?: unknown } | undefined)?.code;
-  if (name === 'AttemptTimeout' || name === 'TimeoutError') return { transient: true, reason: 'timeout', serverCode: undefined, httpStatus: status };
+  // The SDK renames ECONNRESET, EPIPE and ETIMEDOUT errors to TimeoutError: the code says what happened.
   if (typeof netCode === 'string' && NETWORK_CODES.has(netCode)) return { transient: true, reason: netCode, serverCode: netCode, httpStatus: status };
+  if (name === 'AttemptTimeout' || name === 'TimeoutError') return { transient: true, reason: 'timeout', serverCode: undefined, httpStatus: status };
   if (name !== undefined && PERMANENT_CODES.has(name)) return { transient: false, reason: name, serverCode: name, httpStatus: status };
   if (name !== undefined && THROTTLE_CODES.has(name)) return { transient: true, reason: name, serverCode: name, httpStatus: status };
   if (status !== undefined) {
