@@ -80,6 +80,7 @@ export function createInstruments(prefix: string, collect: Collectors) {
     restoredPartitions: counter('checkpoint_restored_partitions_total', 'Partitions restored from checkpoints.'),
     retentionRuns: counter('retention_runs_total', 'Retention passes after checkpoints, by result.', ['result']),
     retentionDeleted: counter('retention_deleted_checkpoints_total', 'Checkpoints deleted by retention (incomplete debris included).'),
+    storageRetries: counter('checkpoint_storage_retries_total', 'Object-storage (S3) requests retried after a transient failure, by operation and reason.', ['operation', 'reason']),
   };
 }
 

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Registry, type DefaultMetricsCollectorConfiguration } from 'prom-client';
 import type { CheckpointObserver } from '../checkpoint/observer.js';
+import type { S3RetryEvent } from '../checkpoint/s3-retry.js';
 import { ConfigError } from '../errors/config-error.js';
 import type { PipelineObserver, StalledPartition } from '../pipeline/observer.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
@@ -92,6 +93,11 @@ export class TidemarkMetrics {
   readonly pipelineObserver: PipelineObserver;
   /** Pass it to both the CheckpointRepository (corrupt checkpoints, restores) and the coordinator options (checkpoints, retention). */
   readonly checkpointObserver: CheckpointObserver;
+  /**
+   * Pass as S3CheckpointStorage's `onRetry`: counts every retried request in
+   * `tidemark_checkpoint_storage_retries_total{operation,reason}`.
+   */
+  readonly storageRetryObserver: (event: S3RetryEvent) => void;
 
   private readonly m: Instruments;
   private readonly stores: StoreCollector;
@@ -138,6 +144,7 @@ export class TidemarkMetrics {
     this.tracks.push(this.unattached);
     this.pipelineObserver = this.observerFor(this.unattached);
     this.checkpointObserver = this.newCheckpointObserver();
+    this.storageRetryObserver = (event) => this.m.storageRetries.inc({ operation: event.operation, reason: event.reason });
   }
 
   /**

@@ -96,7 +96,8 @@ export class Pipeline {
       this.coordinator = new CheckpointCoordinator(this.store, this.repository, {
         ...(options.checkpoints?.coordinator ?? {}),
         finalCheckpoint: false,
-        partitions: () => this.assignment(),
+        // Owned and recovered only: a partition still recovering holds stale local state (issue 8, item 5).
+        partitions: () => [...this.owned.values()].filter((p) => !p.recovering).map((p) => p.tp),
       });
     }
     this.done = new Promise<void>((resolve, reject) => {
