@@ -141,7 +141,8 @@ export class DirLock {
   private refresh(): void {
     try {
       const holder = readLock(this.file);
-      if (holder === 'missing' || holder === 'unreadable' || holder.pid !== this.mine.pid || holder.since !== this.mine.since) {
+      if (holder === 'unreadable') return; // being rewritten: look again next time
+      if (holder === 'missing' || holder.pid !== this.mine.pid || holder.since !== this.mine.since) {
         clearInterval(this.refresher);
         process.emitWarning(`tidemark: the lock on ${this.dir} is no longer this process's; it was taken over or removed`);
         return;

@@ -28,7 +28,9 @@ async function liveProcess(): Promise<number> {
 function writeLock(dir: string, record: Record<string, unknown>, ageMs = 0): void {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, LOCK_FILE);
-  fs.writeFileSync(file, JSON.stringify({ since: new Date().toISOString(), ...record }));
+  // Atomically, as a holder refreshing it may read it at any moment.
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify({ since: new Date().toISOString(), ...record }));
+  fs.renameSync(`${file}.tmp`, file);
   const at = new Date(Date.now() - ageMs);
   fs.utimesSync(file, at, at);
 }
