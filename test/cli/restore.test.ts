@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { StateStore } from '../../src/index.js';
 import { runTs } from '../helpers/child.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { checkpointNow, fill, openRepo, openStore } from '../checkpoint/support.js';
 import { flipBit, sharedFixture, tidemark } from './support.js';
 
 const fx = sharedFixture();
@@ -34,15 +35,15 @@ async function stateOf(dir: string): Promise<Record<string, { offset: string | u
 }
 
 describe('tidemark restore', () => {
-  it('restores the newest checkpoint into a new state directory, byte for byte, and prints the resume offsets', async () => {
+  it('restores each partition from the checkpoint holding it furthest ahead into a new state directory, byte for byte, and prints the resume offsets', async () => {
     const { checkpointsDir, stateDir, ids } = fx.copy();
     const target = path.join(tmpDir('tm-cli-restore'), 'state');
     const r = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', target]);
     expect(r.code).toBe(0);
     expect(r.stdout.split('\n')).toEqual([
-      `restored orders:0 from ${ids[1]}: 20 entries`,
-      `restored orders:1 from ${ids[1]}: 20 entries`,
-      `restored payments:0 from ${ids[1]}: 6 entries`,
+      `restored orders:0 from ${ids[1]} at offset 150: 20 entries`,
+      `restored orders:1 from ${ids[1]} at offset 260: 20 entries`,
+      `restored payments:0 from ${ids[1]} at offset 80: 6 entries`,
       `The consumer will resume from (state directory ${target}):`,
       '  orders:0    150',
       '  orders:1    260',
@@ -126,7 +127,7 @@ describe('tidemark restore', () => {
     expect((await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', target])).code).toBe(0);
   });
 
-  it('--partition restores one partition only, from the newest checkpoint holding it', async () => {
+  it('--partition restores one partition only, from the checkpoint holding it furthest ahead', async () => {
     const { checkpointsDir, stateDir, ids } = fx.copy();
     const target = path.join(tmpDir('tm-cli-restore'), 'state');
     const r = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', target, '--partition', 'payments:0', '--json']);
@@ -141,7 +142,7 @@ describe('tidemark restore', () => {
     // A second partition into the same directory: the first is not "existing state" for it.
     const second = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', target, '--partition', 'orders:1', '--checkpoint', ids[0]]);
     expect(second.code).toBe(0);
-    expect(second.stdout).toContain(`restored orders:1 from ${ids[0]}: 20 entries`);
+    expect(second.stdout).toContain(`restored orders:1 from ${ids[0]} at offset 200: 20 entries`);
     expect(second.stdout).toMatch(/orders:1\s+200\n\s+payments:0\s+80/);
 
     // A partition no checkpoint holds: exit 4, nothing created.
@@ -150,6 +151,44 @@ describe('tidemark restore', () => {
     expect(missing.code).toBe(4);
     expect(missing.stdout).toContain('missing orders:9: no valid checkpoint holds it');
     expect(fs.existsSync(none)).toBe(false);
+  });
+
+  it('takes per partition the checkpoint the consumer would recover: the highest offset, not the newest (issue 8, item 13)', async () => {
+    // A member that restored slowly, or handed over late, wrote a newer
+    // checkpoint holding orders:0 behind the one another member wrote.
+    const dir = tmpDir('tm-cli-newest');
+    const checkpointsDir = path.join(dir, 'checkpoints');
+    const repo = openRepo(checkpointsDir);
+    const ahead = await openStore(path.join(dir, 'ahead'));
+    await fill(ahead, { topic: 'orders', partition: 0 }, 12, 10, 'ahead');
+    const c1 = await checkpointNow(ahead, repo);
+    const behind = await openStore(path.join(dir, 'behind'));
+    await fill(behind, { topic: 'orders', partition: 0 }, 5, 5, 'behind');
+    await fill(behind, { topic: 'orders', partition: 1 }, 7, 7, 'behind');
+    const c2 = await checkpointNow(behind, repo);
+    expect(c2.id > c1.id).toBe(true);
+    await ahead.close();
+    await behind.close();
+
+    const target = path.join(dir, 'restored');
+    const r = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', target]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')).toEqual([
+      `restored orders:0 from ${c1.id} at offset 10: 12 entries`,
+      `restored orders:1 from ${c2.id} at offset 7: 7 entries`,
+      `The consumer will resume from (state directory ${target}):`,
+      '  orders:0  10',
+      '  orders:1  7',
+      '',
+    ]);
+    const state = await stateOf(target);
+    expect(state['orders:0']!.offset).toBe('10');
+    expect(state['orders:0']!.entries).toEqual((await stateOf(path.join(dir, 'ahead')))['orders:0']!.entries);
+
+    const one = path.join(dir, 'one');
+    const p = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', one, '--partition', 'orders:0', '--json']);
+    expect(p.code).toBe(0);
+    expect(p.json().restored).toEqual([{ topic: 'orders', partition: 0, checkpointId: c1.id, offset: '10', entries: 12 }]);
   });
 
   it('falls back past a corrupt checkpoint: quarantines it, prints it as skipped with its reason', async () => {
@@ -161,9 +200,9 @@ describe('tidemark restore', () => {
     const lines = r.stdout.split('\n');
     expect(lines[0]).toBe(`skipped ${ids[1]}: orders.1.seg: segment sha256 mismatch (quarantined)`);
     expect(lines.slice(1, 4)).toEqual([
-      `restored orders:0 from ${ids[0]}: 20 entries`,
-      `restored orders:1 from ${ids[0]}: 20 entries`,
-      `restored payments:0 from ${ids[0]}: 6 entries`,
+      `restored orders:0 from ${ids[0]} at offset 100: 20 entries`,
+      `restored orders:1 from ${ids[0]} at offset 200: 20 entries`,
+      `restored payments:0 from ${ids[0]} at offset 50: 6 entries`,
     ]);
     expect(r.stdout).toMatch(/orders:0\s+100\n\s+orders:1\s+200\n\s+payments:0\s+50\n$/);
     // Quarantined, never deleted: list shows it apart with the reason.

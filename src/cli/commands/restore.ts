@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import type { CheckpointInfo, CheckpointRepository, RestoreResult } from '../../checkpoint/index.js';
+import { planRestore } from '../../checkpoint/restore-plan.js';
 import { SchemaVersionError } from '../../errors/schema-version-error.js';
 import { StateStore } from '../../state/index.js';
 import { formatTopicPartition, type TopicPartition } from '../../util/topic-partition.js';
@@ -36,8 +37,8 @@ export async function restoreCommand(opts: RestoreCommandOptions, out: Output): 
           'check the path, or pass --force to create the state store in it',
       );
     }
-    const candidate = await plannedCheckpoint(repo, opts);
-    const schemaVersion = candidate?.manifest?.schemaVersion ?? 1;
+    const planned = await plannedCheckpoints(repo, opts);
+    const schemaVersion = planned[0]?.manifest?.schemaVersion ?? 1;
 
     let store: StateStore;
     try {
@@ -68,7 +69,7 @@ export async function restoreCommand(opts: RestoreCommandOptions, out: Output): 
             'refusing to overwrite it without --force (stop the consumer first; restore replaces each restored partition whole)',
         );
       }
-      const expected = candidate === undefined ? 0 : partsOf(candidate, wanted).reduce((n, p) => n + p.storedBytes, 0);
+      const expected = expectedBytes(planned, opts);
       const progress = startProgress(out.io, 'restore', expected, 'bytes');
       storage.onRead = (n) => progress.advance(n);
       try {
@@ -100,7 +101,8 @@ export async function restoreCommand(opts: RestoreCommandOptions, out: Output): 
     } else {
       for (const s of result.skipped) await out.line(`skipped ${s.id}: ${s.reason}`);
       for (const r of result.restored) {
-        await out.line(`restored ${formatTopicPartition(r)} from ${r.checkpointId}: ${plural(r.entries, 'entry', 'entries')}`);
+        const at = r.offset === null ? 'with no offset' : `at offset ${r.offset}`;
+        await out.line(`restored ${formatTopicPartition(r)} from ${r.checkpointId} ${at}: ${plural(r.entries, 'entry', 'entries')}`);
       }
       for (const m of result.missing) await out.line(`missing ${formatTopicPartition(m)}: no valid checkpoint holds it`);
       if (kept.length > 0) await out.line(`kept local state (not in the checkpoint): ${kept.map(formatTopicPartition).join(', ')}`);
@@ -132,14 +134,30 @@ export async function restoreCommand(opts: RestoreCommandOptions, out: Output): 
 }
 
 /**
- * The checkpoint the restore will most likely use (the store must be opened
- * at its schema version before restoring): the one named, or the newest
- * listed as valid that holds a wanted partition.
+ * The checkpoints the restore will most likely use, per partition (the store
+ * must be opened at their schema version before restoring): the one named,
+ * or each partition's first choice in the plan every restore follows
+ * (planRestore: the highest offset, the newest among equals), which is what
+ * the consumer itself would recover from.
  */
-async function plannedCheckpoint(repo: CheckpointRepository, opts: RestoreCommandOptions): Promise<CheckpointInfo | undefined> {
-  if (opts.checkpoint !== undefined) return repo.get(opts.checkpoint);
-  const wanted = opts.partition;
-  return (await repo.list()).find((i) => i.status === 'valid' && (wanted === undefined || partsOf(i, wanted).length > 0));
+async function plannedCheckpoints(repo: CheckpointRepository, opts: RestoreCommandOptions): Promise<CheckpointInfo[]> {
+  if (opts.checkpoint !== undefined) return [await repo.get(opts.checkpoint)];
+  const listing = await repo.list();
+  const ids = new Set(planRestore(listing, opts.partition).partitions.flatMap((p) => p.candidates.slice(0, 1).map((c) => c.id)));
+  return listing.filter((i) => ids.has(i.id));
+}
+
+// Bytes the restore will read if nothing fails: each partition's segment in its chosen checkpoint.
+function expectedBytes(planned: CheckpointInfo[], opts: RestoreCommandOptions): number {
+  if (opts.checkpoint !== undefined) return planned.flatMap((i) => partsOf(i, opts.partition)).reduce((n, p) => n + p.storedBytes, 0);
+  const plan = planRestore(planned, opts.partition);
+  let n = 0;
+  for (const p of plan.partitions) {
+    const id = p.candidates[0]?.id;
+    const info = planned.find((i) => i.id === id);
+    n += info?.partitions.find((x) => same(x, p))?.storedBytes ?? 0;
+  }
+  return n;
 }
 
 function partsOf(info: CheckpointInfo, wanted: TopicPartition[] | undefined): CheckpointInfo['partitions'] {
