@@ -5,10 +5,12 @@ import { CheckpointFormatError } from '../errors/checkpoint-format-error.js';
 import { CheckpointKeyError } from '../errors/checkpoint-key-error.js';
 import { CheckpointNotFoundError } from '../errors/checkpoint-not-found-error.js';
 import { ConfigError } from '../errors/config-error.js';
+import { MigrationError } from '../errors/migration-error.js';
 import { SchemaVersionError } from '../errors/schema-version-error.js';
 import { StorageError } from '../errors/storage-error.js';
 import { TidemarkError } from '../errors/tidemark-error.js';
 import type { BackendSnapshot, RawEntry } from '../state/backend.js';
+import { migrateStoredValue, missingMigration } from '../state/migrations.js';
 import type { StateStore } from '../state/state-store.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { isErrno } from '../util/fs.js';
@@ -123,6 +125,8 @@ export interface RestoredPartition extends TopicPartition {
   checkpointId: string;
   offset: string | null;
   entries: number;
+  /** The checkpoint's schema version, when its values were migrated to the store's as they were restored. */
+  migratedFrom?: number;
 }
 
 /** A checkpoint passed over by restore, and why. */
@@ -168,10 +172,14 @@ interface LoadedPartition {
   info: CheckpointInfo;
   part: CheckpointPartitionInfo;
   chunks: Buffer[];
+  /** Schema version of its values. */
+  schemaVersion: number;
+  /** Its records migrated to the store's schema version, when older. */
+  migrated?: RawEntry[];
 }
 
 /** The state store as restore uses it. */
-export type RestoreTarget = Pick<StateStore, 'schemaVersion' | 'replacePartition' | 'release'>;
+export type RestoreTarget = Pick<StateStore, 'schemaVersion' | 'migrations' | 'replacePartition' | 'release'>;
 
 // The main thread packs records for at most this long before yielding.
 const SLICE_MS = 8;
@@ -389,15 +397,21 @@ export class CheckpointRepository {
     if (options.id !== undefined) loaded = await this.loadExplicit(store, options.id, wanted, missing);
     else loaded = await this.loadPlanned(store, wanted, options, skipped, missing);
 
-    // Every segment has passed. Refuse now, before touching anything, if a
-    // partition has uncommitted changes (release() throws for those).
+    // Every segment has passed. Values of an older schema are migrated now,
+    // every partition before any is replaced: a migration that throws leaves
+    // the store as it was (MigrationError).
+    for (const l of loaded) if (l.schemaVersion < store.schemaVersion) this.migrate(store, l);
+    // Refuse now, before touching anything, if a partition has uncommitted
+    // changes (release() throws for those).
     for (const l of loaded) store.release(l.part.topic, l.part.partition);
     const restored: RestoredPartition[] = [];
     for (const l of loaded) {
       const { topic, partition, offset, entries } = l.part;
-      await store.replacePartition({ topic, partition }, readRecords(l.chunks), offset ?? undefined);
+      await store.replacePartition({ topic, partition }, l.migrated ?? readRecords(l.chunks), offset ?? undefined);
       l.chunks = []; // let it go before the next partition
-      restored.push({ topic, partition, checkpointId: l.info.id, offset, entries });
+      l.migrated = undefined;
+      const migratedFrom = l.schemaVersion < store.schemaVersion ? { migratedFrom: l.schemaVersion } : {};
+      restored.push({ topic, partition, checkpointId: l.info.id, offset, entries, ...migratedFrom });
     }
     const result: RestoreResult = { restored, skipped, missing };
     const event: RestoreEvent = { durationMs: performance.now() - started, ...result };
@@ -785,10 +799,19 @@ export class CheckpointRepository {
   private async loadCheckpoint(store: RestoreTarget, info: CheckpointInfo, tps: readonly TopicPartition[]): Promise<LoadedPartition[]> {
     this.keyFor(info); // a key problem is configuration, not corruption: throw
     const schema = info.manifest!.schemaVersion;
-    if (schema !== store.schemaVersion) {
+    if (schema > store.schemaVersion) {
+      throw new SchemaVersionError(
+        `checkpoint ${info.id} holds state of schema version ${schema}, newer than this store's ${store.schemaVersion}; ` +
+          'refusing to restore it (run the code that wrote it on this member, or restore an older checkpoint with --checkpoint)',
+        schema,
+        store.schemaVersion,
+      );
+    }
+    const gap = missingMigration(schema, store.schemaVersion, store.migrations);
+    if (gap !== undefined) {
       throw new SchemaVersionError(
         `checkpoint ${info.id} holds state of schema version ${schema}, the store is at ${store.schemaVersion}; ` +
-          'restoring across schema versions is not supported (restore with the code that wrote it, then upgrade)',
+          `no migration from ${gap} to ${gap + 1} is registered (give the store "migrations" from ${schema} up)`,
         schema,
         store.schemaVersion,
       );
@@ -798,7 +821,7 @@ export class CheckpointRepository {
       const loaded: LoadedPartition[] = [];
       for (const tp of tps) {
         const part = info.partitions.find((p) => p.topic === tp.topic && p.partition === tp.partition)!;
-        loaded.push({ info, part, chunks: await this.loadSegment(info, part, true) });
+        loaded.push({ info, part, chunks: await this.loadSegment(info, part, true), schemaVersion: schema });
       }
       return loaded;
     } finally {
@@ -868,6 +891,28 @@ export class CheckpointRepository {
     }
     missing.sort(compareTopicPartitions);
     return loaded.sort((a, b) => compareTopicPartitions(a.part, b.part));
+  }
+
+  // Migrates one loaded partition's values from its checkpoint's schema to
+  // the store's, into memory (the chunks are let go as it goes).
+  private migrate(store: RestoreTarget, l: LoadedPartition): void {
+    const tp = { topic: l.part.topic, partition: l.part.partition };
+    const step = { at: l.schemaVersion };
+    const out: RawEntry[] = [];
+    try {
+      for (const raw of readRecords(l.chunks)) {
+        out.push({ key: Buffer.from(raw.key), value: migrateStoredValue(tp, raw, l.schemaVersion, store.schemaVersion, store.migrations, step) });
+      }
+    } catch (err) {
+      throw new MigrationError(
+        `restoring ${formatTopicPartition(tp)} from checkpoint ${l.info.id}: migration from schema version ${step.at} to ${step.at + 1} failed; ` +
+          `nothing was restored: ${(err as Error).message}`,
+        step.at,
+        { cause: err },
+      );
+    }
+    l.chunks = [];
+    l.migrated = out;
   }
 
   // An invalid checkpoint met while looking for a valid one.

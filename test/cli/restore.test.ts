@@ -191,6 +191,53 @@ describe('tidemark restore', () => {
     expect(p.json().restored).toEqual([{ topic: 'orders', partition: 0, checkpointId: c1.id, offset: '10', entries: 12 }]);
   });
 
+  it('schema versions (issue 8, item 12): mixed ones are refused without --migrations; with the consumer\'s migrations older ones are migrated; newer ones refused', async () => {
+    const dir = tmpDir('tm-cli-schema');
+    const checkpointsDir = path.join(dir, 'checkpoints');
+    const repo = openRepo(checkpointsDir);
+    const v1 = await StateStore.open({ path: path.join(dir, 'v1'), sweepIntervalMs: 0, schemaVersion: 1 });
+    await fill(v1, { topic: 'orders', partition: 0 }, 4, 10, 'old');
+    const c1 = await checkpointNow(v1, repo);
+    await v1.close();
+    const v2 = await StateStore.open({ path: path.join(dir, 'v2'), sweepIntervalMs: 0, schemaVersion: 2, migrations: { 1: (v: object) => ({ ...v, v2: true }) } });
+    v2.partition('orders', 1).put('k', { tag: 'new', v2: true });
+    await v2.commit([{ topic: 'orders', partition: 1, offset: '7' }]);
+    const c2 = await checkpointNow(v2, repo, [{ topic: 'orders', partition: 1 }]);
+    await v2.close();
+
+    const target = path.join(dir, 'restored');
+    const refused = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', target]);
+    expect(refused.code).toBe(7);
+    expect(refused.stderr).toBe(
+      `tidemark: the checkpoints to restore hold schema versions 1 (orders:0 in ${c1.id}) and 2 (orders:1 in ${c2.id}); ` +
+        'one state directory holds one version: pass --migrations <module> (the consumer\'s schemaVersion and migrations) to migrate the older ones as they are restored\n',
+    );
+    expect(fs.existsSync(target)).toBe(false);
+
+    const module = path.join(dir, 'migrations.mjs');
+    fs.writeFileSync(module, 'export const schemaVersion = 2;\nexport const migrations = { 1: (v) => ({ ...v, v2: true }) };\n');
+    const r = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', target, '--migrations', module]);
+    expect(r.stdout).toContain(`restored orders:0 from ${c1.id} at offset 10 (migrated from schema version 1 to 2): 4 entries`);
+    expect(r.stdout).toContain(`restored orders:1 from ${c2.id} at offset 7: 1 entry`);
+    expect(r.code).toBe(0);
+    const store = await StateStore.open({ path: target, sweepIntervalMs: 0, schemaVersion: 2 });
+    expect(store.partition('orders', 0).get('k000001')).toEqual({ i: 1, tag: 'old', pad: 'x', v2: true });
+    expect(store.partition('orders', 1).get('k')).toEqual({ tag: 'new', v2: true });
+    await store.close();
+
+    // A checkpoint newer than the code's schema: refused, clearly, nothing created.
+    fs.writeFileSync(module, 'export const schemaVersion = 1;\nexport const migrations = {};\n');
+    const newer = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', path.join(dir, 'none'), '--migrations', module]);
+    expect(newer.code).toBe(7);
+    expect(newer.stderr).toMatch(new RegExp(`^tidemark: checkpoint ${c2.id} holds state of schema version 2, newer than this store's 1; refusing to restore it`));
+    expect(fs.existsSync(path.join(dir, 'none'))).toBe(false);
+    // A module without the exports: a usage error.
+    fs.writeFileSync(module, 'export default {};\n');
+    const bad = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', path.join(dir, 'none'), '--migrations', module]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--migrations .*migrations\.mjs must export "schemaVersion" \(an integer >= 1\) and "migrations"/);
+  });
+
   it('falls back past a corrupt checkpoint: quarantines it, prints it as skipped with its reason', async () => {
     const { checkpointsDir, ids } = fx.copy();
     flipBit(path.join(checkpointsDir, ids[1], 'orders.1.seg'), 20, 2);
