@@ -13,7 +13,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, 'test/kafka/**'],
+          exclude: [...configDefaults.exclude, 'test/kafka/**', 'test/s3/**'],
         },
       },
       {
@@ -23,7 +23,32 @@ export default defineConfig({
         test: {
           name: 'kafka',
           include: ['test/kafka/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, 'test/kafka/**/*.chaos.test.ts'],
           globalSetup: ['test/kafka/global-setup.ts'],
+        },
+      },
+      {
+        // The group chaos test (issue 8), against a real broker as above. Not
+        // in `npm test` (`vitest run --project '!chaos'`) while it fails on
+        // open library bugs: `npm run test:chaos`. To switch it on, drop
+        // `--project '!chaos'` from the "test" script in package.json.
+        extends: true,
+        test: {
+          name: 'chaos',
+          include: ['test/kafka/**/*.chaos.test.ts'],
+          globalSetup: ['test/kafka/global-setup.ts'],
+        },
+      },
+      {
+        // Against a real S3 server (versitygw), started by the global setup;
+        // one that cannot start fails the run. docs/DEVELOPMENT.md.
+        extends: true,
+        test: {
+          name: 's3',
+          include: ['test/s3/**/*.test.ts'],
+          globalSetup: ['test/s3/global-setup.ts'],
+          // The AWS SDK's once-per-process notice that its 2027 releases need Node 22.
+          env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
         },
       },
     ],

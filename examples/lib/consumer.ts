@@ -6,14 +6,18 @@
 //   TOPIC           the topic to consume
 //   GROUP_ID        the consumer group
 //   STATE_DIR       local state (LMDB), default ./data/<group>/state
-//   CHECKPOINT_DIR  checkpoints, shared by the group's members, default ./data/<group>/checkpoints
+//   CHECKPOINT_DIR  checkpoints, shared by the group's members, default ./data/<group>/checkpoints;
+//                   or s3://bucket/prefix, with AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID,
+//                   AWS_SECRET_ACCESS_KEY (path-style addressing for an IP or localhost endpoint)
 //   METRICS_PORT    default 9464; 0 picks a free port
 import * as path from 'node:path';
 import {
   CheckpointRepository,
   KafkaSource,
+  isS3Url,
   LocalDirectoryStorage,
   Pipeline,
+  s3StorageFromUrl,
   StateStore,
   TidemarkMetrics,
   type RecordHandler,
@@ -40,7 +44,9 @@ export async function runConsumer(settings: ConsumerSettings): Promise<Pipeline>
   const metrics = new TidemarkMetrics({ defaultMetrics: true });
   const store = await StateStore.open({ path: stateDir, ...settings.store });
   const repository = new CheckpointRepository({
-    storage: new LocalDirectoryStorage({ path: checkpointDir }),
+    storage: isS3Url(checkpointDir)
+      ? s3StorageFromUrl(checkpointDir, env, { onRetry: metrics.storageRetryObserver })
+      : new LocalDirectoryStorage({ path: checkpointDir }),
     observer: metrics.checkpointObserver,
   });
   const pipeline = new Pipeline({

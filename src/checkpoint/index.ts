@@ -34,3 +34,6 @@ export type {
 export { FORMAT_VERSION as CHECKPOINT_FORMAT_VERSION, type Manifest, type ManifestPartition } from './manifest.js';
 export { isCheckpointId, checkpointTime } from './checkpoint-id.js';
 export { keyFingerprint } from './encryption.js';
+export { S3CheckpointStorage, isLocalEndpoint, DEFAULT_PART_BYTES, MIN_PART_BYTES, type S3CheckpointStorageOptions } from './s3-storage.js';
+export type { S3RetryOptions, S3RetryEvent } from './s3-retry.js';
+export { isS3Url, parseS3Url, s3StorageFromUrl } from './s3-url.js';

@@ -11,6 +11,8 @@ import {
   type ManifestPartition,
   type ReadChunksOptions,
 } from '../checkpoint/index.js';
+import { isS3Url, s3StorageFromUrl } from '../checkpoint/s3-url.js';
+import { ConfigError } from '../errors/config-error.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { loadKeys } from './keys.js';
 
@@ -35,18 +37,40 @@ export interface CheckpointDirOptions {
   keyFile?: string[];
 }
 
-/** A repository over a checkpoint directory that must exist; keys from --key-file and the environment. */
-export function openCheckpoints(opts: CheckpointDirOptions, env: NodeJS.ProcessEnv): { repo: CheckpointRepository; storage: CountingStorage; dir: string } {
-  const dir = path.resolve(opts.checkpoints);
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(dir);
-  } catch {
-    throw new CliError(ExitCode.NOT_FOUND, `checkpoint directory ${dir} does not exist`);
+/**
+ * A repository over a checkpoint directory that must exist, or over
+ * `s3://bucket/prefix` (configured from AWS_ENDPOINT_URL, AWS_REGION,
+ * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY in `awsEnv`, by default `env`);
+ * keys from --key-file and the environment.
+ */
+export function openCheckpoints(
+  opts: CheckpointDirOptions,
+  env: NodeJS.ProcessEnv,
+  awsEnv: NodeJS.ProcessEnv = env,
+): { repo: CheckpointRepository; storage: CountingStorage; dir: string } {
+  let inner: CheckpointStorage;
+  let dir: string;
+  if (isS3Url(opts.checkpoints)) {
+    try {
+      inner = s3StorageFromUrl(opts.checkpoints, awsEnv);
+    } catch (err) {
+      if (err instanceof ConfigError) throw new CliError(ExitCode.USAGE, `--checkpoints ${opts.checkpoints}: ${err.message}`);
+      throw err;
+    }
+    dir = inner.location.replace(/\/$/, '');
+  } else {
+    dir = path.resolve(opts.checkpoints);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(dir);
+    } catch {
+      throw new CliError(ExitCode.NOT_FOUND, `checkpoint directory ${dir} does not exist`);
+    }
+    if (!st.isDirectory()) throw new CliError(ExitCode.NOT_FOUND, `checkpoint directory ${dir} is not a directory`);
+    inner = new LocalDirectoryStorage({ path: dir });
   }
-  if (!st.isDirectory()) throw new CliError(ExitCode.NOT_FOUND, `checkpoint directory ${dir} is not a directory`);
   const keys = loadKeys(opts.keyFile ?? [], env);
-  const storage = new CountingStorage(new LocalDirectoryStorage({ path: dir }));
+  const storage = new CountingStorage(inner);
   // Every key goes in as a reading key: the CLI never writes a checkpoint.
   const repo = new CheckpointRepository({ storage, previousKeys: keys });
   return { repo, storage, dir };

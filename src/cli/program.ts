@@ -38,7 +38,7 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     .addHelpText('after', `\n${EXIT_CODES_HELP}\n\n${ENVIRONMENT_HELP}\n\nSee docs/CLI.md for every command, its output and examples.`);
 
   const keyFile = (): Option => new Option('--key-file <path>', KEY_FILE_HELP).argParser(collect);
-  const checkpointsDir = (): Option => new Option('--checkpoints <dir>', 'checkpoint directory').makeOptionMandatory();
+  const checkpointsDir = (): Option => new Option('--checkpoints <dir>', 'checkpoint directory, or s3://bucket/prefix (AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)').makeOptionMandatory();
   const partitionOpt = (what: string): Option => new Option('--partition <topic:n>', `${what} (repeatable)`).argParser(collectPartition);
 
   program
@@ -117,7 +117,7 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
   program
     .command('export')
     .description('print entries as JSON lines {"topic","partition","scope","key","value"} on stdout')
-    .option('--checkpoints <dir>', 'export from the checkpoints in this directory')
+    .option('--checkpoints <dir>', 'export from the checkpoints in this directory or s3://bucket/prefix')
     .option('--checkpoint <id>', 'with --checkpoints: this checkpoint only; default each partition from the one restore would take')
     .option('--state <dir>', 'export from this state directory (the consumer must be stopped)')
     .addOption(partitionOpt('export only this partition'))

@@ -17,7 +17,7 @@ export interface PruneOptions extends CheckpointDirOptions {
  * removed, corrupt ones quarantined, temp-file debris cleaned.
  */
 export async function pruneCommand(opts: PruneOptions, out: Output): Promise<number> {
-  const { repo } = openCheckpoints({ ...opts, keyFile: [] }, {});
+  const { repo } = openCheckpoints({ ...opts, keyFile: [] }, {}, out.io.env);
   try {
     const policy: RetentionPolicy = { keepLast: opts.keep };
     if (opts.maxAge !== undefined) policy.maxAgeMs = opts.maxAge;
