@@ -21,7 +21,7 @@ import { HotCache } from './hot-cache.js';
 import { decodeKey } from './key-codec.js';
 import { LmdbBackend } from './lmdb-backend.js';
 import { MemoryBackend } from './memory-backend.js';
-import type { MigrationContext } from './migrations.js';
+import type { MigrationContext, Migrations } from './migrations.js';
 import { PartitionCore, type StoreContext } from './partition-core.js';
 import { PartitionState } from './partition-state.js';
 import { newCounters, type Counters, type StoreStats } from './stats.js';
@@ -154,6 +154,11 @@ export class StateStore {
   /** Schema version of the stored values. */
   get schemaVersion(): number {
     return this.options.schemaVersion;
+  }
+
+  /** The migrations given at open: a restore applies them to an older checkpoint's values. */
+  get migrations(): Migrations {
+    return this.options.migrations;
   }
 
   /**
