@@ -157,6 +157,10 @@ export class KafkaSource implements Source {
   }
 
   seek(tp: TopicPartition, offset: string | 'earliest'): void {
+    // Once stopped there is nothing to position, and kafkajs throws on a seek
+    // after disconnect() ("Consumer group was not initialized"): a rejoin
+    // that completes during a stop still hands partitions to the pipeline.
+    if (this.stopped) return;
     // kafkajs resolves the special offset -2 to the partition's earliest offset.
     this.consumer?.seek({ topic: tp.topic, partition: tp.partition, offset: offset === 'earliest' ? '-2' : offset });
   }
@@ -219,7 +223,7 @@ export class KafkaSource implements Source {
     const change = diffAssignment(this.current, next);
     this.current = next;
     const consumer = this.consumer!;
-    if (next.length > 0) consumer.pause(byTopic(next));
+    if (!this.stopped && next.length > 0) consumer.pause(byTopic(next));
     const listener = this.listener!;
     this.rebalancing = this.rebalancing
       .catch(() => undefined)

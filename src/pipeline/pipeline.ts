@@ -213,6 +213,8 @@ export class Pipeline {
       },
       retained: async (tps) => {
         await guarded(async () => {
+          // A rejoin that completes during a stop: nothing is consumed any more.
+          if (this.phase !== 'running') return;
           const kept = tps.filter((tp) => this.owned.get(key(tp))?.recovering === false);
           const starts = kept.some((tp) => this.owned.get(key(tp))!.next === undefined) ? await this.logStarts(kept) : undefined;
           for (const tp of kept) {
