@@ -121,7 +121,7 @@ async function pipeline(
     if (++seen === n) resolveDone(performance.now() - first);
   };
   const p = new Pipeline({
-    source: new KafkaSource({ kafka: { clientId: 'tidemark-bench', brokers, logLevel: logLevel.NOTHING }, groupId, topics: [topic], consumer: { maxWaitTimeInMs: 100 } }),
+    source: new KafkaSource({ kafka: { clientId: 'tidemark-bench', brokers, logLevel: logLevel.NOTHING }, groupId, topics: [topic] }), // the source's default consumer settings
     store,
     handler,
     handleSignals: false,

@@ -68,6 +68,14 @@ export async function runConsumer(settings: ConsumerSettings): Promise<Pipeline>
           if (c.revoked.length > 0) console.log(`revoked ${c.revoked.map((t) => `${t.topic}:${t.partition}`).join(', ')}`);
         },
         failed: (e) => console.error(`stopped on an error: ${e.message}`),
+        waiting: (reason) => console.warn(reason),
+        gap: (g) => console.warn(`gap accepted in ${g.topic}:${g.partition}: ${g.records} record(s) deleted before they were processed; resuming at ${g.logStart}`),
+        stalled: (partitions) =>
+          console.warn(
+            partitions.length === 0
+              ? 'no partition is stalled any more'
+              : `stalled: ${partitions.map((p) => `${p.topic}:${p.partition} at ${p.next ?? '?'} of ${p.logEnd}, no batch for ${Math.round(p.idleMs / 1000)} s`).join('; ')}`,
+          ),
       },
     ],
   });

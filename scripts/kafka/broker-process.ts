@@ -11,13 +11,21 @@ const script = path.join(root, 'scripts', 'kafka', 'kafka.mjs');
 /** A running broker this process started. */
 export interface BrokerProcess {
   brokers: string[];
+  /** The Apache Kafka release it runs (KAFKA_VERSION, default 3.9.1). */
+  version: string;
   stop(): Promise<void>;
 }
 
+/** The Kafka release `kafka.mjs` starts: KAFKA_VERSION, or its default. */
+export function requestedKafkaVersion(): string {
+  return process.env.KAFKA_VERSION?.trim() || '3.9.1';
+}
+
 /**
- * Starts a broker on free ports (retrying on a fresh pair if one was taken
- * meanwhile). With `ownerPid`, the broker is also stopped if that process
- * dies without calling stop().
+ * Starts a broker of the release KAFKA_VERSION names (default 3.9.1) on free
+ * ports (retrying on a fresh pair if one was taken meanwhile). With
+ * `ownerPid`, the broker is also stopped if that process dies without
+ * calling stop().
  */
 export async function startBroker(ownerPid: number = process.pid): Promise<BrokerProcess> {
   let lastError: Error | undefined;
@@ -26,7 +34,7 @@ export async function startBroker(ownerPid: number = process.pid): Promise<Broke
     const env = { KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(controllerPort) };
     try {
       const bootstrap = (await runScript('start', { ...env, KAFKA_OWNER_PID: String(ownerPid) })).trim();
-      return { brokers: [bootstrap], stop: async () => void (await runScript('stop', env)) };
+      return { brokers: [bootstrap], version: requestedKafkaVersion(), stop: async () => void (await runScript('stop', env)) };
     } catch (e) {
       lastError = e as Error;
       // Its log tail is in the error already; leave no files (or process) behind.

@@ -2,11 +2,14 @@
 // A real, single-node Apache Kafka broker (KRaft mode) for tests and CI,
 // run from Maven Central jars: no Docker, no Kafka download site.
 //
-//   node scripts/kafka/kafka.mjs fetch        gather the broker's jars into .kafka/libs (once)
+//   node scripts/kafka/kafka.mjs fetch        gather the broker's jars into .kafka/libs-<version> (once)
 //   node scripts/kafka/kafka.mjs start        start a broker in the background, wait until it serves
 //   node scripts/kafka/kafka.mjs stop [--all] stop it (or every broker this script started) and wipe its data
 //   node scripts/kafka/kafka.mjs status       say which brokers this script has running
 //
+// KAFKA_VERSION (default 3.9.1) picks the Apache Kafka release: one of the
+// scripts/kafka/pom-<version>.xml files (3.9.1, and 4.4.0, the newest 4.x on
+// Maven Central on 2026-12-01). 3.x logs with reload4j, 4.x with log4j2.
 // KAFKA_PORT (default 9092) is the client port, KAFKA_CONTROLLER_PORT (default
 // KAFKA_PORT + 1) the KRaft controller's. Each broker lives in
 // .kafka/broker-<port>/ (config, data, log, pid), so brokers on different
@@ -26,10 +29,38 @@ const STARTED_LINE = 'Kafka Server started';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
 const home = path.join(root, '.kafka');
-const libs = path.join(home, 'libs');
-const pom = path.join(here, 'pom.xml');
+const DEFAULT_VERSION = '3.9.1';
 
 class UsageError extends Error {}
+
+/** The Kafka releases this script has a dependency list (pom-<version>.xml) for. */
+function supportedVersions() {
+  return fs
+    .readdirSync(here)
+    .map((n) => /^pom-(\d+\.\d+\.\d+)\.xml$/.exec(n)?.[1])
+    .filter((v) => v !== undefined)
+    .sort();
+}
+
+/**
+ * The release KAFKA_VERSION asks for, with its pom, its jars' directory and
+ * its logging flavour: Kafka 4 replaced reload4j (log4j 1 syntax) with log4j2.
+ */
+function kafkaVersion() {
+  const version = (process.env.KAFKA_VERSION ?? '').trim() || DEFAULT_VERSION;
+  const supported = supportedVersions();
+  if (!supported.includes(version)) {
+    throw new UsageError(`KAFKA_VERSION=${version} is not supported; supported: ${supported.join(', ')} (scripts/kafka/pom-<version>.xml)`);
+  }
+  return {
+    version,
+    pom: path.join(here, `pom-${version}.xml`),
+    libs: path.join(home, `libs-${version}`),
+    log4j2: Number(version.split('.')[0]) >= 4,
+  };
+}
+/** Set by main() from KAFKA_VERSION before any command runs. */
+let kv;
 
 const log = (msg) => process.stderr.write(`kafka: ${msg}\n`);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -58,7 +89,9 @@ function instance(port) {
     dir,
     data: path.join(dir, 'data'),
     props: path.join(dir, 'server.properties'),
-    log4j: path.join(dir, 'log4j.properties'),
+    log4j: path.join(dir, kv.log4j2 ? 'log4j2.properties' : 'log4j.properties'),
+    toolsLog4j: path.join(dir, kv.log4j2 ? 'tools-log4j2.properties' : 'tools-log4j.properties'),
+    versionFile: path.join(dir, 'kafka.version'),
     log: path.join(dir, 'kafka.log'),
     pidFile: path.join(dir, 'kafka.pid'),
   };
@@ -117,6 +150,15 @@ function brokerPid(inst) {
   return pid;
 }
 
+/** The Kafka version an instance was started with (instances from before KAFKA_VERSION ran 3.9.1). */
+function runningVersion(inst) {
+  try {
+    return fs.readFileSync(inst.versionFile, 'utf8').trim();
+  } catch {
+    return DEFAULT_VERSION;
+  }
+}
+
 async function waitForExit(pid, ms) {
   const deadline = Date.now() + ms;
   while (isAlive(pid)) {
@@ -165,12 +207,17 @@ function findJava() {
 }
 
 function javaClasspath() {
-  return path.join(libs, '*');
+  return path.join(kv.libs, '*');
 }
 
-/** Runs a Kafka tool class to completion; returns its stdout. */
+/** The JVM flag that points this version's logging at `file`. */
+function logConfigFlag(file) {
+  return kv.log4j2 ? `-Dlog4j2.configurationFile=${file}` : `-Dlog4j.configuration=file:${file}`;
+}
+
+/** Runs a Kafka tool class to completion; returns its stdout (its logging goes to stderr). */
 function runJavaTool(java, args, inst) {
-  const r = spawnSync(java, ['-Xmx256m', `-Dlog4j.configuration=file:${inst.log4j}`, '-cp', javaClasspath(), ...args], {
+  const r = spawnSync(java, ['-Xmx256m', logConfigFlag(inst.toolsLog4j), '-cp', javaClasspath(), ...args], {
     encoding: 'utf8',
   });
   if (r.status !== 0) {
@@ -181,21 +228,21 @@ function runJavaTool(java, args, inst) {
 
 // ---------------------------------------------------------------- fetch
 
-const fingerprint = () => createHash('sha256').update(fs.readFileSync(pom)).digest('hex');
+const fingerprint = () => createHash('sha256').update(fs.readFileSync(kv.pom)).digest('hex');
 const fetchedMarker = (dir) => path.join(dir, '.fetched');
 
 function isFetched() {
   try {
-    return fs.readFileSync(fetchedMarker(libs), 'utf8').trim() === fingerprint();
+    return fs.readFileSync(fetchedMarker(kv.libs), 'utf8').trim() === fingerprint();
   } catch {
     return false;
   }
 }
 
-/** Gathers the broker's runtime jars into .kafka/libs; does nothing when they are there for this pom. */
+/** Gathers the broker's runtime jars into .kafka/libs-<version>; does nothing when they are there for this pom. */
 function fetchJars() {
   if (isFetched()) {
-    log(`jars already in ${path.relative(root, libs)}`);
+    log(`jars already in ${path.relative(root, kv.libs)}`);
     return;
   }
   const mvn = spawnSync('mvn', ['--version'], { encoding: 'utf8' });
@@ -203,17 +250,17 @@ function fetchJars() {
   fs.mkdirSync(home, { recursive: true });
   // Gather into a private directory and rename it into place, so a failed or
   // concurrent fetch never leaves a half set that looks complete.
-  const tmp = path.join(home, `libs.tmp-${process.pid}`);
+  const tmp = `${kv.libs}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   const began = Date.now();
-  log('fetching Apache Kafka broker jars with Maven ...');
+  log(`fetching Apache Kafka ${kv.version} broker jars with Maven ...`);
   const r = spawnSync(
     'mvn',
     [
       '-B',
       '-q',
       '-f',
-      pom,
+      kv.pom,
       'org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies',
       '-DincludeScope=runtime',
       `-DoutputDirectory=${tmp}`,
@@ -230,14 +277,14 @@ function fetchJars() {
     throw new Error(`Maven finished but ${tmp} holds no kafka_2.13 jar`);
   }
   fs.writeFileSync(fetchedMarker(tmp), `${fingerprint()}\n`);
-  fs.rmSync(libs, { recursive: true, force: true });
+  fs.rmSync(kv.libs, { recursive: true, force: true });
   try {
-    fs.renameSync(tmp, libs);
+    fs.renameSync(tmp, kv.libs);
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
     if (!isFetched()) throw e; // another fetch won the race: fine
   }
-  log(`fetched ${jars.length} jars into ${path.relative(root, libs)} in ${((Date.now() - began) / 1000).toFixed(1)} s`);
+  log(`fetched ${jars.length} jars into ${path.relative(root, kv.libs)} in ${((Date.now() - began) / 1000).toFixed(1)} s`);
 }
 
 // ---------------------------------------------------------------- start
@@ -280,14 +327,51 @@ num.recovery.threads.per.data.dir=1
 `;
 }
 
-const LOG4J = `# Written by scripts/kafka/kafka.mjs: everything to stdout, which is the broker's log file.
-log4j.rootLogger=INFO, stdout
-log4j.appender.stdout=org.apache.log4j.ConsoleAppender
-log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
-log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+/**
+ * Logging configuration: the broker logs everything to stdout, which is its
+ * log file; the tools (StorageTool) log warnings to stderr, so their stdout
+ * is only their answer (a cluster id).
+ */
+function loggingConfig(forTools) {
+  if (kv.log4j2) {
+    return `# Written by scripts/kafka/kafka.mjs (log4j2, Kafka 4): ${forTools ? 'warnings to stderr; stdout is the tool\'s answer' : "everything to stdout, which is the broker's log file"}.
+status = warn
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.target = ${forTools ? 'SYSTEM_ERR' : 'SYSTEM_OUT'}
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = ${forTools ? 'WARN' : 'INFO'}
+rootLogger.appenderRef.out.ref = OUT
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+logger.clients.name = org.apache.kafka.clients
+logger.clients.level = WARN
+`;
+  }
+  return `# Written by scripts/kafka/kafka.mjs (log4j 1 syntax, reload4j): ${forTools ? 'warnings to stderr' : "everything to stdout, which is the broker's log file"}.
+log4j.rootLogger=${forTools ? 'WARN' : 'INFO'}, out
+log4j.appender.out=org.apache.log4j.ConsoleAppender
+log4j.appender.out.Target=${forTools ? 'System.err' : 'System.out'}
+log4j.appender.out.layout=org.apache.log4j.PatternLayout
+log4j.appender.out.layout.ConversionPattern=[%d] %p %m (%c)%n
 log4j.logger.kafka.request.logger=WARN
 log4j.logger.org.apache.kafka.clients=WARN
 `;
+}
+
+/**
+ * A KRaft cluster id is a UUID in URL-safe base64 without padding: 22
+ * characters. Anything else on the tool's stdout (Kafka 4's log4j2 once
+ * printed its configuration warnings there) must not become `cluster.id`.
+ */
+function checkClusterId(out) {
+  const id = out.trim();
+  if (!/^[A-Za-z0-9_-]{22}$/.test(id)) {
+    throw new Error(`StorageTool random-uuid printed something other than a cluster id (22 base64url characters):\n${out}`);
+  }
+  return id;
+}
 
 function loadKafkajs() {
   try {
@@ -358,8 +442,12 @@ async function start() {
   const timeoutMs = envInt('KAFKA_START_TIMEOUT_MS', 120_000);
   const running = brokerPid(inst);
   if (running) {
+    const have = runningVersion(inst);
+    if (have !== kv.version) {
+      throw new Error(`a Kafka ${have} broker started by this script already serves ${HOST}:${port}; KAFKA_VERSION asks for ${kv.version}: stop it first or pick another KAFKA_PORT`);
+    }
     await waitReady(inst, running, Date.now(), timeoutMs);
-    log(`a broker started by this script already serves ${HOST}:${port} (pid ${running})`);
+    log(`a Kafka ${have} broker started by this script already serves ${HOST}:${port} (pid ${running})`);
     process.stdout.write(`${HOST}:${port}\n`);
     return;
   }
@@ -379,9 +467,11 @@ async function start() {
   fs.rmSync(inst.dir, { recursive: true, force: true });
   fs.mkdirSync(inst.data, { recursive: true });
   fs.writeFileSync(inst.props, serverProperties(inst, controllerPort));
-  fs.writeFileSync(inst.log4j, LOG4J);
+  fs.writeFileSync(inst.log4j, loggingConfig(false));
+  fs.writeFileSync(inst.toolsLog4j, loggingConfig(true));
+  fs.writeFileSync(inst.versionFile, `${kv.version}\n`);
 
-  const clusterId = runJavaTool(java, ['kafka.tools.StorageTool', 'random-uuid'], inst).trim();
+  const clusterId = checkClusterId(runJavaTool(java, ['kafka.tools.StorageTool', 'random-uuid'], inst));
   runJavaTool(java, ['kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', inst.props], inst);
   const formatted = Date.now();
 
@@ -396,7 +486,7 @@ async function start() {
       '-XX:InitiatingHeapOccupancyPercent=35',
       '-XX:+ExplicitGCInvokesConcurrent',
       '-Djava.awt.headless=true',
-      `-Dlog4j.configuration=file:${inst.log4j}`,
+      logConfigFlag(inst.log4j),
       `-Dkafka.logs.dir=${inst.dir}`,
       '-cp',
       javaClasspath(),
@@ -422,7 +512,7 @@ async function start() {
   if (owner) spawnWatchdog(inst, child.pid, Number(owner));
   const now = Date.now();
   log(
-    `broker ${HOST}:${port} (controller ${controllerPort}, pid ${child.pid}) ready in ${((now - began) / 1000).toFixed(1)} s ` +
+    `Kafka ${kv.version} broker ${HOST}:${port} (controller ${controllerPort}, pid ${child.pid}) ready in ${((now - began) / 1000).toFixed(1)} s ` +
       `(storage format ${((formatted - began) / 1000).toFixed(1)} s, start-up ${((now - formatted) / 1000).toFixed(1)} s); log: ${path.relative(root, inst.log)}`,
   );
   process.stdout.write(`${HOST}:${port}\n`);
@@ -492,21 +582,22 @@ function status() {
   for (const inst of known) {
     const pid = brokerPid(inst);
     if (inst.port === port) selectedRunning = pid !== null;
-    const state = pid ? `running (pid ${pid}), log ${path.relative(root, inst.log)}` : fs.existsSync(inst.dir) ? 'not running (stale files)' : 'not running';
+    const state = pid ? `running Kafka ${runningVersion(inst)} (pid ${pid}), log ${path.relative(root, inst.log)}` : fs.existsSync(inst.dir) ? 'not running (stale files)' : 'not running';
     process.stdout.write(`${HOST}:${inst.port} ${state}\n`);
   }
-  process.stdout.write(`jars: ${isFetched() ? `fetched (${path.relative(root, libs)})` : 'not fetched'}\n`);
+  process.stdout.write(`Kafka ${kv.version} jars: ${isFetched() ? `fetched (${path.relative(root, kv.libs)})` : 'not fetched'}\n`);
   return selectedRunning ? 0 : 3;
 }
 
 // ---------------------------------------------------------------- main
 
 const USAGE = `usage: node scripts/kafka/kafka.mjs <fetch|start|stop [--all]|status>
-env: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (KAFKA_PORT + 1), KAFKA_HEAP_OPTS (-Xms256m -Xmx512m),
+env: KAFKA_VERSION (${DEFAULT_VERSION}; or 4.4.0), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (KAFKA_PORT + 1), KAFKA_HEAP_OPTS (-Xms256m -Xmx512m),
      KAFKA_START_TIMEOUT_MS (120000), KAFKA_STOP_TIMEOUT_MS (30000), KAFKA_OWNER_PID (stop the broker when it exits)`;
 
 async function main(argv) {
   const [command, ...rest] = argv;
+  kv = kafkaVersion();
   switch (command) {
     case 'fetch':
       fetchJars();

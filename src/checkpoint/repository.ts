@@ -5,10 +5,12 @@ import { CheckpointFormatError } from '../errors/checkpoint-format-error.js';
 import { CheckpointKeyError } from '../errors/checkpoint-key-error.js';
 import { CheckpointNotFoundError } from '../errors/checkpoint-not-found-error.js';
 import { ConfigError } from '../errors/config-error.js';
+import { MigrationError } from '../errors/migration-error.js';
 import { SchemaVersionError } from '../errors/schema-version-error.js';
 import { StorageError } from '../errors/storage-error.js';
 import { TidemarkError } from '../errors/tidemark-error.js';
 import type { BackendSnapshot, RawEntry } from '../state/backend.js';
+import { migrateStoredValue, missingMigration } from '../state/migrations.js';
 import type { StateStore } from '../state/state-store.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { isErrno } from '../util/fs.js';
@@ -31,6 +33,7 @@ import {
 import { notify, type CheckpointObserver, type RestoreEvent } from './observer.js';
 import { ReaderRegistry } from './readers.js';
 import { readRecords, RecordPacker, transferable } from './records.js';
+import { planRestore } from './restore-plan.js';
 import { planRetention, resolveRetention, type RetentionPolicy } from './retention.js';
 import { MAX_LEVEL, MIN_LEVEL } from './segment-codec.js';
 import type { CheckpointStorage, StoredObject } from './storage.js';
@@ -99,13 +102,22 @@ export interface WriteOptions {
 
 /** Options for {@link CheckpointRepository.restore}. */
 export interface RestoreOptions {
-  /** Restore from this checkpoint only (no fallback); default the newest valid one. */
+  /** Restore from this checkpoint only (no fallback); default the plan below. */
   id?: string;
   /**
-   * Restore only these partitions: each from the newest valid checkpoint
-   * holding it (or from `id`). Default: every partition of the checkpoint.
+   * Restore only these partitions. Default: every partition a valid
+   * checkpoint holds. Without `id`, each comes from the valid checkpoint
+   * holding it at the highest offset (the newest among equals), falling
+   * back to the next highest (see planRestore in restore-plan.ts).
    */
   partitions?: Iterable<TopicPartition>;
+  /** A listing already taken (recovery lists once per rebalance); default {@link list} now. Without `id` only. */
+  listing?: readonly CheckpointInfo[];
+  /**
+   * A partition's local offset: only checkpoints holding it further ahead
+   * are restored (recovery passes the local state's offset). Without `id` only.
+   */
+  aheadOf?: (tp: TopicPartition) => string | undefined;
 }
 
 /** A partition restored. */
@@ -113,6 +125,8 @@ export interface RestoredPartition extends TopicPartition {
   checkpointId: string;
   offset: string | null;
   entries: number;
+  /** The checkpoint's schema version, when its values were migrated to the store's as they were restored. */
+  migratedFrom?: number;
 }
 
 /** A checkpoint passed over by restore, and why. */
@@ -158,10 +172,14 @@ interface LoadedPartition {
   info: CheckpointInfo;
   part: CheckpointPartitionInfo;
   chunks: Buffer[];
+  /** Schema version of its values. */
+  schemaVersion: number;
+  /** Its records migrated to the store's schema version, when older. */
+  migrated?: RawEntry[];
 }
 
 /** The state store as restore uses it. */
-export type RestoreTarget = Pick<StateStore, 'schemaVersion' | 'replacePartition' | 'release'>;
+export type RestoreTarget = Pick<StateStore, 'schemaVersion' | 'migrations' | 'replacePartition' | 'release'>;
 
 // The main thread packs records for at most this long before yielding.
 const SLICE_MS = 8;
@@ -189,6 +207,8 @@ export class CheckpointRepository {
   private readonly clock: Clock;
   private readonly readers: ReaderRegistry;
   private readonly codec = new CodecWorker();
+  // Ids this repository moved to quarantine (so a stale listing does not move them twice).
+  private readonly quarantinedHere = new Set<string>();
 
   constructor(options: CheckpointRepositoryOptions) {
     if (typeof options !== 'object' || options === null) throw new ConfigError('checkpoint repository options must be an object');
@@ -353,10 +373,11 @@ export class CheckpointRepository {
    * before any state is replaced (no partial restore), then replacing each
    * partition's entries and offset in one transaction.
    *
-   * - No options: the newest valid checkpoint, all of its partitions,
-   *   falling back to older ones.
-   * - `partitions`: each from the newest valid checkpoint holding it, with
-   *   fallback per partition; those no valid checkpoint holds are `missing`.
+   * - Without `id`: each partition (those named, or every one a valid
+   *   checkpoint holds) from the valid checkpoint holding it at the highest
+   *   offset, the newest among equals, falling back per partition to the
+   *   next highest: the checkpoint recovery takes and retention keeps.
+   *   Partitions no valid checkpoint holds are `missing`.
    * - `id`: that checkpoint only (no fallback).
    *
    * A checkpoint that fails verification is quarantined (renamed, never
@@ -374,18 +395,23 @@ export class CheckpointRepository {
     const missing: TopicPartition[] = [];
     let loaded: LoadedPartition[];
     if (options.id !== undefined) loaded = await this.loadExplicit(store, options.id, wanted, missing);
-    else if (wanted !== undefined) loaded = await this.loadPerPartition(store, wanted, skipped, missing);
-    else loaded = await this.loadNewest(store, skipped);
+    else loaded = await this.loadPlanned(store, wanted, options, skipped, missing);
 
-    // Every segment has passed. Refuse now, before touching anything, if a
-    // partition has uncommitted changes (release() throws for those).
+    // Every segment has passed. Values of an older schema are migrated now,
+    // every partition before any is replaced: a migration that throws leaves
+    // the store as it was (MigrationError).
+    for (const l of loaded) if (l.schemaVersion < store.schemaVersion) this.migrate(store, l);
+    // Refuse now, before touching anything, if a partition has uncommitted
+    // changes (release() throws for those).
     for (const l of loaded) store.release(l.part.topic, l.part.partition);
     const restored: RestoredPartition[] = [];
     for (const l of loaded) {
       const { topic, partition, offset, entries } = l.part;
-      await store.replacePartition({ topic, partition }, readRecords(l.chunks), offset ?? undefined);
+      await store.replacePartition({ topic, partition }, l.migrated ?? readRecords(l.chunks), offset ?? undefined);
       l.chunks = []; // let it go before the next partition
-      restored.push({ topic, partition, checkpointId: l.info.id, offset, entries });
+      l.migrated = undefined;
+      const migratedFrom = l.schemaVersion < store.schemaVersion ? { migratedFrom: l.schemaVersion } : {};
+      restored.push({ topic, partition, checkpointId: l.info.id, offset, entries, ...migratedFrom });
     }
     const result: RestoreResult = { restored, skipped, missing };
     const event: RestoreEvent = { durationMs: performance.now() - started, ...result };
@@ -478,6 +504,7 @@ export class CheckpointRepository {
       moved = false;
       process.emitWarning(`tidemark: could not quarantine checkpoint ${id}: ${(err as Error).message}`);
     }
+    if (moved) this.quarantinedHere.add(id);
     notify(this.observer, 'corruptCheckpoint', { id, reason, quarantined: moved });
     return moved;
   }
@@ -772,10 +799,19 @@ export class CheckpointRepository {
   private async loadCheckpoint(store: RestoreTarget, info: CheckpointInfo, tps: readonly TopicPartition[]): Promise<LoadedPartition[]> {
     this.keyFor(info); // a key problem is configuration, not corruption: throw
     const schema = info.manifest!.schemaVersion;
-    if (schema !== store.schemaVersion) {
+    if (schema > store.schemaVersion) {
+      throw new SchemaVersionError(
+        `checkpoint ${info.id} holds state of schema version ${schema}, newer than this store's ${store.schemaVersion}; ` +
+          'refusing to restore it (run the code that wrote it on this member, or restore an older checkpoint with --checkpoint)',
+        schema,
+        store.schemaVersion,
+      );
+    }
+    const gap = missingMigration(schema, store.schemaVersion, store.migrations);
+    if (gap !== undefined) {
       throw new SchemaVersionError(
         `checkpoint ${info.id} holds state of schema version ${schema}, the store is at ${store.schemaVersion}; ` +
-          'restoring across schema versions is not supported (restore with the code that wrote it, then upgrade)',
+          `no migration from ${gap} to ${gap + 1} is registered (give the store "migrations" from ${schema} up)`,
         schema,
         store.schemaVersion,
       );
@@ -785,7 +821,7 @@ export class CheckpointRepository {
       const loaded: LoadedPartition[] = [];
       for (const tp of tps) {
         const part = info.partitions.find((p) => p.topic === tp.topic && p.partition === tp.partition)!;
-        loaded.push({ info, part, chunks: await this.loadSegment(info, part, true) });
+        loaded.push({ info, part, chunks: await this.loadSegment(info, part, true), schemaVersion: schema });
       }
       return loaded;
     } finally {
@@ -812,75 +848,78 @@ export class CheckpointRepository {
     }
   }
 
-  private async loadNewest(store: RestoreTarget, skipped: SkippedCheckpoint[]): Promise<LoadedPartition[]> {
-    for (const info of await this.list()) {
-      if (info.status === 'incomplete') continue;
-      if (info.status !== 'valid') {
-        await this.passOver(info, skipped);
-        continue;
-      }
-      try {
-        return await this.loadCheckpoint(store, info, info.partitions);
-      } catch (err) {
-        await this.onLoadFailure(info, err, skipped);
-      }
-    }
-    return [];
-  }
-
-  private async loadPerPartition(
+  // Executes planRestore's choices: each pending partition goes to its best
+  // candidate not yet failed, grouped by checkpoint; a checkpoint that fails
+  // sends its partitions on to their next candidates.
+  private async loadPlanned(
     store: RestoreTarget,
-    wanted: TopicPartition[],
+    wanted: TopicPartition[] | undefined,
+    options: RestoreOptions,
     skipped: SkippedCheckpoint[],
     missing: TopicPartition[],
   ): Promise<LoadedPartition[]> {
-    const infos = await this.list();
-    const passed = new Set<string>();
+    const infos = options.listing ?? (await this.list());
+    const plan = planRestore(infos, wanted, options.aheadOf === undefined ? {} : { above: options.aheadOf });
+    const byId = new Map(infos.map((i) => [i.id, i]));
+    for (const id of plan.passOver) await this.passOver(byId.get(id)!, skipped);
+    const failed = new Set<string>();
     const loaded: LoadedPartition[] = [];
-    let pending = wanted;
+    let pending = plan.partitions.map((p) => ({ tp: { topic: p.topic, partition: p.partition }, candidates: p.candidates, next: 0 }));
     while (pending.length > 0) {
-      // Each pending partition goes to the newest usable checkpoint holding
-      // it; invalid ones newer than that are passed over (and quarantined).
-      const groups = new Map<string, { info: CheckpointInfo; tps: TopicPartition[] }>();
-      for (const tp of pending) {
-        let chosen: CheckpointInfo | undefined;
-        for (const info of infos) {
-          if (passed.has(info.id) || info.status === 'incomplete') continue;
-          if (info.status !== 'valid') {
-            passed.add(info.id);
-            await this.passOver(info, skipped);
-            continue;
-          }
-          if (info.partitions.some((p) => p.topic === tp.topic && p.partition === tp.partition)) {
-            chosen = info;
-            break;
-          }
+      const groups = new Map<string, { info: CheckpointInfo; items: typeof pending }>();
+      for (const item of pending) {
+        while (item.next < item.candidates.length && failed.has(item.candidates[item.next]!.id)) item.next++;
+        const choice = item.candidates[item.next];
+        if (choice === undefined) {
+          missing.push(item.tp);
+          continue;
         }
-        if (chosen === undefined) missing.push(tp);
-        else {
-          const g = groups.get(chosen.id) ?? { info: chosen, tps: [] };
-          g.tps.push(tp);
-          groups.set(chosen.id, g);
-        }
+        const g = groups.get(choice.id) ?? { info: byId.get(choice.id)!, items: [] };
+        g.items.push(item);
+        groups.set(choice.id, g);
       }
       pending = [];
-      for (const { info, tps } of groups.values()) {
+      for (const { info, items } of groups.values()) {
         try {
-          loaded.push(...(await this.loadCheckpoint(store, info, tps)));
+          loaded.push(...(await this.loadCheckpoint(store, info, items.map((i) => i.tp))));
         } catch (err) {
           await this.onLoadFailure(info, err, skipped);
-          passed.add(info.id);
-          pending.push(...tps); // fall back to older checkpoints
+          failed.add(info.id);
+          pending.push(...items); // on to their next candidates
         }
       }
     }
+    missing.sort(compareTopicPartitions);
     return loaded.sort((a, b) => compareTopicPartitions(a.part, b.part));
+  }
+
+  // Migrates one loaded partition's values from its checkpoint's schema to
+  // the store's, into memory (the chunks are let go as it goes).
+  private migrate(store: RestoreTarget, l: LoadedPartition): void {
+    const tp = { topic: l.part.topic, partition: l.part.partition };
+    const step = { at: l.schemaVersion };
+    const out: RawEntry[] = [];
+    try {
+      for (const raw of readRecords(l.chunks)) {
+        out.push({ key: Buffer.from(raw.key), value: migrateStoredValue(tp, raw, l.schemaVersion, store.schemaVersion, store.migrations, step) });
+      }
+    } catch (err) {
+      throw new MigrationError(
+        `restoring ${formatTopicPartition(tp)} from checkpoint ${l.info.id}: migration from schema version ${step.at} to ${step.at + 1} failed; ` +
+          `nothing was restored: ${(err as Error).message}`,
+        step.at,
+        { cause: err },
+      );
+    }
+    l.chunks = [];
+    l.migrated = out;
   }
 
   // An invalid checkpoint met while looking for a valid one.
   private async passOver(info: CheckpointInfo, skipped: SkippedCheckpoint[]): Promise<void> {
     if (info.status === 'corrupt') {
-      const moved = await this.quarantine(info.id, info.reason ?? 'corrupt');
+      // A listing taken earlier (recovery's, per rebalance) may still show one this repository moved.
+      const moved = this.quarantinedHere.has(info.id) || (await this.quarantine(info.id, info.reason ?? 'corrupt'));
       skipped.push({ id: info.id, reason: `${info.reason ?? 'corrupt'}${moved ? ' (quarantined)' : ' (could not quarantine)'}` });
     } else {
       skipped.push({ id: info.id, reason: `${info.reason ?? info.status} (left in place)` });

@@ -1,12 +1,15 @@
 import { ConfigError } from '../errors/config-error.js';
 import type { TopicPartition } from '../util/topic-partition.js';
 import { checkpointTime } from './checkpoint-id.js';
+import { firstChoices } from './restore-plan.js';
 
 /**
  * Which checkpoints to keep. A checkpoint is deleted when it is beyond the
  * newest `keepLast` for every partition it holds, or older than `maxAgeMs`;
  * whatever the policy, the newest valid checkpoint of any partition (so the
- * newest valid checkpoint overall) and checkpoints being read are kept.
+ * newest valid checkpoint overall), the valid checkpoint holding a partition
+ * at its highest offset (the one recovery restores it from) and checkpoints
+ * being read are kept.
  */
 export interface RetentionPolicy {
   /** Newest valid checkpoints to keep per partition; default 3. */
@@ -28,7 +31,8 @@ export interface ResolvedRetention {
 export interface RetentionCandidate {
   id: string;
   status: 'valid' | 'corrupt' | 'incomplete' | 'unsupported';
-  partitions: readonly TopicPartition[];
+  /** Partitions it holds, with their next offsets (without one, a partition never counts as held furthest ahead). */
+  partitions: ReadonlyArray<TopicPartition & { offset?: string | null }>;
 }
 
 /** Decisions of one retention pass. */
@@ -73,6 +77,10 @@ export function resolveRetention(policy: RetentionPolicy | undefined): ResolvedR
  * "Newest N" is applied per partition because consumers sharing a directory
  * each checkpoint only the partitions they own: a checkpoint may go only when
  * every partition it holds has `keepLast` newer valid checkpoints holding it.
+ * Newest is not furthest ahead: a member that checkpoints a partition it has
+ * not finished restoring, or a slow one handing it over late, can write a
+ * newer checkpoint holding it at a lower offset; recovery takes the highest
+ * offset (see planRestore), so that checkpoint is kept whatever its age.
  */
 export function planRetention(
   checkpoints: readonly RetentionCandidate[],
@@ -83,6 +91,13 @@ export function planRetention(
   const plan: RetentionPlan = { delete: [], deleteIncomplete: [], quarantine: [], keep: [] };
   const newestFirst = [...checkpoints].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   const newer = new Map<string, number>(); // partition -> valid checkpoints seen so far (all newer)
+  const furthest = new Map<string, string[]>(); // checkpoint id -> partitions it holds furthest ahead
+  const planned = checkpoints.map((c) => ({ ...c, partitions: c.partitions.map((p) => ({ ...p, offset: p.offset ?? null })) }));
+  for (const choice of firstChoices(planned).values()) {
+    const list = furthest.get(choice.id) ?? [];
+    list.push(`${choice.topic}:${choice.partition} at its highest offset, ${choice.offset}`);
+    furthest.set(choice.id, list);
+  }
   let newestValid = true;
   for (const c of newestFirst) {
     const age = nowMs - checkpointTime(c.id);
@@ -114,6 +129,7 @@ export function planRetention(
     if (newestValid) why = 'newest valid checkpoint';
     else if (inUse.has(c.id)) why = 'being read';
     else if (newestOfAPartition) why = 'newest valid checkpoint of one of its partitions';
+    else if (furthest.has(c.id)) why = `holds ${furthest.get(c.id)!.join(', ')}`;
     else if (!superseded && !expired) why = `within the newest ${policy.keepLast} of one of its partitions`;
     newestValid = false;
     if (why === undefined) plan.delete.push(c.id);

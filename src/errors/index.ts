@@ -14,4 +14,6 @@ export { CheckpointFormatError } from './checkpoint-format-error.js';
 export { CheckpointKeyError } from './checkpoint-key-error.js';
 export { CheckpointNotFoundError } from './checkpoint-not-found-error.js';
 export { CheckpointTimeoutError } from './checkpoint-timeout-error.js';
+export { OffsetGapError } from './offset-gap-error.js';
+export { TopicNotFoundError } from './topic-not-found-error.js';
 export { ObjectStorageError } from './object-storage-error.js';

@@ -1,5 +1,7 @@
-import { Kafka, logLevel, type Consumer, type ConsumerConfig, type KafkaConfig } from 'kafkajs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Kafka, logLevel, type Admin, type Consumer, type ConsumerConfig, type KafkaConfig, type Logger } from 'kafkajs';
 import { ConfigError } from '../errors/config-error.js';
+import { TopicNotFoundError } from '../errors/topic-not-found-error.js';
 import type { Source, SourceListener, SourceRecord } from '../pipeline/source.js';
 import type { PartitionOffset, TopicPartition } from '../util/topic-partition.js';
 import { byTopic, diffAssignment, flattenAssignment } from './assignment.js';
@@ -12,9 +14,25 @@ export interface KafkaSourceOptions {
   topics: readonly string[];
   /** Where a partition with no state and no group offset starts; default true (the earliest record). */
   fromBeginning?: boolean;
-  /** Further kafkajs consumer settings (session timeout, heartbeat interval, max bytes...). */
+  /**
+   * Further kafkajs consumer settings (session timeout, heartbeat interval,
+   * max bytes...). `maxWaitTimeInMs` defaults to 250 here (kafkajs: 5,000):
+   * kafkajs waits that long on a fetch with nothing to return, which is how
+   * long a resume after a rebalance and a stop can take.
+   */
   consumer?: Omit<ConsumerConfig, 'groupId'>;
+  /**
+   * How long to wait for missing topics at start, in ms, saying so every 30
+   * s (default 600,000: ten minutes); then `start` fails with
+   * `TopicNotFoundError`. 0: fail at once.
+   */
+  topicWaitMs?: number;
 }
+
+/** kafkajs's maxWaitTimeInMs default here; see {@link KafkaSourceOptions.consumer}. */
+export const DEFAULT_MAX_WAIT_MS = 250;
+const DEFAULT_TOPIC_WAIT_MS = 600_000;
+const TOPIC_WAIT_NOTICE_MS = 30_000;
 
 /**
  * A kafkajs consumer-group source. Offsets are never auto-committed: the
@@ -31,6 +49,9 @@ export class KafkaSource implements Source {
   private rebalancing: Promise<void> = Promise.resolve();
   private readonly removers: Array<() => void> = [];
   private stopped = false;
+  private admin: Admin | undefined;
+  private logger: Logger | undefined;
+  private readonly stopSignal = new AbortController();
 
   constructor(private readonly options: KafkaSourceOptions) {
     if (typeof options !== 'object' || options === null) throw new ConfigError('kafka source options must be an object');
@@ -41,12 +62,32 @@ export class KafkaSource implements Source {
     if (!(options.kafka instanceof Kafka) && !Array.isArray((options.kafka as KafkaConfig | undefined)?.brokers)) {
       throw new ConfigError('"kafka" must be a kafkajs Kafka client or a config with "brokers"');
     }
+    const wait = options.topicWaitMs;
+    if (wait !== undefined && (typeof wait !== 'number' || !Number.isSafeInteger(wait) || wait < 0)) {
+      throw new ConfigError(`"topicWaitMs" must be an integer >= 0, got ${String(wait)}`);
+    }
   }
 
   async start(listener: SourceListener): Promise<void> {
     this.listener = listener;
     const kafka = this.options.kafka instanceof Kafka ? this.options.kafka : new Kafka({ logLevel: logLevel.WARN, ...this.options.kafka });
-    const consumer = kafka.consumer({ ...this.options.consumer, groupId: this.options.groupId });
+    this.logger = kafka.logger();
+    this.admin = kafka.admin();
+    await this.admin.connect();
+    await this.waitForTopics(listener);
+    if (this.stopped) return;
+    const userRetry = this.options.consumer?.retry;
+    const consumer = kafka.consumer({
+      maxWaitTimeInMs: DEFAULT_MAX_WAIT_MS,
+      ...this.options.consumer,
+      groupId: this.options.groupId,
+      retry: {
+        ...userRetry,
+        // kafkajs restarts a crashed consumer after a delay, even one that
+        // crashed while disconnecting: once stopped, nothing may rejoin.
+        restartOnFailure: async (error) => !this.stopped && (userRetry?.restartOnFailure === undefined || (await userRetry.restartOnFailure(error))),
+      },
+    });
     this.consumer = consumer;
     this.removers.push(
       consumer.on(consumer.events.GROUP_JOIN, (e) => this.onJoin(e.payload.memberAssignment)),
@@ -94,6 +135,27 @@ export class KafkaSource implements Source {
     });
   }
 
+  async logStartOffsets(tps: readonly TopicPartition[]): Promise<PartitionOffset[]> {
+    // `low` is the log start offset (ListOffsets, timestamp -2).
+    return this.logOffsets(tps, 'low');
+  }
+
+  async logEndOffsets(tps: readonly TopicPartition[]): Promise<PartitionOffset[]> {
+    return this.logOffsets(tps, 'high');
+  }
+
+  private async logOffsets(tps: readonly TopicPartition[], which: 'low' | 'high'): Promise<PartitionOffset[]> {
+    if (tps.length === 0) return [];
+    const admin = this.admin;
+    if (admin === undefined) throw new Error('the Kafka source is not started');
+    const out: PartitionOffset[] = [];
+    for (const topic of new Set(tps.map((tp) => tp.topic))) {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      for (const o of offsets) if (tps.some((tp) => tp.topic === topic && tp.partition === o.partition)) out.push({ topic, partition: o.partition, offset: o[which] });
+    }
+    return out;
+  }
+
   seek(tp: TopicPartition, offset: string | 'earliest'): void {
     // kafkajs resolves the special offset -2 to the partition's earliest offset.
     this.consumer?.seek({ topic: tp.topic, partition: tp.partition, offset: offset === 'earliest' ? '-2' : offset });
@@ -107,10 +169,37 @@ export class KafkaSource implements Source {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.stopSignal.abort();
     // disconnect() waits for the batch in flight, then leaves the group.
     await this.consumer?.disconnect();
     await this.rebalancing.catch(() => undefined);
+    await this.admin?.disconnect();
     for (const remove of this.removers.splice(0)) remove();
+  }
+
+  // A consumer subscribed to a topic that does not exist fails with
+  // kafkajs's "This server does not host this topic-partition": wait for it
+  // instead, and say so now and then (the pipeline is not ready meanwhile).
+  private async waitForTopics(listener: SourceListener): Promise<void> {
+    const limit = this.options.topicWaitMs ?? DEFAULT_TOPIC_WAIT_MS;
+    const started = performance.now();
+    let noticed = -Infinity;
+    for (let delay = 100; !this.stopped; delay = Math.min(delay * 2, 2000)) {
+      const existing = new Set(await this.admin!.listTopics());
+      const missing = this.options.topics.filter((t) => !existing.has(t));
+      if (missing.length === 0) return;
+      const waited = performance.now() - started;
+      if (waited >= limit) throw new TopicNotFoundError(missing, waited);
+      if (performance.now() - noticed >= TOPIC_WAIT_NOTICE_MS) {
+        noticed = performance.now();
+        const reason =
+          `waiting for topic(s) ${missing.join(', ')} to exist (group ${this.options.groupId}; ` +
+          `waited ${Math.round(waited / 1000)} s, giving up after ${Math.round(limit / 1000)} s)`;
+        this.logger?.warn(reason, { topics: missing, groupId: this.options.groupId });
+        listener.waiting?.(reason);
+      }
+      await sleep(Math.min(delay, limit - waited), undefined, { signal: this.stopSignal.signal }).catch(() => undefined);
+    }
   }
 
   /** Partitions assigned to this member now. */

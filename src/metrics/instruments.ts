@@ -44,6 +44,8 @@ export function createInstruments(prefix: string, collect: Collectors) {
     handlerFailures: counter('handler_failures_total', 'Failed handler attempts (each retry counts).', tp),
     deadLettered: counter('dead_lettered_records_total', 'Records handed to the dead-letter callback and skipped.', tp),
     pipelineFailures: counter('pipeline_failures_total', 'Pipelines that stopped on an error.'),
+    offsetGaps: counter('offset_gaps_total', "Gaps accepted (onGap: 'accept'): a partition's state was below its log's start, records deleted before they were processed."),
+    offsetGapRecords: counter('offset_gap_records_total', 'Records lost in accepted gaps: deleted before they were processed.'),
     recoveries: counter('partition_recoveries_total', 'Partition recoveries on assignment, by where the state came from.', ['topic', 'partition', 'source'] as const),
     recoveryDuration: histogram('partition_recovery_duration_seconds', 'Time to recover one assigned partition, by source.', SLOW_BUCKETS, ['source']),
     recoverySkipped: counter('recovery_skipped_checkpoints_total', 'Checkpoints passed over while recovering a partition (failed verification or vanished).'),
@@ -51,6 +53,7 @@ export function createInstruments(prefix: string, collect: Collectors) {
     assignedPartitions: gauge('assigned_partitions', 'Partitions this consumer owns now.', [], pipelines),
     lag: gauge('consumer_lag', "Records between a partition's next offset and the end of its log, as of its last batch.", tp),
     ready: gauge('ready', '1 once every assigned partition has recovered, else 0.', [], pipelines),
+    stalledPartitions: gauge('stalled_partitions', 'Recovered partitions with records waiting and no batch for stallAfterMs: they cannot make progress.', [], pipelines),
     // state store
     stateEntries: gauge('state_entries', 'Committed entries in the partition state (expired ones not yet swept included).', tp, stores),
     stateCachedEntries: gauge('state_cached_entries', 'Entries held decoded in the hot cache, clean and dirty.', [], stores),

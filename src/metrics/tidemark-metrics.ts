@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Registry, type DefaultMetricsCollectorConfigurat
 import type { CheckpointObserver } from '../checkpoint/observer.js';
 import type { S3RetryEvent } from '../checkpoint/s3-retry.js';
 import { ConfigError } from '../errors/config-error.js';
-import type { PipelineObserver } from '../pipeline/observer.js';
+import type { PipelineObserver, StalledPartition } from '../pipeline/observer.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { StateStore } from '../state/state-store.js';
 import { formatTopicPartition, type TopicPartition } from '../util/topic-partition.js';
@@ -46,6 +46,10 @@ interface PipelineTrack {
   failure: Error | undefined;
   /** The last readinessChanged, for a pipeline known by its events only. */
   readyEvent: boolean;
+  /** Partitions the pipeline's watchdog says cannot make progress. */
+  stalled: StalledPartition[];
+  /** Why the source cannot deliver yet (e.g. a missing topic), until the first assignment. */
+  waiting: string | undefined;
   /** Events seen (for the unattached observer: is anyone feeding it?). */
   seen: boolean;
   detached: boolean;
@@ -190,6 +194,11 @@ export class TidemarkMetrics {
       if (t.pipeline === undefined ? t.readyEvent : t.pipeline.ready) continue;
       if (t.failure !== undefined) return { ok: false, reason: `the pipeline failed: ${t.failure.message}` };
       if (t.recovering.size > 0) return { ok: false, reason: `recovering ${describe([...t.recovering.values()])}` };
+      if (t.waiting !== undefined) return { ok: false, reason: t.waiting };
+      if (t.stalled.length > 0) {
+        const which = t.stalled.map((s) => `${formatTopicPartition(s)} (at ${s.next ?? '?'} of ${s.logEnd}, no batch for ${Math.round(s.idleMs / 1000)} s)`);
+        return { ok: false, reason: `stalled: ${which.join(', ')}` };
+      }
       return { ok: false, reason: 'no partition assigned yet, or the pipeline is not running' };
     }
     return { ok: true };
@@ -258,6 +267,7 @@ export class TidemarkMetrics {
           t.recovering.delete(key(tp));
           m.lag.remove(labels(tp));
         }
+        t.waiting = undefined;
         for (const tp of assigned) {
           t.assigned.set(key(tp), tp);
           t.recovering.set(key(tp), tp);
@@ -277,6 +287,17 @@ export class TidemarkMetrics {
       readinessChanged: (ready) => {
         if (live()) t.readyEvent = ready;
       },
+      gap: (g) => {
+        if (!live()) return;
+        m.offsetGaps.inc();
+        m.offsetGapRecords.inc(g.records);
+      },
+      waiting: (reason) => {
+        if (live()) t.waiting = reason;
+      },
+      stalled: (partitions) => {
+        if (live()) t.stalled = partitions;
+      },
       failed: (error) => {
         if (!live()) return;
         t.failure ??= error;
@@ -285,6 +306,7 @@ export class TidemarkMetrics {
         for (const tp of t.assigned.values()) m.lag.remove(labels(tp));
         t.assigned.clear();
         t.recovering.clear();
+        t.stalled = [];
       },
     };
   }
@@ -356,6 +378,7 @@ export class TidemarkMetrics {
     const m = this.m;
     m.ready.set(this.readiness().ok ? 1 : 0);
     m.assignedPartitions.set(this.tracks.reduce((n, t) => n + t.assigned.size, 0));
+    m.stalledPartitions.set(this.tracks.reduce((n, t) => n + t.stalled.length, 0));
     const cp = this.checkpointFigures();
     m.checkpointInProgress.set(cp.inFlight ? 1 : 0);
     m.checkpointHealthy.set(cp.healthy ? 1 : 0);
@@ -368,7 +391,7 @@ export class TidemarkMetrics {
 }
 
 function newTrack(pipeline: Pipeline | undefined): PipelineTrack {
-  return { pipeline, assigned: new Map(), recovering: new Map(), failure: undefined, readyEvent: false, seen: false, detached: false };
+  return { pipeline, assigned: new Map(), recovering: new Map(), failure: undefined, stalled: [], waiting: undefined, readyEvent: false, seen: false, detached: false };
 }
 
 /**

@@ -21,6 +21,7 @@ export interface LogRecordInput {
 export class InProcessLog {
   private readonly topics = new Map<string, SourceRecord[][]>();
   private readonly listeners = new Set<() => void>();
+  private readonly starts = new Map<string, number>();
   private roundRobin = 0;
 
   /** Creates a topic with `partitions` partitions (idempotent for the same count). */
@@ -63,14 +64,34 @@ export class InProcessLog {
     return out;
   }
 
+  /**
+   * Deletes a partition's records before `offset`, as Kafka's retention or
+   * `deleteRecords` does: the log then starts at `offset` (never moves back).
+   */
+  deleteRecords(tp: TopicPartition, offset: number): void {
+    const log = this.partitionLog(tp);
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > log.length) {
+      throw new InvalidArgumentError(`offset must be between 0 and ${log.length}, got ${offset}`);
+    }
+    const k = `${tp.topic}:${tp.partition}`;
+    this.starts.set(k, Math.max(this.starts.get(k) ?? 0, offset));
+  }
+
+  /** The first offset still in a partition's log. */
+  startOffset(tp: TopicPartition): string {
+    this.partitionLog(tp);
+    return String(this.starts.get(`${tp.topic}:${tp.partition}`) ?? 0);
+  }
+
   /** Offset the next record of a partition will get. */
   endOffset(tp: TopicPartition): string {
     return String(this.partitionLog(tp).length);
   }
 
-  /** Up to `max` records from `offset` on. */
+  /** Up to `max` records from `offset` on (none below the log start: those are deleted). */
   read(tp: TopicPartition, offset: number, max: number): SourceRecord[] {
-    return this.partitionLog(tp).slice(offset, offset + max);
+    const from = Math.max(offset, Number(this.startOffset(tp)));
+    return this.partitionLog(tp).slice(from, from + max);
   }
 
   /** Calls `fn` after every append; returns an unsubscribe function. */

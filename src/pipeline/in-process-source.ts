@@ -60,7 +60,7 @@ export class InProcessSource implements Source {
       for (const tp of revoked) this.positions.delete(key(tp));
       for (const tp of added) {
         const committed = this.committed.get(key(tp));
-        const start = committed ?? (this.options.startFrom === 'latest' ? this.options.log.endOffset(tp) : '0');
+        const start = committed ?? (this.options.startFrom === 'latest' ? this.options.log.endOffset(tp) : this.options.log.startOffset(tp));
         this.positions.set(key(tp), Number(start));
       }
       await this.listener!.assigned(added); // even empty: the pipeline learns the assignment happened
@@ -71,7 +71,17 @@ export class InProcessSource implements Source {
   }
 
   seek(tp: TopicPartition, offset: string | 'earliest'): void {
-    this.positions.set(key(tp), offset === 'earliest' ? 0 : Number(offset));
+    this.positions.set(key(tp), offset === 'earliest' ? Number(this.options.log.startOffset(tp)) : Number(offset));
+  }
+
+  async logStartOffsets(tps: readonly TopicPartition[]): Promise<PartitionOffset[]> {
+    await Promise.resolve();
+    return tps.map((tp) => ({ topic: tp.topic, partition: tp.partition, offset: this.options.log.startOffset(tp) }));
+  }
+
+  async logEndOffsets(tps: readonly TopicPartition[]): Promise<PartitionOffset[]> {
+    await Promise.resolve();
+    return tps.map((tp) => ({ topic: tp.topic, partition: tp.partition, offset: this.options.log.endOffset(tp) }));
   }
 
   async commit(offsets: readonly PartitionOffset[]): Promise<void> {
@@ -100,8 +110,14 @@ export class InProcessSource implements Source {
         for (const tp of this.assignment) {
           if (!this.running) break;
           const k = key(tp);
-          const pos = this.positions.get(k);
+          let pos = this.positions.get(k);
           if (pos === undefined) continue;
+          const logStart = Number(this.options.log.startOffset(tp));
+          if (pos < logStart) {
+            // Out of range, as a broker answers: reset like a Kafka consumer's auto.offset.reset.
+            pos = this.options.startFrom === 'latest' ? Number(this.options.log.endOffset(tp)) : logStart;
+            this.positions.set(k, pos);
+          }
           const records = this.options.log.read(tp, pos, max);
           if (records.length === 0) continue;
           delivered = true;

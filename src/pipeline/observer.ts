@@ -16,6 +16,26 @@ export interface RecoveryReport extends TopicPartition {
   skipped: Array<{ id: string; reason: string }>;
 }
 
+/** A gap in a partition: the records from `offset` up to `logStart` were deleted before they were processed. */
+export interface OffsetGap extends TopicPartition {
+  /** The state's next offset. */
+  offset: string;
+  /** The first offset still in the log, where processing resumes. */
+  logStart: string;
+  /** Records lost: `logStart - offset`. */
+  records: number;
+}
+
+/** A partition that cannot make progress, as the stall watchdog saw it. */
+export interface StalledPartition extends TopicPartition {
+  /** Next offset to process; undefined when not known yet. */
+  next: string | undefined;
+  /** End of the log when checked. */
+  logEnd: string;
+  /** Time since the last batch of this partition started or ended (or since its recovery). */
+  idleMs: number;
+}
+
 /**
  * Hooks the pipeline calls as it works; the metrics module implements them,
  * and so can a logger. Every hook is optional and must not throw.
@@ -35,6 +55,22 @@ export interface PipelineObserver {
   deadLettered?(record: SourceRecord, error: Error): void;
   /** Ready once every assigned partition has recovered. */
   readinessChanged?(ready: boolean): void;
+  /**
+   * Records of a partition were deleted before they were processed (its
+   * state was at `offset`, the log starts at `logStart`) and the pipeline
+   * accepted the gap (`onGap: 'accept'`): it resumes at `logStart`.
+   */
+  gap?(info: OffsetGap): void;
+  /** The source cannot deliver yet and says why (e.g. its topic does not exist yet); repeated now and then while it waits. */
+  waiting?(reason: string): void;
+  /**
+   * The partitions that cannot make progress now: assigned and recovered,
+   * records waiting in their logs, and no batch applied for `stallAfterMs`
+   * (paused, a fetch or a handler that never returns...). Called when the
+   * list changes; an empty list when progress resumed. The pipeline is not
+   * ready meanwhile.
+   */
+  stalled?(partitions: StalledPartition[]): void;
   /** The pipeline stopped on an error. */
   failed?(error: Error): void;
 }

@@ -86,6 +86,22 @@ export interface PipelineOptions {
    * the records before that offset are missing from it.
    */
   emptyStateStart?: 'earliest' | 'source';
+  /**
+   * What to do when a partition's state is at an offset the log no longer
+   * holds (records deleted by retention before they were processed): 'fail'
+   * (default) stops the pipeline with an `OffsetGapError` naming the
+   * partition, its state's offset and the log start; 'accept' resumes at the
+   * log start without the deleted records, and reports the gap to observers
+   * (`gap`; metric `tidemark_offset_gaps_total`).
+   */
+  onGap?: 'fail' | 'accept';
+  /**
+   * Stall watchdog: a recovered partition with records waiting in its log
+   * and no batch applied for this long is reported to observers
+   * (`stalled`), and the pipeline is not ready until it moves again.
+   * Default 60,000 ms; 0 disables.
+   */
+  stallAfterMs?: number;
 }
 
 /** Options with defaults applied (internal). */
@@ -99,9 +115,11 @@ export interface ResolvedPipelineOptions {
   deadLetter: ((record: SourceRecord, error: Error) => void | Promise<void>) | undefined;
   handleSignals: boolean;
   emptyStateStart: 'earliest' | 'source';
+  onGap: 'fail' | 'accept';
+  stallAfterMs: number;
 }
 
-const KNOWN = ['source', 'store', 'handler', 'checkpoints', 'commitInterval', 'errors', 'observers', 'handleSignals', 'emptyStateStart'];
+const KNOWN = ['source', 'store', 'handler', 'checkpoints', 'commitInterval', 'errors', 'observers', 'handleSignals', 'emptyStateStart', 'onGap', 'stallAfterMs'];
 
 /** Validates pipeline options; throws {@link ConfigError} naming the bad field. */
 export function resolvePipelineOptions(o: PipelineOptions): ResolvedPipelineOptions {
@@ -129,6 +147,8 @@ export function resolvePipelineOptions(o: PipelineOptions): ResolvedPipelineOpti
     deadLetter: e.deadLetter,
     handleSignals: o.handleSignals ?? true,
     emptyStateStart: oneOf('emptyStateStart', o.emptyStateStart, ['earliest', 'source'] as const, 'earliest'),
+    onGap: oneOf('onGap', o.onGap, ['fail', 'accept'] as const, 'fail'),
+    stallAfterMs: int('stallAfterMs', o.stallAfterMs, 60_000, 0),
   };
 }
 

@@ -2,11 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import PQueue from 'p-queue';
 import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
 import type { CheckpointRepository } from '../checkpoint/repository.js';
+import { OffsetGapError } from '../errors/offset-gap-error.js';
 import { TidemarkError } from '../errors/tidemark-error.js';
 import type { PartitionState } from '../state/partition-state.js';
 import type { StateStore } from '../state/state-store.js';
 import { compareTopicPartitions, formatTopicPartition, type PartitionOffset, type TopicPartition } from '../util/topic-partition.js';
-import { notify, type PipelineObserver } from './observer.js';
+import { notify, type PipelineObserver, type RecoveryReport, type StalledPartition } from './observer.js';
 import { resolvePipelineOptions, type PipelineOptions, type RecordHandler, type ResolvedPipelineOptions } from './pipeline-options.js';
 import { recoverPartition } from './recovery.js';
 import type { BatchControl, Source, SourceBatch, SourceListener, SourceRecord } from './source.js';
@@ -41,6 +42,8 @@ interface Progress {
   /** Those of `sinceCommit` that were dead-lettered: skipped on replay. */
   skipped: Set<SourceRecord>;
   recovering: boolean;
+  /** When a batch of it last started or ended, or it recovered (performance.now()). */
+  activeAt: number;
 }
 
 type Phase = 'created' | 'running' | 'stopping' | 'stopped' | 'failed';
@@ -67,6 +70,9 @@ export class Pipeline {
   private recordsSinceCommit = 0;
   private lastCommitAt = performance.now();
   private commitTimer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private watching = false;
+  private readonly stalled = new Map<string, StalledPartition>();
   private assignedOnce = false;
   private wasReady = false;
   private stopping: Promise<void> | undefined;
@@ -90,7 +96,8 @@ export class Pipeline {
       this.coordinator = new CheckpointCoordinator(this.store, this.repository, {
         ...(options.checkpoints?.coordinator ?? {}),
         finalCheckpoint: false,
-        partitions: () => this.assignment(),
+        // Owned and recovered only: a partition still recovering holds stale local state (issue 8, item 5).
+        partitions: () => [...this.owned.values()].filter((p) => !p.recovering).map((p) => p.tp),
       });
     }
     this.done = new Promise<void>((resolve, reject) => {
@@ -122,6 +129,10 @@ export class Pipeline {
       }
     }, Math.max(10, Math.floor(this.opts.commitMs / 2)));
     this.commitTimer.unref();
+    if (this.opts.stallAfterMs > 0) {
+      this.watchdog = setInterval(() => void this.checkStalls(), Math.max(50, Math.floor(this.opts.stallAfterMs / 4)));
+      this.watchdog.unref();
+    }
     this.coordinator?.start();
     try {
       await this.source.start(this.listener());
@@ -131,9 +142,12 @@ export class Pipeline {
     }
   }
 
-  /** True once every assigned partition has recovered (and at least one assignment happened). */
+  /**
+   * True once every assigned partition has recovered (and at least one
+   * assignment happened), while none is stalled (`stallAfterMs`).
+   */
   get ready(): boolean {
-    if (this.phase !== 'running' || !this.assignedOnce) return false;
+    if (this.phase !== 'running' || !this.assignedOnce || this.stalled.size > 0) return false;
     for (const p of this.owned.values()) if (p.recovering) return false;
     return true;
   }
@@ -199,11 +213,12 @@ export class Pipeline {
       },
       retained: async (tps) => {
         await guarded(async () => {
-          for (const tp of tps) {
-            const p = this.owned.get(key(tp));
-            if (p === undefined || p.recovering) continue;
+          const kept = tps.filter((tp) => this.owned.get(key(tp))?.recovering === false);
+          const starts = kept.some((tp) => this.owned.get(key(tp))!.next === undefined) ? await this.logStarts(kept) : undefined;
+          for (const tp of kept) {
+            const p = this.owned.get(key(tp))!;
             if (p.next !== undefined) this.source.seek(tp, String(p.next));
-            else if (this.opts.emptyStateStart === 'earliest') this.source.seek(tp, 'earliest');
+            else if (this.opts.emptyStateStart === 'earliest') this.source.seek(tp, starts!.get(key(tp))!);
           }
         });
       },
@@ -211,31 +226,56 @@ export class Pipeline {
         await guarded(() => this.onBatch(batch, control));
       },
       failed: (error) => this.fail(error),
+      waiting: (reason) => notify(this.observers, 'waiting', reason),
     };
   }
 
   private async onAssigned(tps: readonly TopicPartition[]): Promise<void> {
     if (this.phase !== 'running') return;
     for (const tp of tps) {
-      this.owned.set(key(tp), { tp, state: undefined, next: undefined, committed: undefined, sinceCommit: [], skipped: new Set(), recovering: true });
+      this.owned.set(key(tp), { tp, state: undefined, next: undefined, committed: undefined, sinceCommit: [], skipped: new Set(), recovering: true, activeAt: performance.now() });
     }
     this.assignedOnce = true;
     this.updateReadiness();
     if (tps.length === 0) return;
     notify(this.observers, 'rebalanced', { assigned: [...tps], revoked: [] });
     const listing = this.repository === undefined ? [] : await this.repository.list();
-    for (const tp of tps) {
-      const report = await recoverPartition(this.store, this.repository, listing, tp);
-      const p = this.owned.get(key(tp));
+    const reports: RecoveryReport[] = [];
+    for (const tp of tps) reports.push(await recoverPartition(this.store, this.repository, listing, tp));
+    // Asked after the recoveries, which can take long, so the log starts are current.
+    const starts = await this.logStarts(tps);
+    for (const report of reports) {
+      const p = this.owned.get(key(report));
       if (p === undefined) continue;
+      const tp = p.tp;
       p.state = this.store.partition(tp.topic, tp.partition);
       p.next = report.offset === undefined ? undefined : BigInt(report.offset);
       p.committed = p.next;
-      if (report.offset !== undefined) this.source.seek(tp, report.offset);
-      else if (this.opts.emptyStateStart === 'earliest') this.source.seek(tp, 'earliest');
+      const logStart = BigInt(starts.get(key(tp))!);
+      if (p.next !== undefined) {
+        if (p.next < logStart) this.gap(p, logStart); // throws unless accepted
+        this.source.seek(tp, String(p.next));
+      } else if (this.opts.emptyStateStart === 'earliest') {
+        // The log's actual start: a seek to 'earliest' is resolved by the
+        // source's own reset policy (kafkajs: fromBeginning) when out of range.
+        p.next = logStart;
+        this.source.seek(tp, String(logStart));
+      }
       p.recovering = false;
+      p.activeAt = performance.now();
       notify(this.observers, 'recovered', report);
     }
+    // The group's offsets may be behind the recovered state: a crash can
+    // lose the source commits that follow a durable commit, and a partition
+    // already at the end of its log commits nothing more. Without this the
+    // group's committed offsets (and every lag tool) would stay behind for
+    // as long as no record arrives.
+    const durable: PartitionOffset[] = [];
+    for (const tp of tps) {
+      const p = this.owned.get(key(tp));
+      if (p?.committed !== undefined) durable.push({ topic: tp.topic, partition: tp.partition, offset: String(p.committed) });
+    }
+    if (durable.length > 0) this.commitToSource(durable);
     this.updateReadiness();
   }
 
@@ -251,10 +291,13 @@ export class Pipeline {
           .catch(() => undefined);
       }
     }
+    const wasStalled = this.stalled.size;
     for (const tp of mine) {
+      this.stalled.delete(key(tp));
       this.owned.delete(key(tp));
       if (!this.store.closed) this.store.release(tp.topic, tp.partition, { discard: true });
     }
+    if (this.stalled.size !== wasStalled) notify(this.observers, 'stalled', [...this.stalled.values()]);
     notify(this.observers, 'rebalanced', { assigned: [], revoked: mine });
     this.updateReadiness();
   }
@@ -264,6 +307,19 @@ export class Pipeline {
     const records = batch.records;
     if (p === undefined || p.recovering || this.phase !== 'running' || records.length === 0) return;
     const started = performance.now();
+    p.activeAt = started;
+    // The source jumped past the next offset: compaction, transaction
+    // markers, or records deleted under us (a broker's out-of-range reset).
+    if (p.next !== undefined && BigInt(records[0]!.offset) > p.next) {
+      const logStart = BigInt((await this.logStarts([p.tp])).get(key(p.tp))!);
+      if (p.next < logStart) {
+        this.gap(p, logStart); // throws unless accepted
+        if (BigInt(records[0]!.offset) !== logStart) {
+          this.source.seek(p.tp, String(logStart)); // resume at the log start, not wherever the reset went
+          return;
+        }
+      }
+    }
     let i = 0;
     // Records already in the state (the source repositioned behind us): skip.
     if (p.next !== undefined) while (i < records.length && BigInt(records[i]!.offset) < p.next) i++;
@@ -290,12 +346,73 @@ export class Pipeline {
       p.next = BigInt(last.offset) + 1n;
       control.resolve(last.offset);
     }
+    p.activeAt = performance.now();
     if (applied > 0) notify(this.observers, 'batchProcessed', p.tp, applied, performance.now() - started);
+    if (applied > 0 && this.stalled.delete(key(p.tp))) {
+      notify(this.observers, 'stalled', [...this.stalled.values()]);
+      this.updateReadiness();
+    }
     if (batch.highWatermark !== undefined && p.next !== undefined) {
       const lag = BigInt(batch.highWatermark) - p.next;
       notify(this.observers, 'lag', p.tp, Number(lag > 0n ? lag : 0n));
     }
     if (performance.now() - this.lastCommitAt >= this.opts.commitMs) await this.commitNow();
+  }
+
+  // The stall watchdog: a recovered partition with records waiting and no
+  // batch for stallAfterMs cannot make progress (left paused, a fetch or a
+  // handler that never returns...): say so, and be not ready, until it moves.
+  private async checkStalls(): Promise<void> {
+    if (this.phase !== 'running' || this.watching) return;
+    this.watching = true;
+    try {
+      const now = performance.now();
+      const idle = [...this.owned.values()].filter((p) => !p.recovering && now - p.activeAt >= this.opts.stallAfterMs);
+      const found = new Map<string, StalledPartition>();
+      if (idle.length > 0) {
+        const ends = new Map((await this.source.logEndOffsets(idle.map((p) => p.tp))).map((o) => [key(o), BigInt(o.offset)]));
+        for (const p of idle) {
+          const end = ends.get(key(p.tp));
+          if (end === undefined || end <= (p.next ?? 0n) || this.owned.get(key(p.tp)) !== p || now - p.activeAt < this.opts.stallAfterMs) continue;
+          found.set(key(p.tp), {
+            topic: p.tp.topic,
+            partition: p.tp.partition,
+            next: p.next === undefined ? undefined : String(p.next),
+            logEnd: String(end),
+            idleMs: Math.round(performance.now() - p.activeAt),
+          });
+        }
+      }
+      const same = found.size === this.stalled.size && [...found.keys()].every((k) => this.stalled.has(k));
+      if (same || this.phase !== 'running') return;
+      this.stalled.clear();
+      for (const [k, v] of found) this.stalled.set(k, v);
+      notify(this.observers, 'stalled', [...found.values()]);
+      this.updateReadiness();
+    } catch {
+      // The source could not answer (a broker away): the next check asks again.
+    } finally {
+      this.watching = false;
+    }
+  }
+
+  // A partition's state is below its log's start. Throws OffsetGapError
+  // (the pipeline fails) unless gaps are accepted; then the partition
+  // resumes at the log start without the deleted records.
+  private gap(p: Progress, logStart: bigint): void {
+    const offset = p.next!;
+    if (this.opts.onGap !== 'accept') throw new OffsetGapError(p.tp.topic, p.tp.partition, String(offset), String(logStart));
+    p.next = logStart;
+    notify(this.observers, 'gap', { topic: p.tp.topic, partition: p.tp.partition, offset: String(offset), logStart: String(logStart), records: Number(logStart - offset) });
+  }
+
+  private async logStarts(tps: readonly TopicPartition[]): Promise<Map<string, string>> {
+    const got = await this.source.logStartOffsets(tps);
+    const out = new Map(got.map((o) => [key(o), o.offset]));
+    for (const tp of tps) {
+      if (!out.has(key(tp))) throw new TidemarkError('ERR_TIDEMARK_SOURCE', `the source gave no log start offset for ${formatTopicPartition(tp)}`);
+    }
+    return out;
   }
 
   // Applies one record with retries; false when the pipeline is failing.
@@ -321,7 +438,14 @@ export class Pipeline {
       if (attempt > this.opts.retries) break;
       const wait = Math.min(this.opts.maxBackoffMs, this.opts.backoffMs * 2 ** (attempt - 1));
       await this.backoff(wait, control);
-      if (this.phase !== 'running') return false;
+      if (this.phase !== 'running') {
+        // Stopping in the backoff: the rollback replayed every record before
+        // this one, so the state is at this record's offset. Say so, or the
+        // stop's commit (or any other partition's: a commit writes every
+        // changed key) would store those records with an older offset.
+        p.next = BigInt(record.offset);
+        return false;
+      }
       try {
         await this.handler(record, p.state!, record);
         p.sinceCommit.push(record);
@@ -401,9 +525,14 @@ export class Pipeline {
       p.skipped.clear();
     }
     notify(this.observers, 'committed', { durationMs: result.durationMs, entries: result.entries, partitions: result.partitions });
+    this.commitToSource(offsets);
+  }
+
+  // Offsets of durable state to the source, in order, not awaited. The
+  // state's offset is the source of truth; the group offset only matters
+  // for lag and for partitions that have no state.
+  private commitToSource(offsets: PartitionOffset[]): void {
     this.sourceCommits = this.sourceCommits.then(() =>
-      // The state's offset is the source of truth; the group offset only
-      // matters for lag and for partitions that have no state.
       this.source.commit(offsets).catch((err: unknown) => notify(this.observers, 'sourceCommitFailed', asError(err))),
     );
   }
@@ -419,6 +548,7 @@ export class Pipeline {
   private async shutdown(graceful: boolean): Promise<void> {
     this.removeSignalHandlers();
     if (this.commitTimer !== undefined) clearInterval(this.commitTimer);
+    if (this.watchdog !== undefined) clearInterval(this.watchdog);
     const wasRunning = this.phase === 'running';
     if (this.phase === 'running') this.phase = 'stopping';
     this.updateReadiness();

@@ -58,6 +58,11 @@ export interface SourceListener {
   batch(batch: SourceBatch, control: BatchControl): Promise<void>;
   /** The source failed and will deliver nothing more. */
   failed(error: Error): void;
+  /**
+   * The source cannot deliver yet and says why (a topic that does not exist
+   * yet...); called again now and then while it waits.
+   */
+  waiting?(reason: string): void;
 }
 
 /**
@@ -74,6 +79,15 @@ export interface Source {
    * the earliest record still in the log for `'earliest'`.
    */
   seek(tp: TopicPartition, offset: string | 'earliest'): void;
+  /**
+   * The first offset still in each partition's log (Kafka's log start
+   * offset, which retention and `deleteRecords` move forward). The pipeline
+   * starts empty state there and compares every state's offset with it: an
+   * offset below it is a gap (records deleted before they were processed).
+   */
+  logStartOffsets(tps: readonly TopicPartition[]): Promise<PartitionOffset[]>;
+  /** The offset the next record of each partition will get (Kafka's high watermark). */
+  logEndOffsets(tps: readonly TopicPartition[]): Promise<PartitionOffset[]>;
   /** Records up to these next offsets are durably processed; a broker source commits them to the group. */
   commit(offsets: readonly PartitionOffset[]): Promise<void>;
   /** Stops delivering; a batch in flight finishes first. */

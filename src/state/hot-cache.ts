@@ -1,10 +1,13 @@
 import type { CacheEntry } from './cache-entry.js';
 
 /**
- * The store-wide bound on decoded entries held in memory. Every cached entry
- * sits in one Set in the order it was loaded or created; only clean entries
- * (durably committed) can be evicted, dirty ones stay until their commit
- * lands, so the cache may run over its bound between commits.
+ * The store-wide bound on decoded entries held in memory, and the only code
+ * that adds, removes and counts them: an entry is in the cache exactly while
+ * it is in `order`, and `size` is that Set's size. When the cache drops an
+ * entry it tells the entry's owner ({@link CacheEntryOwner.unindex}) so the
+ * owner's index forgets it too. Only clean entries (durably committed) can be
+ * evicted; dirty ones stay until their commit lands, so the cache may run
+ * over its bound between commits.
  *
  * Eviction is second-chance LRU (CLOCK): reads and writes only set a bit,
  * so the hot path never reorders anything; the evictor moves a touched or
@@ -14,24 +17,48 @@ import type { CacheEntry } from './cache-entry.js';
  * (a fresh iterator per call went quadratic with many dirty entries).
  */
 export class HotCache {
-  /** Entries currently held (clean and dirty). */
-  size = 0;
-  /** Entries changed and not yet committed, store-wide. */
-  dirty = 0;
   private readonly order = new Set<CacheEntry>();
   private hand: Iterator<CacheEntry> | undefined;
+  private dirtyEntries = 0;
 
   constructor(readonly capacity: number) {}
 
-  /** Registers a new entry as the most recent. */
-  add(entry: CacheEntry): void {
-    this.order.add(entry);
-    this.size++;
+  /** Entries currently held (clean and dirty). */
+  get size(): number {
+    return this.order.size;
   }
 
-  /** Forgets an entry (evicted, released, or a tombstone that landed). */
+  /** Entries changed and not yet committed, store-wide. */
+  get dirty(): number {
+    return this.dirtyEntries;
+  }
+
+  /** Registers a new entry as the most recent, evicting first if the cache is full. */
+  add(entry: CacheEntry): void {
+    if (this.order.size >= this.capacity) this.evictIfNeeded(1);
+    this.order.add(entry);
+  }
+
+  /** Drops an entry (a delete that landed, or its partition released) and tells its owner. */
   remove(entry: CacheEntry): void {
-    if (this.order.delete(entry)) this.size--;
+    if (!this.order.delete(entry)) return;
+    this.markClean(entry);
+    entry.owner.unindex(entry, false);
+  }
+
+  /** Marks an entry changed: pinned until {@link markClean}. */
+  markDirty(entry: CacheEntry): void {
+    entry.touched = true;
+    if (entry.dirty) return;
+    entry.dirty = true;
+    this.dirtyEntries++;
+  }
+
+  /** Unpins an entry (its commit landed, or its change was discarded). */
+  markClean(entry: CacheEntry): void {
+    if (!entry.dirty) return;
+    entry.dirty = false;
+    this.dirtyEntries--;
   }
 
   /**
@@ -39,15 +66,16 @@ export class HotCache {
    * entry is left; returns how many were dropped.
    */
   evictIfNeeded(room = 0): number {
+    const order = this.order;
     const target = this.capacity - room;
     let evicted = 0;
     // Passed over without dropping anything: bounded, so a cache full of
     // touched or dirty entries costs one lap, not a loop.
-    let budget = this.size * 2;
-    while (this.size > target && this.size > this.dirty && budget-- > 0) {
+    let budget = order.size * 2;
+    while (order.size > target && order.size > this.dirtyEntries && budget-- > 0) {
       let next = this.hand?.next();
       if (next === undefined || next.done === true) {
-        this.hand = this.order.values();
+        this.hand = order.values();
         next = this.hand.next();
         if (next.done === true) break;
       }
@@ -55,11 +83,12 @@ export class HotCache {
       if (e.touched || e.dirty) {
         // Second chance: to the back of the line. A dirty entry is passed over.
         e.touched = false;
-        this.order.delete(e);
-        this.order.add(e);
+        order.delete(e);
+        order.add(e);
         continue;
       }
-      e.owner.evict(e);
+      order.delete(e);
+      e.owner.unindex(e, true);
       evicted++;
     }
     return evicted;

@@ -7,7 +7,6 @@ import type { Backend } from './backend.js';
 import type { CacheEntry } from './cache-entry.js';
 import type { StateKey } from './key-codec.js';
 import type { HotCache } from './hot-cache.js';
-import type { ScopeView } from './scope-view.js';
 import type { Counters } from './stats.js';
 
 /** An entry found expired and removed (on read or by the sweep), with its last value. */
@@ -34,14 +33,13 @@ export interface StoreContext {
 }
 
 /**
- * A partition's internal bookkeeping: its scopes, its queue of changes for
- * the next commit, and its counters. Shared by every view of the partition.
+ * A partition's internal bookkeeping: its queue of changes for the next
+ * commit and its counters. Shared by every view of the partition; the cache
+ * entries themselves belong to the store's {@link HotCache}.
  */
 export class PartitionCore {
   /** Entries changed since the last commit, in the order first changed. */
   queue: CacheEntry[] = [];
-  /** Scope name -> view; "" is the partition's default scope. */
-  readonly views = new Map<string, ScopeView>();
   /** Set once the partition is released or the store closed: every call then checks why. */
   dead = false;
   released = false;
@@ -80,19 +78,17 @@ export class PartitionCore {
 
   /** Marks an entry changed: pinned in the cache, queued for the next commit. */
   markDirty(e: CacheEntry): void {
-    e.dirty = true;
-    e.touched = true;
-    this.cache.dirty++;
+    this.cache.markDirty(e);
     this.queue.push(e);
   }
 
   /** After a durable commit: every queued entry is clean again (tombstones leave the cache). */
   landed(): void {
+    const cache = this.cache;
     for (const e of this.queue) {
-      e.dirty = false;
-      if (e.deleted) e.owner.drop(e);
+      cache.markClean(e);
+      if (e.deleted) cache.remove(e);
     }
-    this.cache.dirty -= this.queue.length;
     this.queue = [];
   }
 
@@ -110,8 +106,7 @@ export class PartitionCore {
 
   /** Drops the queue without committing it (the partition is released with `discard`). */
   discard(): void {
-    this.cache.dirty -= this.queue.length;
-    for (const e of this.queue) e.dirty = false;
+    for (const e of this.queue) this.cache.markClean(e);
     this.queue = [];
   }
 }

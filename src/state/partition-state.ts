@@ -11,13 +11,15 @@ import type { PartitionStats } from './stats.js';
 export class PartitionState extends ScopeView implements TopicPartition {
   readonly topic: string;
   readonly partition: number;
+  /** @internal Scope name -> view; "" is this default scope. */
+  readonly views = new Map<string, ScopeView>();
 
   /** @internal */
   constructor(core: PartitionCore) {
     super(core, '');
     this.topic = core.tp.topic;
     this.partition = core.tp.partition;
-    core.views.set('', this);
+    this.views.set('', this);
   }
 
   /**
@@ -27,10 +29,10 @@ export class PartitionState extends ScopeView implements TopicPartition {
    */
   scope(name: string): ScopeView {
     this.core.check();
-    let view = this.core.views.get(name);
+    let view = this.views.get(name);
     if (view === undefined) {
       view = new ScopeView(this.core, name);
-      this.core.views.set(name, view);
+      this.views.set(name, view);
     }
     return view;
   }

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
 import { InvalidKeyError } from '../errors/invalid-key-error.js';
-import type { CacheEntry } from './cache-entry.js';
+import type { CacheEntry, CacheEntryOwner } from './cache-entry.js';
 import { binaryCacheKey, decodeUserKey, describe, ScopeCodec, type StateKey } from './key-codec.js';
 import type { PartitionCore } from './partition-core.js';
 import { assertStorable, decodeValue, readExpiry } from './value-codec.js';
@@ -46,7 +46,7 @@ export interface StateEntry<T = unknown> {
  * Values are held by reference until committed: treat a value you got from
  * `get` as read-only, or `put` it again after changing it.
  */
-export class ScopeView {
+export class ScopeView implements CacheEntryOwner {
   private readonly strings = new Map<string, CacheEntry>();
   private readonly binaries = new Map<string, CacheEntry>();
   /** Encodes this scope's keys. */
@@ -224,42 +224,41 @@ export class ScopeView {
     return n;
   }
 
-  /** @internal Drops an evicted clean entry from the index. */
-  evict(e: CacheEntry): void {
-    this.drop(e);
-    this.core.counters.evictions++;
-  }
-
-  /** @internal Removes an entry from the index (evicted, or a tombstone that landed). */
-  drop(e: CacheEntry): void {
+  /** @internal The cache dropped `e`: forget it here too (see {@link CacheEntryOwner}). */
+  unindex(e: CacheEntry, evicted: boolean): void {
     const map = typeof e.key === 'string' ? this.strings : this.binaries;
-    if (map.get(e.mapKey) === e) {
-      map.delete(e.mapKey);
-      this.core.cache.size--;
-    }
+    if (map.get(e.mapKey) === e) map.delete(e.mapKey);
+    if (evicted) this.core.counters.evictions++;
   }
 
   /** @internal Forgets every cached entry (partition released or replaced). */
   clear(): void {
     const cache = this.core.cache;
     for (const map of [this.strings, this.binaries]) {
-      for (const e of map.values()) cache.remove(e);
+      for (const e of [...map.values()]) cache.remove(e);
       map.clear();
     }
   }
 
-  /** @internal Removes `key` if it has expired by `now`; used by the sweep with the stored value. */
-  expireIfDue(key: StateKey, stored: Buffer, now: number): boolean {
+  /**
+   * @internal Removes `key` if it has expired by `now`; used by the sweep.
+   * Reads the committed value again: the sweep walks an older snapshot, and
+   * a commit since may have removed the key already (reported then).
+   */
+  expireIfDue(key: StateKey, now: number): boolean {
     const e = this.lookup(key);
     if (e !== undefined) {
       if (e.deleted || e.expiresAt === 0 || now < e.expiresAt) return false;
       this.expire(e);
       return true;
     }
+    const core = this.core;
+    const stored = core.ctx.backend.get(core.tp, this.codec.encode(key));
+    if (stored === undefined) return false;
     const storedExpiry = readExpiry(stored);
     if (storedExpiry === 0 || now < storedExpiry) return false;
     this.tombstone(this.create(key));
-    this.core.expired(this.scopeName, key, () => decodeValue(stored).value, storedExpiry);
+    core.expired(this.scopeName, key, () => decodeValue(stored).value, storedExpiry);
     return true;
   }
 
@@ -323,9 +322,7 @@ export class ScopeView {
       touched: false,
     };
     (binary ? this.binaries : this.strings).set(mapKey, e);
-    const cache = this.core.cache;
-    if (cache.size >= cache.capacity) cache.evictIfNeeded(1);
-    cache.add(e);
+    this.core.cache.add(e);
     return e;
   }
 

@@ -21,7 +21,7 @@ import { HotCache } from './hot-cache.js';
 import { decodeKey } from './key-codec.js';
 import { LmdbBackend } from './lmdb-backend.js';
 import { MemoryBackend } from './memory-backend.js';
-import type { MigrationContext } from './migrations.js';
+import type { MigrationContext, Migrations } from './migrations.js';
 import { PartitionCore, type StoreContext } from './partition-core.js';
 import { PartitionState } from './partition-state.js';
 import { newCounters, type Counters, type StoreStats } from './stats.js';
@@ -64,7 +64,11 @@ const SWEEP_CHUNK = 4096;
  * ```
  */
 export class StateStore {
-  private readonly cores = new Map<string, PartitionCore>();
+  /**
+   * Partitions this store owns: opened with {@link partition} and not
+   * released. Commits, sweeps and `onExpired` cover these only.
+   */
+  private readonly owned = new Map<string, PartitionState>();
   private readonly counters = new Map<string, Counters>();
   private readonly ctx: StoreContext & { closed: boolean };
   private carriedOffsets = new Map<string, PartitionOffset>();
@@ -152,6 +156,11 @@ export class StateStore {
     return this.options.schemaVersion;
   }
 
+  /** The migrations given at open: a restore applies them to an older checkpoint's values. */
+  get migrations(): Migrations {
+    return this.options.migrations;
+  }
+
   /**
    * Counts durable changes to the committed state (commits that wrote
    * something, restores, drops) since the store was opened: equal numbers
@@ -175,19 +184,18 @@ export class StateStore {
   partition(topic: string, partition: number): PartitionState {
     this.checkOpen();
     const k = `${topic}:${partition}`;
-    let core = this.cores.get(k);
-    if (core === undefined) {
+    let state = this.owned.get(k);
+    if (state === undefined) {
       assertTopicPartition(topic, partition);
       let counters = this.counters.get(k);
       if (counters === undefined) {
         counters = newCounters();
         this.counters.set(k, counters);
       }
-      core = new PartitionCore({ topic, partition }, this.ctx, counters);
-      this.cores.set(k, core);
-      return new PartitionState(core);
+      state = new PartitionState(new PartitionCore({ topic, partition }, this.ctx, counters));
+      this.owned.set(k, state);
     }
-    return core.views.get('') as PartitionState;
+    return state;
   }
 
   /** Every partition with committed state or offset, or with changes in memory. */
@@ -195,7 +203,7 @@ export class StateStore {
     this.checkOpen();
     const all = new Map<string, TopicPartition>();
     for (const tp of this.backend.partitions()) all.set(`${tp.topic}:${tp.partition}`, tp);
-    for (const [k, core] of this.cores) if (core.queue.length > 0) all.set(k, core.tp);
+    for (const [k, { core }] of this.owned) if (core.queue.length > 0) all.set(k, core.tp);
     return [...all.values()].sort(compareTopicPartitions);
   }
 
@@ -226,7 +234,8 @@ export class StateStore {
    * If the write fails (a full disk, say) the promise rejects with
    * {@link StorageError} and nothing is lost: the changes stay in memory and go
    * out with the next commit, together with these offsets unless newer ones
-   * are given. A value mutated after `put()` into something unstorable fails
+   * are given. A partition released with `discard` (or replaced or dropped)
+   * takes its carried offset with it. A value mutated after `put()` into something unstorable fails
    * the commit the same way, writing nothing.
    */
   async commit(offsets?: Iterable<PartitionOffsetInput>): Promise<CommitResult> {
@@ -242,14 +251,14 @@ export class StateStore {
     const writes: PartitionWrite[] = [];
     const written: PartitionCore[] = [];
     const bytes = { n: 0 };
-    for (const [k, core] of this.cores) {
+    for (const [k, { core }] of this.owned) {
       const offset = given.get(k)?.offset;
       if (core.queue.length === 0 && offset === undefined) continue;
       writes.push(changesOf(core, offset, bytes));
       written.push(core);
     }
     for (const [k, o] of given) {
-      if (!this.cores.has(k)) writes.push({ tp: o, size: 0, key: noKey, value: noKey, offset: o.offset });
+      if (!this.owned.has(k)) writes.push({ tp: o, size: 0, key: noKey, value: noKey, offset: o.offset });
     }
     if (writes.length > 0) {
       try {
@@ -280,14 +289,16 @@ export class StateStore {
 
   /**
    * Forgets a partition's cached state (after its commit, e.g. on
-   * revocation). Refuses while it has uncommitted changes unless `discard`.
-   * Committed state stays on disk.
+   * revocation). Refuses while it has uncommitted changes unless `discard`,
+   * which drops them together with any offset a failed commit carried for
+   * this partition. Committed state stays on disk.
    */
   release(topic: string, partition: number, options: ReleaseOptions = {}): void {
     this.checkOpen();
     const k = `${topic}:${partition}`;
-    const core = this.cores.get(k);
-    if (core === undefined) return;
+    const state = this.owned.get(k);
+    if (state === undefined) return;
+    const core = state.core;
     const dirty = core.queue.length;
     if (dirty > 0 && options.discard !== true) {
       throw new TidemarkError(
@@ -296,10 +307,13 @@ export class StateStore {
       );
     }
     core.discard();
-    for (const view of core.views.values()) view.clear();
+    // Offsets carried from a failed commit go with the changes they belonged
+    // to; a later commit must not write them without their state.
+    this.carriedOffsets.delete(k);
+    for (const view of state.views.values()) view.clear();
     core.released = true;
     core.dead = true;
-    this.cores.delete(k);
+    this.owned.delete(k);
   }
 
   /**
@@ -357,9 +371,9 @@ export class StateStore {
     this.checkOpen();
     const tps = new Map<string, TopicPartition>();
     for (const tp of this.backend.partitions()) tps.set(`${tp.topic}:${tp.partition}`, tp);
-    for (const [k, core] of this.cores) tps.set(k, core.tp);
+    for (const [k, { core }] of this.owned) tps.set(k, core.tp);
     let dirty = 0;
-    for (const core of this.cores.values()) dirty += core.queue.length;
+    for (const { core } of this.owned.values()) dirty += core.queue.length;
     return {
       partitions: [...tps.entries()]
         .sort((a, b) => compareTopicPartitions(a[1], b[1]))
@@ -396,8 +410,8 @@ export class StateStore {
       if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
       await this.sweeping?.catch(() => undefined);
       this.ctx.closed = true;
-      for (const core of this.cores.values()) core.dead = true;
-      this.cores.clear();
+      for (const { core } of this.owned.values()) core.dead = true;
+      this.owned.clear();
       try {
         await this.backend.close();
       } finally {
@@ -411,23 +425,28 @@ export class StateStore {
     if (this.ctx.closed || this.closing !== undefined) throw new StoreClosedError();
   }
 
+  // Owned partitions only (opened with partition() and not released): a
+  // partition another member owns is its business, and a change left in one
+  // this store does not own would refuse its restore. A partition released
+  // (or released and opened again) while the sweep yields is left alone.
   private async runSweep(): Promise<number> {
     const now = this.ctx.clock.now();
     let removed = 0;
-    for (const tp of this.partitions()) {
-      if (this.ctx.closed) break;
-      const state = this.partition(tp.topic, tp.partition);
-      for (const view of [...this.cores.get(`${tp.topic}:${tp.partition}`)!.views.values()]) removed += view.expireCached(now);
+    for (const [k, state] of [...this.owned]) {
+      if (this.ctx.closed || this.closing !== undefined) break;
+      if (this.owned.get(k) !== state) continue;
+      for (const view of [...state.views.values()]) removed += view.expireCached(now);
       let seen = 0;
-      for (const raw of this.backend.range(tp, {})) {
+      for (const raw of this.backend.range(state.core.tp, {})) {
         const exp = readExpiry(raw.value);
         if (exp !== 0 && now >= exp) {
           const { scope, key } = decodeKey(raw.key);
-          if (state.scope(scope).expireIfDue(key, raw.value, now)) removed++;
+          if (state.scope(scope).expireIfDue(key, now)) removed++;
         }
         if (++seen % SWEEP_CHUNK === 0) {
           await yieldToLoop();
-          if (this.ctx.closed || this.closing !== undefined || !this.cores.has(`${tp.topic}:${tp.partition}`)) return removed;
+          if (this.ctx.closed || this.closing !== undefined) return removed;
+          if (this.owned.get(k) !== state) break;
         }
       }
     }

@@ -52,6 +52,25 @@ describe('retention rules (planRetention)', () => {
     expect(all.delete.sort()).toEqual([id(1), id(3)]);
   });
 
+  it("never deletes the checkpoint holding a partition at its highest offset, however new the ones holding it lower (issue 8, item 5)", () => {
+    // A member recovering slowly checkpointed P0 from stale local state (offset 5)
+    // after the checkpoint holding it at 10: recovery needs the one at 10.
+    const at = (minute: number, offsets: Array<[TopicPartition, string | null]>): RetentionCandidate => ({
+      id: id(minute),
+      status: 'valid',
+      partitions: offsets.map(([tp, offset]) => ({ ...tp, offset })),
+    });
+    const cps = [at(1, [[P0, '7']]), at(2, [[P0, '10'], [P1, '3']]), at(3, [[P0, '5'], [P1, '4']]), at(4, [[P0, '5'], [P1, '6']])];
+    const plan = planRetention(cps, policy({ keepLast: 1 }), now(10), new Set());
+    expect(plan.delete.sort()).toEqual([id(1), id(3)]);
+    expect(plan.keep).toContainEqual({ id: id(2), why: 'holds t:0 at its highest offset, 10' });
+    // Also past maxAge: it is what recovery would take.
+    expect(planRetention(cps, policy({ keepLast: 1, maxAgeMs: 1 }), now(10), new Set()).delete.sort()).toEqual([id(1), id(3)]);
+    // Equal highest offsets: the newest of them is kept, the older may go.
+    const ties = [at(1, [[P0, '10']]), at(2, [[P0, '10']]), at(3, [[P0, '5']])];
+    expect(planRetention(ties, policy({ keepLast: 1 }), now(10), new Set()).delete).toEqual([id(1)]);
+  });
+
   it('never deletes the newest valid checkpoint, even with corrupt or newer-format ones above it', () => {
     const cps = [c(1, [P0]), c(2, [P0]), c(3, [], 'corrupt'), c(4, [], 'unsupported'), c(5, [], 'incomplete')];
     const plan = planRetention(cps, policy({ keepLast: 1, maxAgeMs: 1 }), now(6), new Set());

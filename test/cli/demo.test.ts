@@ -48,8 +48,22 @@ describe("the CLI on the demo's output", () => {
     expect(restore.code).toBe(0);
     const result = restore.json();
     expect(result.skipped).toEqual([{ id: newest.id, reason: `${newest.partitions[0]!.file}: segment sha256 mismatch (quarantined)` }]);
-    expect(new Set(result.restored.map((r: { checkpointId: string }) => r.checkpointId))).toEqual(new Set([previous.id]));
-    expect(result.resumeFrom).toEqual(previous.partitions.map(({ topic, partition, offset }) => ({ topic, partition, offset })));
+    // Each partition from the checkpoint the consumer would take, past the
+    // corrupt one: the highest offset, the newest among equals (a checkpoint
+    // written while some partitions were still recovering holds only the others).
+    const best = new Map<string, { topic: string; partition: number; offset: string; id: string }>();
+    for (const c of checkpoints.slice(1)) {
+      for (const p of c.partitions) {
+        const k = `${p.topic}:${p.partition}`;
+        const had = best.get(k);
+        if (p.offset !== null && (had === undefined || BigInt(p.offset) > BigInt(had.offset))) best.set(k, { topic: p.topic, partition: p.partition, offset: p.offset, id: c.id });
+      }
+    }
+    const chosen = [...best.values()].sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
+    expect(result.restored.map((r: { topic: string; partition: number; offset: string; checkpointId: string }) => [r.topic, r.partition, r.offset, r.checkpointId])).toEqual(
+      chosen.map((b) => [b.topic, b.partition, b.offset, b.id]),
+    );
+    expect(result.resumeFrom).toEqual(chosen.map(({ topic, partition, offset }) => ({ topic, partition, offset })));
     expect(fs.existsSync(path.join(checkpointsDir, 'quarantine', newest.id, 'manifest'))).toBe(true);
 
     const prune = await tidemark(['prune', '--checkpoints', checkpointsDir, '--keep', '1', '--json']);

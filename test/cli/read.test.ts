@@ -215,8 +215,8 @@ describe('tidemark export', () => {
     const r = await tidemark(['export', '--checkpoints', checkpointsDir]);
     expect(r.code).toBe(0);
     expect(r.jsonLines()).toEqual(expectedExport(2));
-    expect(r.stderr).toContain(`exported orders:0 from ${ids[1]}: 20 entries`);
-    expect(r.stderr).toContain(`exported payments:0 from ${ids[1]}: 5 entries`);
+    expect(r.stderr).toContain(`exported orders:0 from ${ids[1]} (offset 150): 20 entries`);
+    expect(r.stderr).toContain(`exported payments:0 from ${ids[1]} (offset 80): 5 entries`);
   });
 
   it('--include-expired adds entries whose TTL has passed', async () => {

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { StateStore } from '../../src/index.js';
 import { runTs } from '../helpers/child.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { checkpointNow, fill, openRepo, openStore } from '../checkpoint/support.js';
 import { flipBit, sharedFixture, tidemark } from './support.js';
 
 const fx = sharedFixture();
@@ -34,15 +35,15 @@ async function stateOf(dir: string): Promise<Record<string, { offset: string | u
 }
 
 describe('tidemark restore', () => {
-  it('restores the newest checkpoint into a new state directory, byte for byte, and prints the resume offsets', async () => {
+  it('restores each partition from the checkpoint holding it furthest ahead into a new state directory, byte for byte, and prints the resume offsets', async () => {
     const { checkpointsDir, stateDir, ids } = fx.copy();
     const target = path.join(tmpDir('tm-cli-restore'), 'state');
     const r = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', target]);
     expect(r.code).toBe(0);
     expect(r.stdout.split('\n')).toEqual([
-      `restored orders:0 from ${ids[1]}: 20 entries`,
-      `restored orders:1 from ${ids[1]}: 20 entries`,
-      `restored payments:0 from ${ids[1]}: 6 entries`,
+      `restored orders:0 from ${ids[1]} at offset 150: 20 entries`,
+      `restored orders:1 from ${ids[1]} at offset 260: 20 entries`,
+      `restored payments:0 from ${ids[1]} at offset 80: 6 entries`,
       `The consumer will resume from (state directory ${target}):`,
       '  orders:0    150',
       '  orders:1    260',
@@ -126,7 +127,7 @@ describe('tidemark restore', () => {
     expect((await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', target])).code).toBe(0);
   });
 
-  it('--partition restores one partition only, from the newest checkpoint holding it', async () => {
+  it('--partition restores one partition only, from the checkpoint holding it furthest ahead', async () => {
     const { checkpointsDir, stateDir, ids } = fx.copy();
     const target = path.join(tmpDir('tm-cli-restore'), 'state');
     const r = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', target, '--partition', 'payments:0', '--json']);
@@ -141,7 +142,7 @@ describe('tidemark restore', () => {
     // A second partition into the same directory: the first is not "existing state" for it.
     const second = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', target, '--partition', 'orders:1', '--checkpoint', ids[0]]);
     expect(second.code).toBe(0);
-    expect(second.stdout).toContain(`restored orders:1 from ${ids[0]}: 20 entries`);
+    expect(second.stdout).toContain(`restored orders:1 from ${ids[0]} at offset 200: 20 entries`);
     expect(second.stdout).toMatch(/orders:1\s+200\n\s+payments:0\s+80/);
 
     // A partition no checkpoint holds: exit 4, nothing created.
@@ -150,6 +151,91 @@ describe('tidemark restore', () => {
     expect(missing.code).toBe(4);
     expect(missing.stdout).toContain('missing orders:9: no valid checkpoint holds it');
     expect(fs.existsSync(none)).toBe(false);
+  });
+
+  it('takes per partition the checkpoint the consumer would recover: the highest offset, not the newest (issue 8, item 13)', async () => {
+    // A member that restored slowly, or handed over late, wrote a newer
+    // checkpoint holding orders:0 behind the one another member wrote.
+    const dir = tmpDir('tm-cli-newest');
+    const checkpointsDir = path.join(dir, 'checkpoints');
+    const repo = openRepo(checkpointsDir);
+    const ahead = await openStore(path.join(dir, 'ahead'));
+    await fill(ahead, { topic: 'orders', partition: 0 }, 12, 10, 'ahead');
+    const c1 = await checkpointNow(ahead, repo);
+    const behind = await openStore(path.join(dir, 'behind'));
+    await fill(behind, { topic: 'orders', partition: 0 }, 5, 5, 'behind');
+    await fill(behind, { topic: 'orders', partition: 1 }, 7, 7, 'behind');
+    const c2 = await checkpointNow(behind, repo);
+    expect(c2.id > c1.id).toBe(true);
+    await ahead.close();
+    await behind.close();
+
+    const target = path.join(dir, 'restored');
+    const r = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', target]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')).toEqual([
+      `restored orders:0 from ${c1.id} at offset 10: 12 entries`,
+      `restored orders:1 from ${c2.id} at offset 7: 7 entries`,
+      `The consumer will resume from (state directory ${target}):`,
+      '  orders:0  10',
+      '  orders:1  7',
+      '',
+    ]);
+    const state = await stateOf(target);
+    expect(state['orders:0']!.offset).toBe('10');
+    expect(state['orders:0']!.entries).toEqual((await stateOf(path.join(dir, 'ahead')))['orders:0']!.entries);
+
+    const one = path.join(dir, 'one');
+    const p = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', one, '--partition', 'orders:0', '--json']);
+    expect(p.code).toBe(0);
+    expect(p.json().restored).toEqual([{ topic: 'orders', partition: 0, checkpointId: c1.id, offset: '10', entries: 12 }]);
+  });
+
+  it('schema versions (issue 8, item 12): mixed ones are refused without --migrations; with the consumer\'s migrations older ones are migrated; newer ones refused', async () => {
+    const dir = tmpDir('tm-cli-schema');
+    const checkpointsDir = path.join(dir, 'checkpoints');
+    const repo = openRepo(checkpointsDir);
+    const v1 = await StateStore.open({ path: path.join(dir, 'v1'), sweepIntervalMs: 0, schemaVersion: 1 });
+    await fill(v1, { topic: 'orders', partition: 0 }, 4, 10, 'old');
+    const c1 = await checkpointNow(v1, repo);
+    await v1.close();
+    const v2 = await StateStore.open({ path: path.join(dir, 'v2'), sweepIntervalMs: 0, schemaVersion: 2, migrations: { 1: (v: object) => ({ ...v, v2: true }) } });
+    v2.partition('orders', 1).put('k', { tag: 'new', v2: true });
+    await v2.commit([{ topic: 'orders', partition: 1, offset: '7' }]);
+    const c2 = await checkpointNow(v2, repo, [{ topic: 'orders', partition: 1 }]);
+    await v2.close();
+
+    const target = path.join(dir, 'restored');
+    const refused = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', target]);
+    expect(refused.code).toBe(7);
+    expect(refused.stderr).toBe(
+      `tidemark: the checkpoints to restore hold schema versions 1 (orders:0 in ${c1.id}) and 2 (orders:1 in ${c2.id}); ` +
+        'one state directory holds one version: pass --migrations <module> (the consumer\'s schemaVersion and migrations) to migrate the older ones as they are restored\n',
+    );
+    expect(fs.existsSync(target)).toBe(false);
+
+    const module = path.join(dir, 'migrations.mjs');
+    fs.writeFileSync(module, 'export const schemaVersion = 2;\nexport const migrations = { 1: (v) => ({ ...v, v2: true }) };\n');
+    const r = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', target, '--migrations', module]);
+    expect(r.stdout).toContain(`restored orders:0 from ${c1.id} at offset 10 (migrated from schema version 1 to 2): 4 entries`);
+    expect(r.stdout).toContain(`restored orders:1 from ${c2.id} at offset 7: 1 entry`);
+    expect(r.code).toBe(0);
+    const store = await StateStore.open({ path: target, sweepIntervalMs: 0, schemaVersion: 2 });
+    expect(store.partition('orders', 0).get('k000001')).toEqual({ i: 1, tag: 'old', pad: 'x', v2: true });
+    expect(store.partition('orders', 1).get('k')).toEqual({ tag: 'new', v2: true });
+    await store.close();
+
+    // A checkpoint newer than the code's schema: refused, clearly, nothing created.
+    fs.writeFileSync(module, 'export const schemaVersion = 1;\nexport const migrations = {};\n');
+    const newer = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', path.join(dir, 'none'), '--migrations', module]);
+    expect(newer.code).toBe(7);
+    expect(newer.stderr).toMatch(new RegExp(`^tidemark: checkpoint ${c2.id} holds state of schema version 2, newer than this store's 1; refusing to restore it`));
+    expect(fs.existsSync(path.join(dir, 'none'))).toBe(false);
+    // A module without the exports: a usage error.
+    fs.writeFileSync(module, 'export default {};\n');
+    const bad = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', path.join(dir, 'none'), '--migrations', module]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--migrations .*migrations\.mjs must export "schemaVersion" \(an integer >= 1\) and "migrations"/);
   });
 
   it('falls back past a corrupt checkpoint: quarantines it, prints it as skipped with its reason', async () => {
@@ -161,9 +247,9 @@ describe('tidemark restore', () => {
     const lines = r.stdout.split('\n');
     expect(lines[0]).toBe(`skipped ${ids[1]}: orders.1.seg: segment sha256 mismatch (quarantined)`);
     expect(lines.slice(1, 4)).toEqual([
-      `restored orders:0 from ${ids[0]}: 20 entries`,
-      `restored orders:1 from ${ids[0]}: 20 entries`,
-      `restored payments:0 from ${ids[0]}: 6 entries`,
+      `restored orders:0 from ${ids[0]} at offset 100: 20 entries`,
+      `restored orders:1 from ${ids[0]} at offset 200: 20 entries`,
+      `restored payments:0 from ${ids[0]} at offset 50: 6 entries`,
     ]);
     expect(r.stdout).toMatch(/orders:0\s+100\n\s+orders:1\s+200\n\s+payments:0\s+50\n$/);
     // Quarantined, never deleted: list shows it apart with the reason.

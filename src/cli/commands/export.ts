@@ -1,4 +1,5 @@
 import type { CheckpointInfo, CheckpointRepository } from '../../checkpoint/index.js';
+import { planRestore } from '../../checkpoint/restore-plan.js';
 import { CheckpointCorruptError } from '../../errors/index.js';
 import type { RawEntry } from '../../state/backend.js';
 import { formatTopicPartition, type TopicPartition } from '../../util/topic-partition.js';
@@ -92,26 +93,30 @@ async function exportOne(repo: CheckpointRepository, id: string, opts: ExportOpt
   return ExitCode.OK;
 }
 
-// Default: each partition from the newest checkpoint where it verifies,
-// falling back past invalid ones as restore does (read-only: nothing is quarantined).
+// Default: each partition from the checkpoint a restore (and the consumer)
+// would take, planRestore's: the highest offset first, falling back past
+// invalid ones as restore does (read-only: nothing is quarantined).
 async function exportNewest(repo: CheckpointRepository, opts: ExportOptions, out: Output): Promise<number> {
-  const infos = (await repo.list()).filter((i) => i.status === 'valid');
-  const newest = infos[0];
-  const tps = opts.partition ?? newest?.partitions.map((p) => ({ topic: p.topic, partition: p.partition })) ?? [];
-  if (tps.length === 0) throw new CliError(ExitCode.NOT_FOUND, `no valid checkpoint in ${repo.storage.location}`);
+  const listing = await repo.list();
+  const plan = planRestore(listing, opts.partition);
+  if (plan.partitions.length === 0) throw new CliError(ExitCode.NOT_FOUND, `no valid checkpoint in ${repo.storage.location}`);
+  const byId = new Map(listing.map((i) => [i.id, i]));
   const failed = new Set<string>();
   const missing: TopicPartition[] = [];
-  const estimate = tps.reduce((n, tp) => n + (infos.find((i) => i.partitions.some((p) => same(p, tp)))?.partitions.find((p) => same(p, tp))?.entries ?? 0), 0);
+  const entriesIn = (id: string | undefined, tp: TopicPartition): number => byId.get(id ?? '')?.partitions.find((p) => same(p, tp))?.entries ?? 0;
+  const estimate = plan.partitions.reduce((n, p) => n + entriesIn(p.candidates[0]?.id, p), 0);
   const progress = startProgress(out.io, 'export', estimate, 'entries');
   try {
-    for (const tp of tps) {
+    for (const p of plan.partitions) {
+      const tp = { topic: p.topic, partition: p.partition };
       let done = false;
-      for (const info of infos) {
-        if (failed.has(info.id) || !info.partitions.some((p) => same(p, tp))) continue;
+      for (const c of p.candidates) {
+        const info = byId.get(c.id)!;
+        if (failed.has(info.id)) continue;
         const entries = await readOrSkip(repo, info, tp, failed, progress);
         if (entries === undefined) continue;
         const n = await writeEntries(tp, entries, opts, out, progress);
-        progress.note(`exported ${formatTopicPartition(tp)} from ${info.id}: ${plural(n, 'entry', 'entries')}`);
+        progress.note(`exported ${formatTopicPartition(tp)} from ${info.id} (offset ${c.offset}): ${plural(n, 'entry', 'entries')}`);
         done = true;
         break;
       }

@@ -1,7 +1,10 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { CheckpointInfo, CheckpointRepository, RestoreResult } from '../../checkpoint/index.js';
+import { planRestore } from '../../checkpoint/restore-plan.js';
 import { SchemaVersionError } from '../../errors/schema-version-error.js';
-import { StateStore } from '../../state/index.js';
+import { StateStore, type Migrations } from '../../state/index.js';
 import { formatTopicPartition, type TopicPartition } from '../../util/topic-partition.js';
 import { openCheckpoints, type CheckpointDirOptions } from '../checkpoints.js';
 import { CliError, ExitCode } from '../exit-codes.js';
@@ -14,6 +17,8 @@ export interface RestoreCommandOptions extends CheckpointDirOptions {
   checkpoint?: string;
   partition?: TopicPartition[];
   force?: boolean;
+  /** A module exporting `schemaVersion` and `migrations`, as the consumer opens its store with. */
+  migrations?: string;
   json?: boolean;
 }
 
@@ -36,18 +41,21 @@ export async function restoreCommand(opts: RestoreCommandOptions, out: Output): 
           'check the path, or pass --force to create the state store in it',
       );
     }
-    const candidate = await plannedCheckpoint(repo, opts);
-    const schemaVersion = candidate?.manifest?.schemaVersion ?? 1;
+    const planned = await plannedCheckpoints(repo, opts);
+    const schema = opts.migrations === undefined ? { schemaVersion: singleSchemaVersion(planned, opts) } : await loadMigrations(opts.migrations);
+    const schemaVersion = schema.schemaVersion;
 
     let store: StateStore;
     try {
-      store = await StateStore.open({ path: dir, sweepIntervalMs: 0, schemaVersion });
+      store = await StateStore.open({ path: dir, sweepIntervalMs: 0, ...schema });
     } catch (err) {
       if (err instanceof SchemaVersionError) {
         throw new CliError(
           ExitCode.FAILURE,
-          `the state in ${dir} is at schema version ${err.storedVersion}, the checkpoint at ${schemaVersion}: ` +
-            'restoring across schema versions is not supported (restore into an empty directory, or use a checkpoint of the same version)',
+          `the state in ${dir} is at schema version ${err.storedVersion}, the restore at ${schemaVersion}: ` +
+            (opts.migrations === undefined
+              ? 'restore into an empty directory, or pass --migrations <module> (the consumer\'s schemaVersion and migrations)'
+              : `${err.message}`),
           { cause: err },
         );
       }
@@ -68,7 +76,7 @@ export async function restoreCommand(opts: RestoreCommandOptions, out: Output): 
             'refusing to overwrite it without --force (stop the consumer first; restore replaces each restored partition whole)',
         );
       }
-      const expected = candidate === undefined ? 0 : partsOf(candidate, wanted).reduce((n, p) => n + p.storedBytes, 0);
+      const expected = expectedBytes(planned, opts);
       const progress = startProgress(out.io, 'restore', expected, 'bytes');
       storage.onRead = (n) => progress.advance(n);
       try {
@@ -100,7 +108,9 @@ export async function restoreCommand(opts: RestoreCommandOptions, out: Output): 
     } else {
       for (const s of result.skipped) await out.line(`skipped ${s.id}: ${s.reason}`);
       for (const r of result.restored) {
-        await out.line(`restored ${formatTopicPartition(r)} from ${r.checkpointId}: ${plural(r.entries, 'entry', 'entries')}`);
+        const at = r.offset === null ? 'with no offset' : `at offset ${r.offset}`;
+        const migrated = r.migratedFrom === undefined ? '' : ` (migrated from schema version ${r.migratedFrom} to ${schemaVersion})`;
+        await out.line(`restored ${formatTopicPartition(r)} from ${r.checkpointId} ${at}${migrated}: ${plural(r.entries, 'entry', 'entries')}`);
       }
       for (const m of result.missing) await out.line(`missing ${formatTopicPartition(m)}: no valid checkpoint holds it`);
       if (kept.length > 0) await out.line(`kept local state (not in the checkpoint): ${kept.map(formatTopicPartition).join(', ')}`);
@@ -132,14 +142,84 @@ export async function restoreCommand(opts: RestoreCommandOptions, out: Output): 
 }
 
 /**
- * The checkpoint the restore will most likely use (the store must be opened
- * at its schema version before restoring): the one named, or the newest
- * listed as valid that holds a wanted partition.
+ * The checkpoints the restore will most likely use, per partition (the store
+ * must be opened at their schema version before restoring): the one named,
+ * or each partition's first choice in the plan every restore follows
+ * (planRestore: the highest offset, the newest among equals), which is what
+ * the consumer itself would recover from.
  */
-async function plannedCheckpoint(repo: CheckpointRepository, opts: RestoreCommandOptions): Promise<CheckpointInfo | undefined> {
-  if (opts.checkpoint !== undefined) return repo.get(opts.checkpoint);
-  const wanted = opts.partition;
-  return (await repo.list()).find((i) => i.status === 'valid' && (wanted === undefined || partsOf(i, wanted).length > 0));
+async function plannedCheckpoints(repo: CheckpointRepository, opts: RestoreCommandOptions): Promise<CheckpointInfo[]> {
+  if (opts.checkpoint !== undefined) return [await repo.get(opts.checkpoint)];
+  const listing = await repo.list();
+  const ids = new Set(planRestore(listing, opts.partition).partitions.flatMap((p) => p.candidates.slice(0, 1).map((c) => c.id)));
+  return listing.filter((i) => ids.has(i.id));
+}
+
+/**
+ * Without --migrations the store is opened at the schema version of the
+ * checkpoints to restore, which must agree (the consumer migrates the
+ * directory when it opens it). The first choices are checked; a fallback of
+ * another version is refused by the restore itself (SchemaVersionError).
+ */
+function singleSchemaVersion(planned: CheckpointInfo[], opts: RestoreCommandOptions): number {
+  const byVersion = new Map<number, string[]>();
+  const plan = planRestore(planned, opts.partition);
+  for (const p of plan.partitions) {
+    const info = planned.find((i) => i.id === p.candidates[0]?.id);
+    const v = info?.manifest?.schemaVersion;
+    if (v === undefined) continue;
+    const list = byVersion.get(v) ?? [];
+    list.push(`${formatTopicPartition(p)} in ${info!.id}`);
+    byVersion.set(v, list);
+  }
+  if (opts.checkpoint !== undefined) return planned[0]?.manifest?.schemaVersion ?? 1;
+  const versions = [...byVersion.keys()].sort((a, b) => a - b);
+  if (versions.length <= 1) return versions[0] ?? 1;
+  const held = versions.map((v) => `${v} (${byVersion.get(v)!.join(', ')})`);
+  throw new CliError(
+    ExitCode.FAILURE,
+    `the checkpoints to restore hold schema versions ${held.slice(0, -1).join(', ')} and ${held.at(-1)}; one state directory holds one version: ` +
+      "pass --migrations <module> (the consumer's schemaVersion and migrations) to migrate the older ones as they are restored",
+  );
+}
+
+/** `--migrations <module>`: its `schemaVersion` and `migrations` exports (or its default export's). */
+async function loadMigrations(file: string): Promise<{ schemaVersion: number; migrations: Migrations }> {
+  const where = path.resolve(file);
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(where).href)) as Record<string, unknown>;
+  } catch (err) {
+    throw new CliError(ExitCode.USAGE, `--migrations ${where} could not be loaded: ${(err as Error).message}`, { cause: err });
+  }
+  const source = mod.schemaVersion === undefined && typeof mod.default === 'object' && mod.default !== null ? (mod.default as Record<string, unknown>) : mod;
+  const { schemaVersion, migrations } = source;
+  const ok =
+    Number.isSafeInteger(schemaVersion) &&
+    (schemaVersion as number) >= 1 &&
+    typeof migrations === 'object' &&
+    migrations !== null &&
+    Object.values(migrations).every((f) => typeof f === 'function');
+  if (!ok) {
+    throw new CliError(
+      ExitCode.USAGE,
+      `--migrations ${where} must export "schemaVersion" (an integer >= 1) and "migrations" ({ [n]: (value, ctx) => newValue }, n to n+1), as the consumer passes them to StateStore.open`,
+    );
+  }
+  return { schemaVersion: schemaVersion as number, migrations: migrations as Migrations };
+}
+
+// Bytes the restore will read if nothing fails: each partition's segment in its chosen checkpoint.
+function expectedBytes(planned: CheckpointInfo[], opts: RestoreCommandOptions): number {
+  if (opts.checkpoint !== undefined) return planned.flatMap((i) => partsOf(i, opts.partition)).reduce((n, p) => n + p.storedBytes, 0);
+  const plan = planRestore(planned, opts.partition);
+  let n = 0;
+  for (const p of plan.partitions) {
+    const id = p.candidates[0]?.id;
+    const info = planned.find((i) => i.id === id);
+    n += info?.partitions.find((x) => same(x, p))?.storedBytes ?? 0;
+  }
+  return n;
 }
 
 function partsOf(info: CheckpointInfo, wanted: TopicPartition[] | undefined): CheckpointInfo['partitions'] {

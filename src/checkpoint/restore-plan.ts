@@ -1,0 +1,120 @@
+import { compareTopicPartitions, type TopicPartition } from '../util/topic-partition.js';
+
+/** What the restore planner needs to know about a listed checkpoint. */
+export interface PlannedCheckpoint {
+  id: string;
+  status: 'valid' | 'corrupt' | 'incomplete' | 'unsupported';
+  quarantined?: boolean;
+  /** Partitions with the next offset each holds (null: state of no known offset). */
+  partitions: ReadonlyArray<TopicPartition & { offset: string | null }>;
+}
+
+/** A checkpoint to restore a partition from. */
+export interface RestoreCandidate {
+  id: string;
+  /** The partition's next offset in that checkpoint. */
+  offset: string;
+}
+
+/** One partition's choices, best first: the rest are its fallbacks, in order. */
+export interface PartitionRestorePlan extends TopicPartition {
+  candidates: RestoreCandidate[];
+}
+
+/** Decisions of one restore, before any byte is read. */
+export interface RestorePlan {
+  /** Per wanted partition (sorted), the checkpoints to try, best first; empty when none qualifies. */
+  partitions: PartitionRestorePlan[];
+  /**
+   * Checkpoints listed as corrupt or unsupported that hold a wanted partition
+   * (or whose partitions are unknown: their manifest is unreadable; or all of
+   * them when no partitions were named): passed over, reported, and the
+   * corrupt ones quarantined. Newest first.
+   */
+  passOver: string[];
+}
+
+/** Options for {@link planRestore}. */
+export interface RestorePlanOptions {
+  /**
+   * A partition's own (local) offset: only checkpoints holding it further
+   * ahead are candidates. Recovery passes the local state's offset; an
+   * operator's restore passes nothing.
+   */
+  above?: (tp: TopicPartition) => string | undefined;
+}
+
+/**
+ * Chooses, per partition, the checkpoint to restore it from, in fallback
+ * order: the valid checkpoint holding the partition at the highest offset
+ * first (the newest among equal offsets), then the next highest, and so on.
+ * This is the one rule of "newest" for a partition: recovery, the
+ * repository's restore and `tidemark restore` all follow it, and retention
+ * never deletes a partition's first choice.
+ *
+ * Quarantined and incomplete checkpoints are no candidates; nor is a
+ * checkpoint holding the partition without an offset (its state is of no
+ * known point in the log). `wanted` defaults to every partition some valid
+ * checkpoint holds at an offset. Pure: no I/O.
+ */
+export function planRestore(
+  listing: readonly PlannedCheckpoint[],
+  wanted?: Iterable<TopicPartition>,
+  options: RestorePlanOptions = {},
+): RestorePlan {
+  const usable = listing.filter((c) => c.status === 'valid' && c.quarantined !== true);
+  const tps = new Map<string, TopicPartition>();
+  if (wanted === undefined) {
+    for (const c of usable) for (const p of c.partitions) if (p.offset !== null) tps.set(tpKey(p), { topic: p.topic, partition: p.partition });
+  } else {
+    for (const tp of wanted) tps.set(tpKey(tp), { topic: tp.topic, partition: tp.partition });
+  }
+  const partitions = [...tps.values()].sort(compareTopicPartitions).map((tp) => {
+    const floor = options.above?.(tp);
+    const above = floor === undefined ? undefined : BigInt(floor);
+    const candidates: RestoreCandidate[] = [];
+    for (const c of usable) {
+      const held = c.partitions.find((p) => p.topic === tp.topic && p.partition === tp.partition);
+      if (held?.offset == null) continue;
+      if (above !== undefined && BigInt(held.offset) <= above) continue;
+      candidates.push({ id: c.id, offset: held.offset });
+    }
+    candidates.sort(compareCandidates);
+    return { ...tp, candidates };
+  });
+  const passOver = listing
+    .filter(
+      (c) =>
+        (c.status === 'corrupt' || c.status === 'unsupported') &&
+        c.quarantined !== true &&
+        (wanted === undefined || c.partitions.length === 0 || c.partitions.some((p) => tps.has(tpKey(p)))),
+    )
+    .map((c) => c.id)
+    .sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+  return { partitions, passOver };
+}
+
+/**
+ * Per partition, the id of the valid checkpoint a restore would try first
+ * (the highest offset; the newest among equals). Pure.
+ */
+export function firstChoices(listing: readonly PlannedCheckpoint[]): Map<string, RestoreCandidate & TopicPartition> {
+  const out = new Map<string, RestoreCandidate & TopicPartition>();
+  for (const plan of planRestore(listing).partitions) {
+    const best = plan.candidates[0];
+    if (best !== undefined) out.set(tpKey(plan), { topic: plan.topic, partition: plan.partition, ...best });
+  }
+  return out;
+}
+
+// Highest offset first; among equal offsets the newest (ids sort by time).
+function compareCandidates(a: RestoreCandidate, b: RestoreCandidate): number {
+  const x = BigInt(a.offset);
+  const y = BigInt(b.offset);
+  if (x !== y) return x > y ? -1 : 1;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
+function tpKey(tp: TopicPartition): string {
+  return `${tp.topic}:${tp.partition}`;
+}
