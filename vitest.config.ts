@@ -19,23 +19,11 @@ export default defineConfig({
       {
         // Against a real Kafka broker: the global setup starts one (or uses
         // KAFKA_BROKERS) and fails the run if it cannot. docs/DEVELOPMENT.md.
+        // The group chaos tests (*.chaos.test.ts) are in it too.
         extends: true,
         test: {
           name: 'kafka',
           include: ['test/kafka/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, 'test/kafka/**/*.chaos.test.ts'],
-          globalSetup: ['test/kafka/global-setup.ts'],
-        },
-      },
-      {
-        // The group chaos test (issue 8), against a real broker as above. Not
-        // in `npm test` (`vitest run --project '!chaos'`) while it fails on
-        // open library bugs: `npm run test:chaos`. To switch it on, drop
-        // `--project '!chaos'` from the "test" script in package.json.
-        extends: true,
-        test: {
-          name: 'chaos',
-          include: ['test/kafka/**/*.chaos.test.ts'],
           globalSetup: ['test/kafka/global-setup.ts'],
         },
       },

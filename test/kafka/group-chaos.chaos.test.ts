@@ -7,9 +7,10 @@
 // every SIGTERM must end its process within 10 s. test/chaos/harness.ts does
 // the work; `npm run chaos -- --minutes N` runs it longer.
 //
-// Its own vitest project, "chaos" (vitest.config.ts), not part of `npm test`
-// while the library bugs it finds are open: `npm run test:chaos`.
-// CHAOS_SEED=<n> reruns a seed; CHAOS_CHECKPOINTS=<path|s3://bucket/prefix>
+// Part of `npm test` (the kafka project) with a fixed seed, 3, whose schedule
+// lands a SIGTERM in a rebalance (the last bug it found), so CI stays
+// repeatable; `npm run test:chaos` runs only the chaos tests. CHAOS_SEED=<n>
+// runs another seed (CHAOS_SEED=random picks one and prints it); CHAOS_CHECKPOINTS=<path|s3://bucket/prefix>
 // moves the shared checkpoints; CHAOS_VERBOSE=1 prints the run's journal.
 import * as fs from 'node:fs';
 import { expect, it } from 'vitest';
@@ -17,7 +18,8 @@ import { runChaos } from '../chaos/harness.js';
 import { brokers } from '../helpers/kafka.js';
 
 const TERM_BOUND_MS = 10_000;
-const seed = process.env.CHAOS_SEED ? Number(process.env.CHAOS_SEED) : Math.floor(Math.random() * 2 ** 31);
+const seed =
+  process.env.CHAOS_SEED === 'random' ? Math.floor(Math.random() * 2 ** 31) : process.env.CHAOS_SEED ? Number(process.env.CHAOS_SEED) : 3;
 
 it(`a churning group ends with exact state (seed ${seed})`, async () => {
   process.stderr.write(`group chaos: seed ${seed} (rerun with CHAOS_SEED=${seed} npm run test:chaos, or npm run chaos -- --seed ${seed})\n`);
