@@ -8,18 +8,9 @@
 // so a key whose previous record is `ttlMs` or more older has expired and
 // starts a new session: the same rule the store applies (expired when
 // `now >= expiresAt`, `expiresAt = now + ttlMs` at the put).
+import { prng } from '../helpers/prng.js';
 
-/** A small, fast, seedable PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };
 
 /** One session as the handler stores it. */
 export interface Session {

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { accountRecord } from '../helpers/accounts.js';
 import { runTs, type ChildRun } from '../helpers/child.js';
 import { brokers, createAdmin, createConsumer, createProducer, createTopic, produce, uniqueGroupId } from '../helpers/kafka.js';
+import { prng } from '../helpers/prng.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 /** A stop (SIGTERM to exit) must take less than this, rebalance included. */
@@ -13,22 +14,10 @@ const EXIT_BOUND_MS = 3000;
 /** The fixture's (test/fixtures/kafka-member.ts) consumer rebalanceTimeout. */
 const REBALANCE_TIMEOUT_MS = 6000;
 
-// mulberry32: a small seeded generator, so a failing order can be replayed.
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('a graceful stop on a real broker', () => {
   it('ends the process by itself within the bound, while other members rebalance', async () => {
     const seed = Number(process.env.TIDEMARK_SEED ?? Date.now() % 1_000_000);
-    const rnd = random(seed);
+    const rnd = prng(seed);
     const admin = await createAdmin();
     const topic = await createTopic(admin, { partitions: 6, prefix: 'tm-stop' });
     const group = uniqueGroupId('tm-stop');
