@@ -8,7 +8,14 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { compress, decompress } from 'zstd-napi';
 import { RecordPacker } from '../src/checkpoint/records.js';
-import { CheckpointRepository, LMDB_FILE, LocalDirectoryStorage, StateStore, type RawEntry, type TopicPartition } from '../src/index.js';
+import {
+  CheckpointRepository,
+  LMDB_FILE,
+  LocalDirectoryStorage,
+  StateStore,
+  type RawEntry,
+  type TopicPartition,
+} from '../src/index.js';
 import { ScopeCodec } from '../src/state/key-codec.js';
 import { encodeValue } from '../src/state/value-codec.js';
 import { alternate, figure, median, type BenchContext, type BenchResult } from './lib/result.js';
@@ -34,12 +41,19 @@ const smallValue: ValueFn = (i) => ({ count: i % 97, sum: i * 3, last: 1_700_000
 const WORDS = ['view', 'click', 'search', 'cart', 'checkout', 'login', 'logout', 'scroll', 'share', 'like'];
 const largeValue: ValueFn = (i, noise) => {
   const events = [];
-  for (let j = 0; j < 24; j++) events.push({ t: 1_700_000_000_000 + i * 13 + j * 977, e: WORDS[(i * 31 + j) % 10], n: (i * j) % 1000 });
+  for (let j = 0; j < 24; j++)
+    events.push({ t: 1_700_000_000_000 + i * 13 + j * 977, e: WORDS[(i * 31 + j) % 10], n: (i * j) % 1000 });
   const o = (i * 7919) % (noise.length - 16);
   return { user: `u${i % 50_000}`, count: i % 97, events, salt: noise.subarray(o, o + 16) };
 };
 
-async function dataset(ctx: BenchContext, label: string, n: number, value: ValueFn, full: boolean): Promise<BenchResult[]> {
+async function dataset(
+  ctx: BenchContext,
+  label: string,
+  n: number,
+  value: ValueFn,
+  full: boolean,
+): Promise<BenchResult[]> {
   const base = path.join(ctx.workDir, `ck-${n}`);
   const store = await StateStore.open({ path: path.join(base, 'state'), cacheEntries: 1000, sweepIntervalMs: 0 });
   const tps: TopicPartition[] = Array.from({ length: PARTITIONS }, (_, p) => ({ topic: 'events', partition: p }));
@@ -66,7 +80,10 @@ async function dataset(ctx: BenchContext, label: string, n: number, value: Value
   ctx.log(`${label}: ${rawMB.toFixed(1)} MB of records, ${(compressed.length / 1e6).toFixed(1)} MB at zstd ${LEVEL}`);
 
   const ckDir = path.join(base, 'checkpoints');
-  const repo = new CheckpointRepository({ storage: new LocalDirectoryStorage({ path: ckDir }), compressionLevel: LEVEL });
+  const repo = new CheckpointRepository({
+    storage: new LocalDirectoryStorage({ path: ckDir }),
+    compressionLevel: LEVEL,
+  });
   const rounds = ctx.quick ? 2 : 5;
 
   // Write: snapshot taken, so the figure is the checkpoint itself.
@@ -113,15 +130,38 @@ async function dataset(ctx: BenchContext, label: string, n: number, value: Value
   };
   const it = await alternate(rounds, write, iterate);
   const results = [
-    figure(`checkpoint: write throughput, ${label}`, rawMB / (w.subject / 1000), 'MB/s', rawMB / (w.baseline / 1000), `zstd-napi compress level ${LEVEL}, same bytes`, true, {
-      ratioAtLeast: 0.7,
-    }),
-    figure(`checkpoint: restore read+verify+decode throughput, ${label}`, rawMB / (r.subject / 1000), 'MB/s', rawMB / (r.baseline / 1000), 'zstd-napi decompress, same bytes', true, {
-      ratioAtLeast: 0.7,
-    }),
+    figure(
+      `checkpoint: write throughput, ${label}`,
+      rawMB / (w.subject / 1000),
+      'MB/s',
+      rawMB / (w.baseline / 1000),
+      `zstd-napi compress level ${LEVEL}, same bytes`,
+      true,
+      {
+        ratioAtLeast: 0.7,
+      },
+    ),
+    figure(
+      `checkpoint: restore read+verify+decode throughput, ${label}`,
+      rawMB / (r.subject / 1000),
+      'MB/s',
+      rawMB / (r.baseline / 1000),
+      'zstd-napi decompress, same bytes',
+      true,
+      {
+        ratioAtLeast: 0.7,
+      },
+    ),
   ];
   results.push(
-    figure(`checkpoint: write time against walking the same snapshot, ${label}`, it.subject, 'ms', it.baseline, 'bare iteration of the LMDB snapshot (main thread)', false),
+    figure(
+      `checkpoint: write time against walking the same snapshot, ${label}`,
+      it.subject,
+      'ms',
+      it.baseline,
+      'bare iteration of the LMDB snapshot (main thread)',
+      false,
+    ),
   );
   ctx.log(
     `write ${w.subject.toFixed(0)} ms vs zstd ${w.baseline.toFixed(0)} ms, vs bare iteration ${it.baseline.toFixed(0)} ms; ` +
@@ -229,15 +269,55 @@ async function endToEnd(
     await sleep(ms);
     hIdle.disable();
     idle.push(hIdle.percentile(99) / 1e6);
-    ctx.log(`event loop during checkpoint: p99 ${p99s.at(-1)!.toFixed(1)} ms, max ${(h.max / 1e6).toFixed(1)} ms; idle p99 ${idle.at(-1)!.toFixed(1)} ms`);
+    ctx.log(
+      `event loop during checkpoint: p99 ${p99s.at(-1)!.toFixed(1)} ms, max ${(h.max / 1e6).toFixed(1)} ms; idle p99 ${idle.at(-1)!.toFixed(1)} ms`,
+    );
   }
-  ctx.log(`checkpoint ${c.subject.toFixed(0)} ms vs backup ${c.baseline.toFixed(0)} ms; restore ${rs.subject.toFixed(0)} ms vs physical ${rs.baseline.toFixed(0)} ms, insert ${ins.baseline.toFixed(0)} ms`);
+  ctx.log(
+    `checkpoint ${c.subject.toFixed(0)} ms vs backup ${c.baseline.toFixed(0)} ms; restore ${rs.subject.toFixed(0)} ms vs physical ${rs.baseline.toFixed(0)} ms, insert ${ins.baseline.toFixed(0)} ms`,
+  );
   return [
-    figure(`checkpoint: time to checkpoint ${label} (4 partitions)`, c.subject, 'ms', c.baseline, 'LMDB physical copy (store.backup)', false),
-    figure(`checkpoint: time to restore ${label} into LMDB`, rs.subject, 'ms', rs.baseline, 'physical restore (copy the backup file, open)', false),
-    figure(`checkpoint: restore ${label} against inserting the same entries`, ins.subject, 'ms', ins.baseline, 'StateStore.replacePartition from memory', false),
-    figure(`checkpoint: stored size of ${label}`, storedBytes / 1e6, 'MB', backupBytes / 1e6, 'LMDB physical copy', false),
-    figure(`checkpoint: event-loop delay p99 while writing ${label}`, median(p99s), 'ms', median(idle), 'p99 with no checkpoint running', false, { valueBelow: 50 }),
+    figure(
+      `checkpoint: time to checkpoint ${label} (4 partitions)`,
+      c.subject,
+      'ms',
+      c.baseline,
+      'LMDB physical copy (store.backup)',
+      false,
+    ),
+    figure(
+      `checkpoint: time to restore ${label} into LMDB`,
+      rs.subject,
+      'ms',
+      rs.baseline,
+      'physical restore (copy the backup file, open)',
+      false,
+    ),
+    figure(
+      `checkpoint: restore ${label} against inserting the same entries`,
+      ins.subject,
+      'ms',
+      ins.baseline,
+      'StateStore.replacePartition from memory',
+      false,
+    ),
+    figure(
+      `checkpoint: stored size of ${label}`,
+      storedBytes / 1e6,
+      'MB',
+      backupBytes / 1e6,
+      'LMDB physical copy',
+      false,
+    ),
+    figure(
+      `checkpoint: event-loop delay p99 while writing ${label}`,
+      median(p99s),
+      'ms',
+      median(idle),
+      'p99 with no checkpoint running',
+      false,
+      { valueBelow: 50 },
+    ),
   ];
 }
 

@@ -5,7 +5,14 @@
 import * as path from 'node:path';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { startBroker, type BrokerProcess } from '../scripts/kafka/broker-process.js';
-import { CheckpointRepository, KafkaSource, LocalDirectoryStorage, Pipeline, StateStore, type PartitionState } from '../src/index.js';
+import {
+  CheckpointRepository,
+  KafkaSource,
+  LocalDirectoryStorage,
+  Pipeline,
+  StateStore,
+  type PartitionState,
+} from '../src/index.js';
 import { alternate, figure, type BenchContext, type BenchResult } from './lib/result.js';
 
 const PARTITIONS = 4;
@@ -60,13 +67,37 @@ async function measure(ctx: BenchContext, brokers: string[]): Promise<BenchResul
   const ckpt = await alternate(rounds, tidemark(true), tidemark(false));
   const rate = (ms: number) => N / (ms / 1000);
   ctx.log(`pipeline ${rate(vsBare.subject).toFixed(0)}/s, bare kafkajs ${rate(vsBare.baseline).toFixed(0)}/s`);
-  ctx.log(`pipeline committing every 1,000 records ${rate(frequent.subject).toFixed(0)}/s, bare kafkajs ${rate(frequent.baseline).toFixed(0)}/s`);
+  ctx.log(
+    `pipeline committing every 1,000 records ${rate(frequent.subject).toFixed(0)}/s, bare kafkajs ${rate(frequent.baseline).toFixed(0)}/s`,
+  );
   ctx.log(`with checkpoints ${rate(ckpt.subject).toFixed(0)}/s, without ${rate(ckpt.baseline).toFixed(0)}/s`);
   const bareName = 'bare kafkajs eachBatch, same decoding into a Map';
   return [
-    figure('pipeline: stateful throughput (LMDB state, default commits: 50,000 records or 1 s)', rate(vsBare.subject), 'records/s', rate(vsBare.baseline), bareName, true, { ratioAtLeast: 0.8 }),
-    figure('pipeline: stateful throughput committing every 1,000 records', rate(frequent.subject), 'records/s', rate(frequent.baseline), bareName, true),
-    figure('pipeline: throughput with checkpoints every second', rate(ckpt.subject), 'records/s', rate(ckpt.baseline), 'same pipeline, checkpoints off', true),
+    figure(
+      'pipeline: stateful throughput (LMDB state, default commits: 50,000 records or 1 s)',
+      rate(vsBare.subject),
+      'records/s',
+      rate(vsBare.baseline),
+      bareName,
+      true,
+      { ratioAtLeast: 0.8 },
+    ),
+    figure(
+      'pipeline: stateful throughput committing every 1,000 records',
+      rate(frequent.subject),
+      'records/s',
+      rate(frequent.baseline),
+      bareName,
+      true,
+    ),
+    figure(
+      'pipeline: throughput with checkpoints every second',
+      rate(ckpt.subject),
+      'records/s',
+      rate(ckpt.baseline),
+      'same pipeline, checkpoints off',
+      true,
+    ),
   ];
 }
 
@@ -121,7 +152,11 @@ async function pipeline(
     if (++seen === n) resolveDone(performance.now() - first);
   };
   const p = new Pipeline({
-    source: new KafkaSource({ kafka: { clientId: 'tidemark-bench', brokers, logLevel: logLevel.NOTHING }, groupId, topics: [topic] }), // the source's default consumer settings
+    source: new KafkaSource({
+      kafka: { clientId: 'tidemark-bench', brokers, logLevel: logLevel.NOTHING },
+      groupId,
+      topics: [topic],
+    }), // the source's default consumer settings
     store,
     handler,
     handleSignals: false,
@@ -129,7 +164,9 @@ async function pipeline(
     ...(checkpoints
       ? {
           checkpoints: {
-            repository: new CheckpointRepository({ storage: new LocalDirectoryStorage({ path: path.join(dir, 'checkpoints') }) }),
+            repository: new CheckpointRepository({
+              storage: new LocalDirectoryStorage({ path: path.join(dir, 'checkpoints') }),
+            }),
             coordinator: { intervalMs: 1000, minPauseMs: 0 },
           },
         }

@@ -21,7 +21,9 @@ const results: BenchResult[] = [];
 try {
   for (const file of modules) {
     console.error(`# ${file}`);
-    const mod = (await import(pathToFileURL(path.join(here, file)).href)) as { run(ctx: BenchContext): Promise<BenchResult[]> };
+    const mod = (await import(pathToFileURL(path.join(here, file)).href)) as {
+      run(ctx: BenchContext): Promise<BenchResult[]>;
+    };
     results.push(...(await mod.run(ctx)));
   }
 } finally {
@@ -44,7 +46,8 @@ console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
 for (const r of rows) console.log(line(r));
 
 const out = path.join(here, 'results.json');
-const previous: BenchResult[] = values.only !== undefined && fs.existsSync(out) ? (JSON.parse(fs.readFileSync(out, 'utf8')) as BenchResult[]) : [];
+const previous: BenchResult[] =
+  values.only !== undefined && fs.existsSync(out) ? (JSON.parse(fs.readFileSync(out, 'utf8')) as BenchResult[]) : [];
 const merged = [...previous.filter((p) => !results.some((r) => r.name === p.name)), ...results];
 fs.writeFileSync(out, `${JSON.stringify(merged, null, 2)}\n`);
 console.error(`wrote ${path.relative(process.cwd(), out)} (${os.cpus().length} cores, node ${process.version})`);

@@ -7,7 +7,14 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startServer } from '../scripts/s3/s3.mjs';
-import { CheckpointRepository, LocalDirectoryStorage, S3CheckpointStorage, StateStore, type RawEntry, type TopicPartition } from '../src/index.js';
+import {
+  CheckpointRepository,
+  LocalDirectoryStorage,
+  S3CheckpointStorage,
+  StateStore,
+  type RawEntry,
+  type TopicPartition,
+} from '../src/index.js';
 import { ScopeCodec } from '../src/state/key-codec.js';
 import { encodeValue } from '../src/state/value-codec.js';
 import { alternate, figure, type BenchContext, type BenchResult } from './lib/result.js';
@@ -39,7 +46,11 @@ async function measure(ctx: BenchContext, server: Awaited<ReturnType<typeof star
   await client.send(new CreateBucketCommand({ Bucket: 'bench' }));
 
   // Sessions of ~1 KB, as in checkpoint.bench.ts.
-  const store = await StateStore.open({ path: path.join(ctx.workDir, 's3-state'), cacheEntries: 1000, sweepIntervalMs: 0 });
+  const store = await StateStore.open({
+    path: path.join(ctx.workDir, 's3-state'),
+    cacheEntries: 1000,
+    sweepIntervalMs: 0,
+  });
   const tps: TopicPartition[] = Array.from({ length: PARTITIONS }, (_, p) => ({ topic: 'events', partition: p }));
   const codec = new ScopeCodec('');
   const noise = randomBytes(1 << 20);
@@ -49,16 +60,27 @@ async function measure(ctx: BenchContext, server: Awaited<ReturnType<typeof star
       for (let j = 0; j < per; j++) {
         const i = tp.partition * per + j;
         const events = [];
-        for (let k = 0; k < 24; k++) events.push({ t: 1_700_000_000_000 + i * 13 + k * 977, e: WORDS[(i * 31 + k) % 10], n: (i * k) % 1000 });
+        for (let k = 0; k < 24; k++)
+          events.push({ t: 1_700_000_000_000 + i * 13 + k * 977, e: WORDS[(i * 31 + k) % 10], n: (i * k) % 1000 });
         const o = (i * 7919) % (noise.length - 16);
-        yield { key: codec.encode(`user-${String(i).padStart(8, '0')}`), value: encodeValue({ user: `u${i % 50_000}`, count: i % 97, events, salt: noise.subarray(o, o + 16) }, 0, 0) };
+        yield {
+          key: codec.encode(`user-${String(i).padStart(8, '0')}`),
+          value: encodeValue({ user: `u${i % 50_000}`, count: i % 97, events, salt: noise.subarray(o, o + 16) }, 0, 0),
+        };
       }
     }
     await store.replacePartition(tp, entries(), String(per));
   }
   const repo = new CheckpointRepository({ storage, compressionLevel: 1 });
-  const localRepo = new CheckpointRepository({ storage: new LocalDirectoryStorage({ path: path.join(ctx.workDir, 's3-local-ck') }), compressionLevel: 1 });
-  const target = await StateStore.open({ path: path.join(ctx.workDir, 's3-target'), cacheEntries: 1000, sweepIntervalMs: 0 });
+  const localRepo = new CheckpointRepository({
+    storage: new LocalDirectoryStorage({ path: path.join(ctx.workDir, 's3-local-ck') }),
+    compressionLevel: 1,
+  });
+  const target = await StateStore.open({
+    path: path.join(ctx.workDir, 's3-target'),
+    cacheEntries: 1000,
+    sweepIntervalMs: 0,
+  });
   try {
     // One checkpoint to learn the stored objects (their bytes are the baselines' payload).
     const snap = await store.snapshot();
@@ -67,13 +89,16 @@ async function measure(ctx: BenchContext, server: Awaited<ReturnType<typeof star
     const payload = await Promise.all(objects.map(async (o) => ({ key: o.key, bytes: await storage.read(o.key) })));
     const storedMB = payload.reduce((s, p) => s + p.bytes.length, 0) / 1e6;
     const rawMB = first!.rawBytes / 1e6;
-    ctx.log(`s3: ${n} entries, ${rawMB.toFixed(1)} MB raw, ${storedMB.toFixed(1)} MB stored in ${payload.length} objects`);
+    ctx.log(
+      `s3: ${n} entries, ${rawMB.toFixed(1)} MB raw, ${storedMB.toFixed(1)} MB stored in ${payload.length} objects`,
+    );
 
     let seq = 0;
     const putPlain = async (): Promise<number> => {
       const t = performance.now();
       const run = seq++;
-      for (const p of payload) await client.send(new PutObjectCommand({ Bucket: 'bench', Key: `plain/${run}/${p.key}`, Body: p.bytes }));
+      for (const p of payload)
+        await client.send(new PutObjectCommand({ Bucket: 'bench', Key: `plain/${run}/${p.key}`, Body: p.bytes }));
       return performance.now() - t;
     };
     const getPlain = async (): Promise<number> => {
@@ -143,13 +168,66 @@ async function measure(ctx: BenchContext, server: Awaited<ReturnType<typeof star
     const label = `${n.toLocaleString('en-US')} entries of ~1 KB (${storedMB.toFixed(0)} MB stored)`;
     const mbps = (mb: number, ms: number) => mb / (ms / 1000);
     return [
-      figure(`s3: checkpoint write throughput (zstd 1, stored bytes), ${label}`, mbps(storedMB, w.subject), 'MB/s', mbps(storedMB, w.baseline), 'SDK PutObject of the same bytes as plain objects', true, { ratioAtLeast: 0.8 }),
-      figure(`s3: checkpoint restore throughput (read+verify+decode+LMDB, stored bytes), ${label}`, mbps(storedMB, r.subject), 'MB/s', mbps(storedMB, r.baseline), 'SDK GetObject of the same bytes', true, { ratioAtLeast: 0.8 }),
-      figure(`s3: storage layer write (multipart, 8 MiB parts), ${label}`, mbps(storedMB, lw.subject), 'MB/s', mbps(storedMB, lw.baseline), 'SDK PutObject of the same bytes', true, { ratioAtLeast: 0.8 }),
-      figure(`s3: storage layer read (readChunks), ${label}`, mbps(storedMB, lr.subject), 'MB/s', mbps(storedMB, lr.baseline), 'SDK GetObject of the same bytes', true, { ratioAtLeast: 0.8 }),
-      figure(`s3: checkpoint write throughput against the local directory, ${label}`, mbps(rawMB, vw.subject), 'MB/s raw', mbps(rawMB, vw.baseline), 'same checkpoint to LocalDirectoryStorage', true),
-      figure(`s3: checkpoint restore throughput against the local directory, ${label}`, mbps(rawMB, vr.subject), 'MB/s raw', mbps(rawMB, vr.baseline), 'same restore from LocalDirectoryStorage', true),
-      figure(`s3: checkpoint write throughput (raw state bytes), ${label}`, mbps(rawMB, w.subject), 'MB/s', mbps(storedMB, w.baseline), 'SDK PutObject of the stored bytes (MB/s of those)', true),
+      figure(
+        `s3: checkpoint write throughput (zstd 1, stored bytes), ${label}`,
+        mbps(storedMB, w.subject),
+        'MB/s',
+        mbps(storedMB, w.baseline),
+        'SDK PutObject of the same bytes as plain objects',
+        true,
+        { ratioAtLeast: 0.8 },
+      ),
+      figure(
+        `s3: checkpoint restore throughput (read+verify+decode+LMDB, stored bytes), ${label}`,
+        mbps(storedMB, r.subject),
+        'MB/s',
+        mbps(storedMB, r.baseline),
+        'SDK GetObject of the same bytes',
+        true,
+        { ratioAtLeast: 0.8 },
+      ),
+      figure(
+        `s3: storage layer write (multipart, 8 MiB parts), ${label}`,
+        mbps(storedMB, lw.subject),
+        'MB/s',
+        mbps(storedMB, lw.baseline),
+        'SDK PutObject of the same bytes',
+        true,
+        { ratioAtLeast: 0.8 },
+      ),
+      figure(
+        `s3: storage layer read (readChunks), ${label}`,
+        mbps(storedMB, lr.subject),
+        'MB/s',
+        mbps(storedMB, lr.baseline),
+        'SDK GetObject of the same bytes',
+        true,
+        { ratioAtLeast: 0.8 },
+      ),
+      figure(
+        `s3: checkpoint write throughput against the local directory, ${label}`,
+        mbps(rawMB, vw.subject),
+        'MB/s raw',
+        mbps(rawMB, vw.baseline),
+        'same checkpoint to LocalDirectoryStorage',
+        true,
+      ),
+      figure(
+        `s3: checkpoint restore throughput against the local directory, ${label}`,
+        mbps(rawMB, vr.subject),
+        'MB/s raw',
+        mbps(rawMB, vr.baseline),
+        'same restore from LocalDirectoryStorage',
+        true,
+      ),
+      figure(
+        `s3: checkpoint write throughput (raw state bytes), ${label}`,
+        mbps(rawMB, w.subject),
+        'MB/s',
+        mbps(storedMB, w.baseline),
+        'SDK PutObject of the stored bytes (MB/s of those)',
+        true,
+      ),
     ];
   } finally {
     await repo.close();

@@ -29,12 +29,17 @@ function memory(): Memory {
   return { heapMb: mb(process.memoryUsage().heapUsed), rssMb: mb(process.memoryUsage().rss), rssAnonMb: anonKb / 1024 };
 }
 
-const show = (m: Memory) => `heap ${m.heapMb.toFixed(1)} MB, RSS ${m.rssMb.toFixed(0)} MB (anonymous ${m.rssAnonMb.toFixed(0)} MB)`;
+const show = (m: Memory) =>
+  `heap ${m.heapMb.toFixed(1)} MB, RSS ${m.rssMb.toFixed(0)} MB (anonymous ${m.rssAnonMb.toFixed(0)} MB)`;
 
 export async function run(ctx: BenchContext): Promise<BenchResult[]> {
   const keys = ctx.quick ? 1_000_000 : 10_000_000;
   const start = memory();
-  const store = await StateStore.open({ path: path.join(ctx.workDir, 'soak'), cacheEntries: CACHE, sweepIntervalMs: 0 });
+  const store = await StateStore.open({
+    path: path.join(ctx.workDir, 'soak'),
+    cacheEntries: CACHE,
+    sweepIntervalMs: 0,
+  });
   const p = store.partition('soak', 0);
   let full: Memory | undefined;
   const began = performance.now();
@@ -58,11 +63,27 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
   ctx.log(`soak: at end ${show(end)}`);
   const n = ctx.quick ? '1M' : '10M';
   return [
-    figure(`soak: heap used after ${n} distinct keys, cacheEntries 100,000`, end.heapMb, 'MB', full!.heapMb, 'heap used once the cache was first full (200k keys)', false, {
-      ratioAtLeast: 0.8,
-    }),
-    figure(`soak: anonymous RSS after ${n} distinct keys, cacheEntries 100,000`, end.rssAnonMb, 'MB', full!.rssAnonMb, 'anonymous RSS once the cache was first full (200k keys)', false, {
-      ratioAtLeast: 0.8,
-    }),
+    figure(
+      `soak: heap used after ${n} distinct keys, cacheEntries 100,000`,
+      end.heapMb,
+      'MB',
+      full!.heapMb,
+      'heap used once the cache was first full (200k keys)',
+      false,
+      {
+        ratioAtLeast: 0.8,
+      },
+    ),
+    figure(
+      `soak: anonymous RSS after ${n} distinct keys, cacheEntries 100,000`,
+      end.rssAnonMb,
+      'MB',
+      full!.rssAnonMb,
+      'anonymous RSS once the cache was first full (200k keys)',
+      false,
+      {
+        ratioAtLeast: 0.8,
+      },
+    ),
   ];
 }

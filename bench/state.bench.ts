@@ -7,7 +7,11 @@ import { alternate, figure, type BenchContext, type BenchResult } from './lib/re
 type Acc = { count: number; sum: number };
 
 export async function run(ctx: BenchContext): Promise<BenchResult[]> {
-  return [...(await hotPath(ctx)), ...(await commits(ctx, 1_000)), ...(await commits(ctx, ctx.quick ? 10_000 : 100_000))];
+  return [
+    ...(await hotPath(ctx)),
+    ...(await commits(ctx, 1_000)),
+    ...(await commits(ctx, ctx.quick ? 10_000 : 100_000)),
+  ];
 }
 
 async function hotPath(ctx: BenchContext): Promise<BenchResult[]> {
@@ -35,7 +39,11 @@ async function hotPath(ctx: BenchContext): Promise<BenchResult[]> {
     timeGets((k) => p.get<Acc>(k))();
     timeGets((k) => map.get(k))();
   }
-  const gets = await alternate(5, timeGets((k) => p.get<Acc>(k)), timeGets((k) => map.get(k)));
+  const gets = await alternate(
+    5,
+    timeGets((k) => p.get<Acc>(k)),
+    timeGets((k) => map.get(k)),
+  );
 
   // put: every key, ROUNDS times (the first put after a commit moves an entry from clean to dirty)
   const timePuts = (put: (k: string, v: Acc) => void, after: () => Promise<unknown>) => async () => {
@@ -45,8 +53,14 @@ async function hotPath(ctx: BenchContext): Promise<BenchResult[]> {
     await after();
     return ms;
   };
-  const storePut = timePuts((k, v) => p.put(k, v), () => store.commit());
-  const mapPut = timePuts((k, v) => map.set(k, v), async () => undefined);
+  const storePut = timePuts(
+    (k, v) => p.put(k, v),
+    () => store.commit(),
+  );
+  const mapPut = timePuts(
+    (k, v) => map.set(k, v),
+    async () => undefined,
+  );
   for (let w = 0; w < 3; w++) {
     await storePut();
     await mapPut();
@@ -60,8 +74,12 @@ async function hotPath(ctx: BenchContext): Promise<BenchResult[]> {
   ctx.log(`hot get ${rate(gets.subject).toFixed(1)} M/s vs Map ${rate(gets.baseline).toFixed(1)} M/s`);
   ctx.log(`hot put ${rate(puts.subject).toFixed(1)} M/s vs Map ${rate(puts.baseline).toFixed(1)} M/s`);
   return [
-    figure('state: hot get on cached keys', rate(gets.subject), 'M ops/s', rate(gets.baseline), 'plain Map.get', true, { ratioAtLeast: 0.5 }),
-    figure('state: hot put on cached keys', rate(puts.subject), 'M ops/s', rate(puts.baseline), 'plain Map.set', true, { ratioAtLeast: 0.5 }),
+    figure('state: hot get on cached keys', rate(gets.subject), 'M ops/s', rate(gets.baseline), 'plain Map.get', true, {
+      ratioAtLeast: 0.5,
+    }),
+    figure('state: hot put on cached keys', rate(puts.subject), 'M ops/s', rate(puts.baseline), 'plain Map.set', true, {
+      ratioAtLeast: 0.5,
+    }),
   ];
 }
 

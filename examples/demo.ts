@@ -20,7 +20,15 @@ import {
   type CheckpointInfo,
   type RecoveryReport,
 } from '../src/index.js';
-import { EventTimeClock, OPEN, TOTALS, generateClicks, referenceTotals, sessionize, type UserTotals } from './lib/sessions.js';
+import {
+  EventTimeClock,
+  OPEN,
+  TOTALS,
+  generateClicks,
+  referenceTotals,
+  sessionize,
+  type UserTotals,
+} from './lib/sessions.js';
 
 const { values } = parseArgs({
   options: {
@@ -44,7 +52,10 @@ fs.rmSync(checkpointDir, { recursive: true, force: true });
 const say = (line = '') => console.log(line);
 // Optional: Prometheus metrics and the /healthz and /readyz probes while the demo runs.
 const metrics = values['metrics-port'] === undefined ? undefined : new TidemarkMetrics({ defaultMetrics: true });
-const server = metrics === undefined ? undefined : await metrics.serve({ port: positive('metrics-port', values['metrics-port'], 0) });
+const server =
+  metrics === undefined
+    ? undefined
+    : await metrics.serve({ port: positive('metrics-port', values['metrics-port'], 0) });
 const ms = (t: number) => `${(t / 1000).toFixed(2)} s`;
 const started = performance.now();
 
@@ -76,7 +87,10 @@ function startRun() {
   let processed = 0;
   const run = (async () => {
     const store = await StateStore.open({ path: stateDir, clock, sweepIntervalMs: 0 });
-    const repository = new CheckpointRepository({ storage: new LocalDirectoryStorage({ path: checkpointDir }), observer: metrics?.checkpointObserver });
+    const repository = new CheckpointRepository({
+      storage: new LocalDirectoryStorage({ path: checkpointDir }),
+      observer: metrics?.checkpointObserver,
+    });
     const source = new InProcessSource({ log, topics: [TOPIC], maxBatchRecords: 500 });
     const pipeline = new Pipeline({
       source,
@@ -93,7 +107,9 @@ function startRun() {
           observer: {
             checkpointCompleted: (e) => {
               metrics?.checkpointObserver.checkpointCompleted?.(e);
-              void repository.list().then((l) => checkpoints.splice(0, Infinity, ...l.filter((c) => c.status === 'valid')));
+              void repository
+                .list()
+                .then((l) => checkpoints.splice(0, Infinity, ...l.filter((c) => c.status === 'valid')));
             },
             checkpointStarted: (e) => metrics?.checkpointObserver.checkpointStarted?.(e),
             checkpointFailed: (e) => metrics?.checkpointObserver.checkpointFailed?.(e),
@@ -130,18 +146,26 @@ const r1 = await first.run;
 const t1 = performance.now();
 await until(() => caughtUp(r1.store.offsets()));
 const newest = (await r1.pipeline.checkpoints!.checkpoint())!;
-say(`  processed ${first.processed().toLocaleString('en-US')} clicks in ${ms(performance.now() - t1)}; checkpoint ${newest.id}`);
-say(`    ${newest.entries.toLocaleString('en-US')} entries, ${kb(newest.rawBytes)} raw -> ${kb(newest.storedBytes)} stored, at offsets ${newest.partitions.map((p) => `${p.partition}:${p.offset}`).join('  ')}`);
+say(
+  `  processed ${first.processed().toLocaleString('en-US')} clicks in ${ms(performance.now() - t1)}; checkpoint ${newest.id}`,
+);
+say(
+  `    ${newest.entries.toLocaleString('en-US')} entries, ${kb(newest.rawBytes)} raw -> ${kb(newest.storedBytes)} stored, at offsets ${newest.partitions.map((p) => `${p.partition}:${p.offset}`).join('  ')}`,
+);
 
 // 3. 15% more arrive; the process dies in the middle of them.
 appendUpTo(0.75);
 await until(() => first.processed() >= EVENTS * 0.7);
 await r1.pipeline.abort(); // as if killed: no commit, no final checkpoint
-say(`  ...processed up to ${first.processed().toLocaleString('en-US')} clicks, then CRASHED (what it had not committed is lost with its offsets)`);
+say(
+  `  ...processed up to ${first.processed().toLocaleString('en-US')} clicks, then CRASHED (what it had not committed is lost with its offsets)`,
+);
 fs.rmSync(stateDir, { recursive: true, force: true });
 say('  ...and the disk was lost with the machine: local state deleted');
 appendUpTo(1);
-say(`  meanwhile the rest of the stream arrived (${(EVENTS - Math.floor(EVENTS * 0.75)).toLocaleString('en-US')} more clicks)`);
+say(
+  `  meanwhile the rest of the stream arrived (${(EVENTS - Math.floor(EVENTS * 0.75)).toLocaleString('en-US')} more clicks)`,
+);
 say();
 
 // 4. Restart: recover from the newest checkpoint, replay the rest.
@@ -151,12 +175,16 @@ const r2 = await second.run;
 const t2 = performance.now();
 await until(() => second.reports.length === PARTITIONS);
 for (const r of [...second.reports].sort((a, b) => a.partition - b.partition)) {
-  say(`  ${r.topic}:${r.partition} restored from ${r.source} ${r.checkpointId ?? ''} -> resumes at offset ${r.offset ?? 'earliest'}`);
+  say(
+    `  ${r.topic}:${r.partition} restored from ${r.source} ${r.checkpointId ?? ''} -> resumes at offset ${r.offset ?? 'earliest'}`,
+  );
 }
 await until(() => caughtUp(r2.pipeline.positions()));
 await r2.pipeline.stop(); // graceful: commit, final checkpoint, close
 const resumedAt = second.reports.reduce((n, r) => n + Number(r.offset ?? 0), 0);
-say(`  replayed ${(EVENTS - resumedAt).toLocaleString('en-US')} clicks from the checkpoint's offsets to the end in ${ms(performance.now() - t2)}`);
+say(
+  `  replayed ${(EVENTS - resumedAt).toLocaleString('en-US')} clicks from the checkpoint's offsets to the end in ${ms(performance.now() - t2)}`,
+);
 say('  stopped gracefully: committed, final checkpoint written, store closed');
 say();
 
@@ -188,16 +216,22 @@ const kept = (await repository.list()).filter((c) => c.status === 'valid');
 await repository.close();
 
 say('summary');
-say(`  clicks: ${EVENTS.toLocaleString('en-US')}   users: ${reference.size}   sessions: ${sessions.toLocaleString('en-US')} (${open} still open at the end of the stream)`);
+say(
+  `  clicks: ${EVENTS.toLocaleString('en-US')}   users: ${reference.size}   sessions: ${sessions.toLocaleString('en-US')} (${open} still open at the end of the stream)`,
+);
 say(`  state offsets: ${offsets.map((o) => `${o.partition}:${o.offset}`).join('  ')} (end of every partition)`);
-say(`  users checked against the reference: ${reference.size}, mismatches: ${mismatches} -> ${exact ? 'EXACT: every click counted once' : 'WRONG'}`);
+say(
+  `  users checked against the reference: ${reference.size}, mismatches: ${mismatches} -> ${exact ? 'EXACT: every click counted once' : 'WRONG'}`,
+);
 say(`  checkpoints kept (newest ${kept.length} by retention): ${kept.map((c) => c.id).join(', ')}`);
 say(`  total ${ms(performance.now() - started)}`);
 say();
 say('try the CLI on what the demo left behind:');
 say(`  npm run -s cli -- list --checkpoints ${path.relative(process.cwd(), checkpointDir) || '.'}`);
 say(`  npm run -s cli -- verify --checkpoints ${path.relative(process.cwd(), checkpointDir) || '.'}`);
-say(`  npm run -s cli -- export --state ${path.relative(process.cwd(), stateDir) || '.'} --partition ${TOPIC}:0 | head -3`);
+say(
+  `  npm run -s cli -- export --state ${path.relative(process.cwd(), stateDir) || '.'} --partition ${TOPIC}:0 | head -3`,
+);
 await server?.close();
 process.exit(exact ? 0 : 1);
 

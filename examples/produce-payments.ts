@@ -11,7 +11,12 @@ const topic = process.env.TOPIC ?? 'payments';
 const rate = Number(process.env.RATE ?? 200);
 const count = process.env.COUNT === undefined ? Infinity : Number(process.env.COUNT);
 
-const kafka = new Kafka({ clientId: 'tidemark-example-producer', brokers, logLevel: logLevel.WARN, retry: { retries: 20 } });
+const kafka = new Kafka({
+  clientId: 'tidemark-example-producer',
+  brokers,
+  logLevel: logLevel.WARN,
+  retry: { retries: 20 },
+});
 const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
 await producer.connect();
 let stopping = false;
@@ -25,7 +30,10 @@ while (!stopping && sent < count) {
     topic,
     messages: Array.from({ length: n }, () => {
       const account = `acct-${Math.floor(Math.random() * 1000)}`;
-      return { key: account, value: JSON.stringify({ account, amount: Math.round((Math.random() * 200 - 50) * 100) / 100 }) };
+      return {
+        key: account,
+        value: JSON.stringify({ account, amount: Math.round((Math.random() * 200 - 50) * 100) / 100 }),
+      };
     }),
   });
   sent += n;

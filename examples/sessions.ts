@@ -25,7 +25,8 @@ if (sessionsTopic !== undefined) {
 function emit(session: OpenSession & { user: string }): void {
   const line = JSON.stringify({ ...session, durationMs: session.last - session.start });
   if (producer === undefined) console.log(`session closed: ${line}`);
-  else void producer.send({ topic: sessionsTopic!, messages: [{ key: `${session.user}@${session.start}`, value: line }] });
+  else
+    void producer.send({ topic: sessionsTopic!, messages: [{ key: `${session.user}@${session.start}`, value: line }] });
 }
 
 const pipeline = await runConsumer({

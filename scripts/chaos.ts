@@ -25,12 +25,19 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  process.stdout.write('usage: npm run chaos -- [--minutes N (2)] [--seed S] [--runs K (1)] [--checkpoints <path|s3://bucket/prefix>] [--keep] [--sweep-ms M (300; 0: no TTL sweeps)]\n');
+  process.stdout.write(
+    'usage: npm run chaos -- [--minutes N (2)] [--seed S] [--runs K (1)] [--checkpoints <path|s3://bucket/prefix>] [--keep] [--sweep-ms M (300; 0: no TTL sweeps)]\n',
+  );
   process.exit(0);
 }
 const minutes = Number(values.minutes);
 const runs = Number(values.runs);
-const first = values.seed !== undefined ? Number(values.seed) : process.env.CHAOS_SEED ? Number(process.env.CHAOS_SEED) : Math.floor(Math.random() * 2 ** 31);
+const first =
+  values.seed !== undefined
+    ? Number(values.seed)
+    : process.env.CHAOS_SEED
+      ? Number(process.env.CHAOS_SEED)
+      : Math.floor(Math.random() * 2 ** 31);
 if (!(minutes > 0) || !Number.isInteger(runs) || runs < 1 || !Number.isSafeInteger(first)) {
   process.stderr.write('chaos: --minutes must be > 0, --runs a positive integer, --seed an integer\n');
   process.exit(2);
@@ -38,8 +45,12 @@ if (!(minutes > 0) || !Number.isInteger(runs) || runs < 1 || !Number.isSafeInteg
 
 let broker: BrokerProcess | undefined;
 const configured = process.env.KAFKA_BROKERS?.trim();
-const brokers = configured ? configured.split(',').map((b) => b.trim()) : (broker = await startBroker(process.pid)).brokers;
-process.stdout.write(`chaos: broker ${brokers.join(',')}${broker ? ` (Apache Kafka ${broker.version}, started for this run)` : ''}\n`);
+const brokers = configured
+  ? configured.split(',').map((b) => b.trim())
+  : (broker = await startBroker(process.pid)).brokers;
+process.stdout.write(
+  `chaos: broker ${brokers.join(',')}${broker ? ` (Apache Kafka ${broker.version}, started for this run)` : ''}\n`,
+);
 
 const reports: ChaosReport[] = [];
 try {
@@ -66,7 +77,11 @@ process.stdout.write('\nchaos summary\n');
 for (const r of reports) {
   const finite = r.termTimesMs.filter(Number.isFinite);
   process.stdout.write(
-    `seed ${r.seed}: ${r.findings.length === 0 ? 'PASS' : `FAIL (${r.findings.length})`}; SIGTERMs ${r.termTimesMs.length}, ${r.termTimesMs.length - finite.length} not ended within the bound, the others within ${finite.length ? Math.max(...finite) : '-'} ms; ${Object.entries(r.counts).map(([k, v]) => `${k} ${v}`).join(', ')}${r.findings.length ? `; run dir ${r.dir}` : ''}\n`,
+    `seed ${r.seed}: ${r.findings.length === 0 ? 'PASS' : `FAIL (${r.findings.length})`}; SIGTERMs ${r.termTimesMs.length}, ${r.termTimesMs.length - finite.length} not ended within the bound, the others within ${finite.length ? Math.max(...finite) : '-'} ms; ${Object.entries(
+      r.counts,
+    )
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}${r.findings.length ? `; run dir ${r.dir}` : ''}\n`,
   );
   for (const f of r.findings) process.stdout.write(`  - ${f.replace(/\n/g, '\n    ')}\n`);
 }

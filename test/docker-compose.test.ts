@@ -13,7 +13,8 @@ const hasComposePlugin = spawnSync('docker', ['compose', 'version'], { stdio: 'i
 // machines without the Docker Compose plugin (CI has Go, not the plugin).
 function composeCheck(file: string): { status: number | null; out: string } {
   const r = spawnSync('go', ['run', '.', file], { cwd: path.join(root, 'scripts', 'compose-check'), encoding: 'utf8' });
-  if (r.error) throw new Error(`cannot run Go (needed to validate docker-compose.yml without Docker Compose): ${r.error.message}`);
+  if (r.error)
+    throw new Error(`cannot run Go (needed to validate docker-compose.yml without Docker Compose): ${r.error.message}`);
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 

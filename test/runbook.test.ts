@@ -43,7 +43,10 @@ async function consumerHistory(state: string, checkpoints: string): Promise<void
   await pipeline.start();
   let n = 0;
   for (let round = 0; round < 3; round++) {
-    log.append('payments', Array.from({ length: 500 }, () => accountRecord(n++)));
+    log.append(
+      'payments',
+      Array.from({ length: 500 }, () => accountRecord(n++)),
+    );
     await expect
       .poll(() => store.offsets().reduce((sum, o) => sum + Number(o.offset), 0), { timeout: 10_000, interval: 5 })
       .toBe(n);
@@ -73,12 +76,19 @@ describe('docs/RUNBOOK.md', () => {
     fs.writeFileSync(seg, bytes);
     // The machine died: a stale lock with a dead pid is left behind.
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
-    fs.writeFileSync(path.join(env.STATE, 'tidemark.lock'), JSON.stringify({ pid: Number(dead.stdout), host: 'x', since: 'then' }));
+    fs.writeFileSync(
+      path.join(env.STATE, 'tidemark.lock'),
+      JSON.stringify({ pid: Number(dead.stdout), host: 'x', since: 'then' }),
+    );
 
     // `tidemark` as an operator has it on PATH.
     const bin = path.join(dir, 'bin');
     fs.mkdirSync(bin);
-    fs.writeFileSync(path.join(bin, 'tidemark'), `#!/bin/sh\nexec "${process.execPath}" --import tsx "${path.join(root, 'src', 'cli', 'main.ts')}" "$@"\n`, { mode: 0o755 });
+    fs.writeFileSync(
+      path.join(bin, 'tidemark'),
+      `#!/bin/sh\nexec "${process.execPath}" --import tsx "${path.join(root, 'src', 'cli', 'main.ts')}" "$@"\n`,
+      { mode: 0o755 },
+    );
     const r = spawnSync('bash', ['-euo', 'pipefail', '-c', runbookScript()], {
       cwd: root,
       env: { ...process.env, ...env, PATH: `${bin}:${process.env.PATH}` },
@@ -107,7 +117,9 @@ describe('docs/RUNBOOK.md', () => {
     expect(fs.existsSync(path.join(dir, aside[0]!, 'state.mdb'))).toBe(true);
     // moving a partition: payments:1 alone, at the newest valid checkpoint's offset, and 3 exported lines
     const moved = await StateStore.open({ path: env.NEW_STATE });
-    expect(moved.offsets()).toEqual([{ topic: 'payments', partition: 1, offset: previous!.partitions.find((p) => p.partition === 1)!.offset }]);
+    expect(moved.offsets()).toEqual([
+      { topic: 'payments', partition: 1, offset: previous!.partitions.find((p) => p.partition === 1)!.offset },
+    ]);
     await moved.close();
     const exported = output.split('\n').filter((l) => l.startsWith('{"topic":"payments","partition":1'));
     expect(exported).toHaveLength(3);

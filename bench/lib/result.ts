@@ -50,7 +50,16 @@ export function figure(
     goalText = `value < ${goal.valueBelow} ${unit}`;
     met = value < goal.valueBelow;
   }
-  return { name, value: round(value), unit, baseline: round(baseline), baselineName, ratio: round(ratio), goal: goalText, met };
+  return {
+    name,
+    value: round(value),
+    unit,
+    baseline: round(baseline),
+    baselineName,
+    ratio: round(ratio),
+    goal: goalText,
+    met,
+  };
 }
 
 function round(x: number): number {

@@ -62,14 +62,21 @@ export async function runConsumer(settings: ConsumerSettings): Promise<Pipeline>
     observers: [
       {
         recovered: (r) =>
-          console.log(`recovered ${r.topic}:${r.partition} from ${r.source}${r.checkpointId ? ` ${r.checkpointId}` : ''}, resuming at ${r.offset ?? 'the earliest offset'}`),
+          console.log(
+            `recovered ${r.topic}:${r.partition} from ${r.source}${r.checkpointId ? ` ${r.checkpointId}` : ''}, resuming at ${r.offset ?? 'the earliest offset'}`,
+          ),
         rebalanced: (c) => {
-          if (c.assigned.length > 0) console.log(`assigned ${c.assigned.map((t) => `${t.topic}:${t.partition}`).join(', ')}`);
-          if (c.revoked.length > 0) console.log(`revoked ${c.revoked.map((t) => `${t.topic}:${t.partition}`).join(', ')}`);
+          if (c.assigned.length > 0)
+            console.log(`assigned ${c.assigned.map((t) => `${t.topic}:${t.partition}`).join(', ')}`);
+          if (c.revoked.length > 0)
+            console.log(`revoked ${c.revoked.map((t) => `${t.topic}:${t.partition}`).join(', ')}`);
         },
         failed: (e) => console.error(`stopped on an error: ${e.message}`),
         waiting: (reason) => console.warn(reason),
-        gap: (g) => console.warn(`gap accepted in ${g.topic}:${g.partition}: ${g.records} record(s) deleted before they were processed; resuming at ${g.logStart}`),
+        gap: (g) =>
+          console.warn(
+            `gap accepted in ${g.topic}:${g.partition}: ${g.records} record(s) deleted before they were processed; resuming at ${g.logStart}`,
+          ),
         stalled: (partitions) =>
           console.warn(
             partitions.length === 0
@@ -81,7 +88,9 @@ export async function runConsumer(settings: ConsumerSettings): Promise<Pipeline>
   });
   metrics.instrument(pipeline);
   const server = await metrics.serve({ port: metricsPort });
-  console.log(`consuming ${topic} as ${groupId}; state ${stateDir}; checkpoints ${checkpointDir}; metrics http://127.0.0.1:${server.port}/metrics`);
+  console.log(
+    `consuming ${topic} as ${groupId}; state ${stateDir}; checkpoints ${checkpointDir}; metrics http://127.0.0.1:${server.port}/metrics`,
+  );
   // SIGTERM / SIGINT: finish the record in flight, commit, write a final
   // checkpoint, close the store; then the metrics server.
   const stop = (signal: string) => {

@@ -63,7 +63,12 @@ export function sessionize(gapMs: number, clock?: EventTimeClock) {
     const next: OpenSession =
       session === undefined
         ? { start: click.ts, last: click.ts, clicks: 1, pages: [click.page] }
-        : { start: session.start, last: click.ts, clicks: session.clicks + 1, pages: [...session.pages.slice(-9), click.page] };
+        : {
+            start: session.start,
+            last: click.ts,
+            clicks: session.clicks + 1,
+            pages: [...session.pages.slice(-9), click.page],
+          };
     if (session === undefined) t.sessions++;
     t.clicks++;
     open.put(click.user, next, { ttlMs: gapMs });

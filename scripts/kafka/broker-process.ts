@@ -34,7 +34,11 @@ export async function startBroker(ownerPid: number = process.pid): Promise<Broke
     const env = { KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(controllerPort) };
     try {
       const bootstrap = (await runScript('start', { ...env, KAFKA_OWNER_PID: String(ownerPid) })).trim();
-      return { brokers: [bootstrap], version: requestedKafkaVersion(), stop: async () => void (await runScript('stop', env)) };
+      return {
+        brokers: [bootstrap],
+        version: requestedKafkaVersion(),
+        stop: async () => void (await runScript('stop', env)),
+      };
     } catch (e) {
       lastError = e as Error;
       // Its log tail is in the error already; leave no files (or process) behind.
@@ -60,7 +64,8 @@ export function runScript(command: string, env: Record<string, string>): Promise
     child.on('error', reject);
     child.on('close', (code, signal) => {
       if (code === 0) resolve(out);
-      else reject(new Error(`\`node scripts/kafka/kafka.mjs ${command}\` failed (${code ?? signal}):\n${err.trimEnd()}`));
+      else
+        reject(new Error(`\`node scripts/kafka/kafka.mjs ${command}\` failed (${code ?? signal}):\n${err.trimEnd()}`));
     });
   });
 }

@@ -50,7 +50,9 @@ function kafkaVersion() {
   const version = (process.env.KAFKA_VERSION ?? '').trim() || DEFAULT_VERSION;
   const supported = supportedVersions();
   if (!supported.includes(version)) {
-    throw new UsageError(`KAFKA_VERSION=${version} is not supported; supported: ${supported.join(', ')} (scripts/kafka/pom-<version>.xml)`);
+    throw new UsageError(
+      `KAFKA_VERSION=${version} is not supported; supported: ${supported.join(', ')} (scripts/kafka/pom-<version>.xml)`,
+    );
   }
   return {
     version,
@@ -246,7 +248,8 @@ function fetchJars() {
     return;
   }
   const mvn = spawnSync('mvn', ['--version'], { encoding: 'utf8' });
-  if (mvn.status !== 0) throw new Error('Maven (`mvn`) is needed to fetch the Kafka broker jars and was not found on PATH');
+  if (mvn.status !== 0)
+    throw new Error('Maven (`mvn`) is needed to fetch the Kafka broker jars and was not found on PATH');
   fs.mkdirSync(home, { recursive: true });
   // Gather into a private directory and rename it into place, so a failed or
   // concurrent fetch never leaves a half set that looks complete.
@@ -270,7 +273,9 @@ function fetchJars() {
   );
   if (r.status !== 0) {
     fs.rmSync(tmp, { recursive: true, force: true });
-    throw new Error(`Maven could not fetch the Kafka broker jars (exit ${r.status ?? r.signal}):\n${r.stdout}${r.stderr}`);
+    throw new Error(
+      `Maven could not fetch the Kafka broker jars (exit ${r.status ?? r.signal}):\n${r.stdout}${r.stderr}`,
+    );
   }
   const jars = fs.readdirSync(tmp).filter((f) => f.endsWith('.jar'));
   if (!jars.some((f) => /^kafka_2\.13-.*\.jar$/.test(f))) {
@@ -284,7 +289,9 @@ function fetchJars() {
     fs.rmSync(tmp, { recursive: true, force: true });
     if (!isFetched()) throw e; // another fetch won the race: fine
   }
-  log(`fetched ${jars.length} jars into ${path.relative(root, kv.libs)} in ${((Date.now() - began) / 1000).toFixed(1)} s`);
+  log(
+    `fetched ${jars.length} jars into ${path.relative(root, kv.libs)} in ${((Date.now() - began) / 1000).toFixed(1)} s`,
+  );
 }
 
 // ---------------------------------------------------------------- start
@@ -334,7 +341,7 @@ num.recovery.threads.per.data.dir=1
  */
 function loggingConfig(forTools) {
   if (kv.log4j2) {
-    return `# Written by scripts/kafka/kafka.mjs (log4j2, Kafka 4): ${forTools ? 'warnings to stderr; stdout is the tool\'s answer' : "everything to stdout, which is the broker's log file"}.
+    return `# Written by scripts/kafka/kafka.mjs (log4j2, Kafka 4): ${forTools ? "warnings to stderr; stdout is the tool's answer" : "everything to stdout, which is the broker's log file"}.
 status = warn
 appender.out.type = Console
 appender.out.name = OUT
@@ -368,7 +375,9 @@ log4j.logger.org.apache.kafka.clients=WARN
 function checkClusterId(out) {
   const id = out.trim();
   if (!/^[A-Za-z0-9_-]{22}$/.test(id)) {
-    throw new Error(`StorageTool random-uuid printed something other than a cluster id (22 base64url characters):\n${out}`);
+    throw new Error(
+      `StorageTool random-uuid printed something other than a cluster id (22 base64url characters):\n${out}`,
+    );
   }
   return id;
 }
@@ -416,7 +425,8 @@ async function waitReady(inst, pid, began, timeoutMs) {
   let started = false;
   let lastError;
   while (Date.now() < deadline) {
-    if (!isAlive(pid)) throw new Error(`the broker exited during start-up; last lines of ${inst.log}:\n${tail(inst.log)}`);
+    if (!isAlive(pid))
+      throw new Error(`the broker exited during start-up; last lines of ${inst.log}:\n${tail(inst.log)}`);
     if (!started) {
       started = fs.existsSync(inst.log) && fs.readFileSync(inst.log, 'utf8').includes(STARTED_LINE);
     }
@@ -444,7 +454,9 @@ async function start() {
   if (running) {
     const have = runningVersion(inst);
     if (have !== kv.version) {
-      throw new Error(`a Kafka ${have} broker started by this script already serves ${HOST}:${port}; KAFKA_VERSION asks for ${kv.version}: stop it first or pick another KAFKA_PORT`);
+      throw new Error(
+        `a Kafka ${have} broker started by this script already serves ${HOST}:${port}; KAFKA_VERSION asks for ${kv.version}: stop it first or pick another KAFKA_PORT`,
+      );
     }
     await waitReady(inst, running, Date.now(), timeoutMs);
     log(`a Kafka ${have} broker started by this script already serves ${HOST}:${port} (pid ${running})`);
@@ -526,11 +538,16 @@ async function start() {
  * that is killed does not leave a JVM behind.
  */
 function spawnWatchdog(inst, brokerPidValue, ownerPid) {
-  if (!Number.isInteger(ownerPid) || ownerPid <= 0) throw new UsageError(`KAFKA_OWNER_PID must be a pid, got "${ownerPid}"`);
-  const w = spawn(process.execPath, [fileURLToPath(import.meta.url), 'watch', String(inst.port), String(brokerPidValue), String(ownerPid)], {
-    detached: true,
-    stdio: 'ignore',
-  });
+  if (!Number.isInteger(ownerPid) || ownerPid <= 0)
+    throw new UsageError(`KAFKA_OWNER_PID must be a pid, got "${ownerPid}"`);
+  const w = spawn(
+    process.execPath,
+    [fileURLToPath(import.meta.url), 'watch', String(inst.port), String(brokerPidValue), String(ownerPid)],
+    {
+      detached: true,
+      stdio: 'ignore',
+    },
+  );
   w.unref();
 }
 
@@ -582,10 +599,16 @@ function status() {
   for (const inst of known) {
     const pid = brokerPid(inst);
     if (inst.port === port) selectedRunning = pid !== null;
-    const state = pid ? `running Kafka ${runningVersion(inst)} (pid ${pid}), log ${path.relative(root, inst.log)}` : fs.existsSync(inst.dir) ? 'not running (stale files)' : 'not running';
+    const state = pid
+      ? `running Kafka ${runningVersion(inst)} (pid ${pid}), log ${path.relative(root, inst.log)}`
+      : fs.existsSync(inst.dir)
+        ? 'not running (stale files)'
+        : 'not running';
     process.stdout.write(`${HOST}:${inst.port} ${state}\n`);
   }
-  process.stdout.write(`Kafka ${kv.version} jars: ${isFetched() ? `fetched (${path.relative(root, kv.libs)})` : 'not fetched'}\n`);
+  process.stdout.write(
+    `Kafka ${kv.version} jars: ${isFetched() ? `fetched (${path.relative(root, kv.libs)})` : 'not fetched'}\n`,
+  );
   return selectedRunning ? 0 : 3;
 }
 

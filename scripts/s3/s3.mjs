@@ -35,7 +35,9 @@ function isWanted(file) {
   if (!file || !fs.existsSync(file)) return false;
   const r = spawnSync('go', ['version', '-m', file], { encoding: 'utf8' });
   if (r.status !== 0) return false;
-  return new RegExp(`^\\s*mod\\s+${VERSITYGW_MODULE.replace(/[./]/g, '\\$&')}\\s+${VERSITYGW_VERSION}\\s`, 'm').test(r.stdout);
+  return new RegExp(`^\\s*mod\\s+${VERSITYGW_MODULE.replace(/[./]/g, '\\$&')}\\s+${VERSITYGW_VERSION}\\s`, 'm').test(
+    r.stdout,
+  );
 }
 
 function goPathBin() {
@@ -46,7 +48,8 @@ function goPathBin() {
 /** Path of a versitygw v1.8.0 binary, building it with `go install` if none is found. */
 export function installServer() {
   const probe = spawnSync('go', ['version'], { encoding: 'utf8' });
-  if (probe.status !== 0) throw new Error('Go is not on PATH: it is needed to build versitygw (go install). Install Go 1.24+.');
+  if (probe.status !== 0)
+    throw new Error('Go is not on PATH: it is needed to build versitygw (go install). Install Go 1.24+.');
   for (const candidate of [process.env.VERSITYGW, path.join(bin, 'versitygw'), goPathBin()]) {
     if (isWanted(candidate)) return candidate;
   }
@@ -57,7 +60,8 @@ export function installServer() {
     env: { ...process.env, GOBIN: bin, GOFLAGS: '' },
   });
   const built = path.join(bin, 'versitygw');
-  if (r.status !== 0 || !isWanted(built)) throw new Error(`go install of versitygw ${VERSITYGW_VERSION} failed (exit ${r.status})`);
+  if (r.status !== 0 || !isWanted(built))
+    throw new Error(`go install of versitygw ${VERSITYGW_VERSION} failed (exit ${r.status})`);
   return built;
 }
 
@@ -102,10 +106,26 @@ export async function startServer(options = {}) {
   const port = options.port ?? (await freePort());
   const logFile = path.join(dataRoot, '..', `${path.basename(dataRoot)}.log`);
   const out = fs.openSync(logFile, 'a');
-  const child = spawn(exe, ['--access', ACCESS_KEY, '--secret', SECRET_KEY, '--region', REGION, '--port', `${HOST}:${port}`, '--quiet', 'posix', dataRoot], {
-    stdio: ['ignore', out, out],
-    detached: false,
-  });
+  const child = spawn(
+    exe,
+    [
+      '--access',
+      ACCESS_KEY,
+      '--secret',
+      SECRET_KEY,
+      '--region',
+      REGION,
+      '--port',
+      `${HOST}:${port}`,
+      '--quiet',
+      'posix',
+      dataRoot,
+    ],
+    {
+      stdio: ['ignore', out, out],
+      detached: false,
+    },
+  );
   fs.closeSync(out);
   let exited = null;
   child.once('exit', (code, signal) => (exited = { code, signal }));
@@ -114,7 +134,9 @@ export async function startServer(options = {}) {
     if (exited !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
       const tail = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').slice(-2000) : '';
-      throw new Error(`versitygw did not start on ${HOST}:${port} (${exited ? `exited ${JSON.stringify(exited)}` : 'no answer in 30 s'}):\n${tail}`);
+      throw new Error(
+        `versitygw did not start on ${HOST}:${port} (${exited ? `exited ${JSON.stringify(exited)}` : 'no answer in 30 s'}):\n${tail}`,
+      );
     }
     await sleep(100);
   }
@@ -129,7 +151,16 @@ export async function startServer(options = {}) {
     if (made) fs.rmSync(dataRoot, { recursive: true, force: true });
     fs.rmSync(logFile, { force: true });
   };
-  return { endpoint: `http://${HOST}:${port}`, port, root: dataRoot, accessKey: ACCESS_KEY, secretKey: SECRET_KEY, region: REGION, pid: child.pid, stop };
+  return {
+    endpoint: `http://${HOST}:${port}`,
+    port,
+    root: dataRoot,
+    accessKey: ACCESS_KEY,
+    secretKey: SECRET_KEY,
+    region: REGION,
+    pid: child.pid,
+    stop,
+  };
 }
 
 async function main() {
@@ -137,7 +168,10 @@ async function main() {
   if (cmd === 'install') {
     process.stdout.write(`${installServer()}\n`);
   } else if (cmd === 'start') {
-    const s = await startServer({ dir: process.env.S3_DIR, port: process.env.S3_PORT ? Number(process.env.S3_PORT) : undefined });
+    const s = await startServer({
+      dir: process.env.S3_DIR,
+      port: process.env.S3_PORT ? Number(process.env.S3_PORT) : undefined,
+    });
     process.stdout.write(
       `AWS_ENDPOINT_URL=${s.endpoint}\nAWS_REGION=${s.region}\nAWS_ACCESS_KEY_ID=${s.accessKey}\nAWS_SECRET_ACCESS_KEY=${s.secretKey}\n# data in ${s.root}; Ctrl-C stops\n`,
     );

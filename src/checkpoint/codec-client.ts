@@ -89,7 +89,10 @@ export class CodecWorker {
     worker.ref();
     worker.postMessage({ ...open, job });
     let finished = false;
-    const request = (msg: ToWorker, transfer: ArrayBuffer[]): Promise<{ chunks: Buffer[]; result: EncodeResult | undefined }> =>
+    const request = (
+      msg: ToWorker,
+      transfer: ArrayBuffer[],
+    ): Promise<{ chunks: Buffer[]; result: EncodeResult | undefined }> =>
       new Promise((resolve, reject) => {
         if (finished || !this.jobs.has(job)) {
           reject(new JobCancelled('job already ended'));

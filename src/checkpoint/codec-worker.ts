@@ -14,7 +14,10 @@ const jobs = new Map<number, Job>();
 // without a copy; encoded output is small and may sit in Node's shared
 // Buffer pool, so it is cloned instead.
 function send(message: FromWorker, moved: Buffer[] = []): void {
-  port.postMessage(message, moved.map((c) => c.buffer as ArrayBuffer));
+  port.postMessage(
+    message,
+    moved.map((c) => c.buffer as ArrayBuffer),
+  );
 }
 
 port.on('message', (msg: ToWorker) => {

@@ -55,7 +55,17 @@ interface Request {
   reject(err: unknown): void;
 }
 
-const KNOWN = ['intervalMs', 'minPauseMs', 'timeoutMs', 'unhealthyAfterFailures', 'retention', 'partitions', 'finalCheckpoint', 'observer', 'clock'];
+const KNOWN = [
+  'intervalMs',
+  'minPauseMs',
+  'timeoutMs',
+  'unhealthyAfterFailures',
+  'retention',
+  'partitions',
+  'finalCheckpoint',
+  'observer',
+  'clock',
+];
 
 /**
  * Takes checkpoints of a state store: on demand, periodically after
@@ -93,9 +103,11 @@ export class CheckpointCoordinator {
     private readonly repository: CheckpointRepository,
     options: CheckpointCoordinatorOptions = {},
   ) {
-    if (typeof options !== 'object' || options === null) throw new ConfigError('checkpoint coordinator options must be an object');
+    if (typeof options !== 'object' || options === null)
+      throw new ConfigError('checkpoint coordinator options must be an object');
     for (const k of Object.keys(options)) {
-      if (!KNOWN.includes(k)) throw new ConfigError(`unknown checkpoint coordinator option "${k}"; known options: ${KNOWN.join(', ')}`);
+      if (!KNOWN.includes(k))
+        throw new ConfigError(`unknown checkpoint coordinator option "${k}"; known options: ${KNOWN.join(', ')}`);
     }
     if (typeof store?.snapshot !== 'function') throw new ConfigError('the coordinator needs a StateStore');
     if (typeof repository?.write !== 'function') throw new ConfigError('the coordinator needs a CheckpointRepository');
@@ -103,12 +115,15 @@ export class CheckpointCoordinator {
     this.minPauseMs = positive('minPauseMs', options.minPauseMs, 5_000, 0);
     this.timeoutMs = positive('timeoutMs', options.timeoutMs, 300_000, 1);
     const u = options.unhealthyAfterFailures ?? 3;
-    if (!Number.isSafeInteger(u) || u < 1) throw new ConfigError(`"unhealthyAfterFailures" must be an integer >= 1, got ${String(u)}`);
+    if (!Number.isSafeInteger(u) || u < 1)
+      throw new ConfigError(`"unhealthyAfterFailures" must be an integer >= 1, got ${String(u)}`);
     this.unhealthyAfter = u;
     this.retention = options.retention === false ? undefined : resolveRetention(options.retention);
-    if (options.finalCheckpoint !== undefined && typeof options.finalCheckpoint !== 'boolean') throw new ConfigError('"finalCheckpoint" must be a boolean');
+    if (options.finalCheckpoint !== undefined && typeof options.finalCheckpoint !== 'boolean')
+      throw new ConfigError('"finalCheckpoint" must be a boolean');
     this.finalCheckpoint = options.finalCheckpoint ?? true;
-    if (options.clock !== undefined && typeof options.clock?.now !== 'function') throw new ConfigError('"clock" must have a now() method');
+    if (options.clock !== undefined && typeof options.clock?.now !== 'function')
+      throw new ConfigError('"clock" must have a now() method');
     this.clock = options.clock ?? systemClock;
     this.observer = options.observer;
     if (options.partitions !== undefined && typeof options.partitions !== 'function') {
@@ -156,7 +171,8 @@ export class CheckpointCoordinator {
     let partitions: TopicPartition[] | undefined;
     try {
       // Bad input is the caller's error, not a failed checkpoint: check it here.
-      if (typeof request !== 'object' || request === null) throw new InvalidArgumentError('checkpoint request must be an object');
+      if (typeof request !== 'object' || request === null)
+        throw new InvalidArgumentError('checkpoint request must be an object');
       if (request.partitions !== undefined) {
         partitions = [...request.partitions];
         for (const tp of partitions) assertTopicPartition(tp?.topic, tp?.partition);
@@ -166,7 +182,9 @@ export class CheckpointCoordinator {
     }
     const trigger = request.trigger ?? 'manual';
     if (trigger !== 'manual' && trigger !== 'stop' && trigger !== 'revoke') {
-      return Promise.reject(new InvalidArgumentError(`checkpoint trigger must be 'manual', 'stop' or 'revoke', got ${String(trigger)}`));
+      return Promise.reject(
+        new InvalidArgumentError(`checkpoint trigger must be 'manual', 'stop' or 'revoke', got ${String(trigger)}`),
+      );
     }
     return this.enqueue(partitions, trigger);
   }
@@ -192,7 +210,10 @@ export class CheckpointCoordinator {
     return this.enqueue(undefined, 'stop');
   }
 
-  private enqueue(partitions: Iterable<TopicPartition> | undefined, trigger: CheckpointTrigger): Promise<CheckpointInfo | undefined> {
+  private enqueue(
+    partitions: Iterable<TopicPartition> | undefined,
+    trigger: CheckpointTrigger,
+  ): Promise<CheckpointInfo | undefined> {
     const wanted = partitions === undefined ? 'all' : collect(partitions);
     if (this.running === undefined) {
       const req = newRequest(wanted, trigger);
@@ -207,13 +228,15 @@ export class CheckpointCoordinator {
   private launch(req: Request): void {
     this.running = req;
     this.clearTimer();
-    void this.run(req).then(req.resolve, req.reject).finally(() => {
-      this.running = undefined;
-      const next = this.queued;
-      this.queued = undefined;
-      if (next !== undefined) this.launch(next);
-      else this.schedule();
-    });
+    void this.run(req)
+      .then(req.resolve, req.reject)
+      .finally(() => {
+        this.running = undefined;
+        const next = this.queued;
+        this.queued = undefined;
+        if (next !== undefined) this.launch(next);
+        else this.schedule();
+      });
   }
 
   private async run(req: Request): Promise<CheckpointInfo | undefined> {
@@ -223,7 +246,10 @@ export class CheckpointCoordinator {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        const err = new CheckpointTimeoutError(`checkpoint took longer than ${this.timeoutMs} ms and was abandoned; nothing of it is visible`, this.timeoutMs);
+        const err = new CheckpointTimeoutError(
+          `checkpoint took longer than ${this.timeoutMs} ms and was abandoned; nothing of it is visible`,
+          this.timeoutMs,
+        );
         controller.abort(err);
         reject(err);
       }, this.timeoutMs);
@@ -244,7 +270,8 @@ export class CheckpointCoordinator {
         consecutiveFailures: this.failures,
         healthy: this.healthy,
       });
-      if (this.failures === this.unhealthyAfter) notify(this.observer, 'healthChanged', { healthy: false, consecutiveFailures: this.failures });
+      if (this.failures === this.unhealthyAfter)
+        notify(this.observer, 'healthChanged', { healthy: false, consecutiveFailures: this.failures });
       throw err;
     }
     clearTimeout(timer);
@@ -278,21 +305,34 @@ export class CheckpointCoordinator {
     // checkpoint" (the last one still covers the state).
     const covered = {
       generation: this.store.generation,
-      partitions: partitions === undefined ? '*' : partitions.map((tp) => `${tp.topic}:${tp.partition}`).sort().join(','),
+      partitions:
+        partitions === undefined
+          ? '*'
+          : partitions
+              .map((tp) => `${tp.topic}:${tp.partition}`)
+              .sort()
+              .join(','),
     };
-    if (req.trigger === 'periodic' && this.lastCovered?.generation === covered.generation && this.lastCovered.partitions === covered.partitions) {
+    if (
+      req.trigger === 'periodic' &&
+      this.lastCovered?.generation === covered.generation &&
+      this.lastCovered.partitions === covered.partitions
+    ) {
       return undefined;
     }
     const snapshot = await this.store.snapshot();
     try {
-      return await this.repository.write(snapshot, {
-        partitions,
-        signal,
-        onStarted: (id, partitions) => notify(this.observer, 'checkpointStarted', { id, trigger: req.trigger, partitions }),
-      }).then((info) => {
-        if (info !== undefined) this.lastCovered = covered;
-        return info;
-      });
+      return await this.repository
+        .write(snapshot, {
+          partitions,
+          signal,
+          onStarted: (id, partitions) =>
+            notify(this.observer, 'checkpointStarted', { id, trigger: req.trigger, partitions }),
+        })
+        .then((info) => {
+          if (info !== undefined) this.lastCovered = covered;
+          return info;
+        });
     } finally {
       snapshot.release();
     }
@@ -323,11 +363,14 @@ export class CheckpointCoordinator {
     if (!this.started || this.running !== undefined) return;
     const now = this.clock.now();
     const due = Math.max((this.lastStartAt ?? now) + this.intervalMs, (this.lastEndAt ?? -Infinity) + this.minPauseMs);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      if (!this.started || this.running !== undefined) return;
-      this.enqueue(undefined, 'periodic').catch(() => undefined); // reported through the observer
-    }, Math.max(0, due - now));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        if (!this.started || this.running !== undefined) return;
+        this.enqueue(undefined, 'periodic').catch(() => undefined); // reported through the observer
+      },
+      Math.max(0, due - now),
+    );
     this.timer.unref();
   }
 
@@ -361,6 +404,7 @@ function collect(tps: Iterable<TopicPartition>): Map<string, TopicPartition> {
 
 function positive(name: string, v: unknown, dflt: number, min: number): number {
   if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new ConfigError(`"${name}" must be a finite number >= ${min}, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min)
+    throw new ConfigError(`"${name}" must be a finite number >= ${min}, got ${String(v)}`);
   return v;
 }

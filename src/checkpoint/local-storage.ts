@@ -4,7 +4,15 @@ import * as path from 'node:path';
 import { ConfigError } from '../errors/config-error.js';
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
 import { DIR_MODE, FILE_MODE, fsyncDir, isErrno } from '../util/fs.js';
-import { isValidKey, notFound, type CheckpointStorage, type ObjectWriter, type ReadChunksOptions, type ReadOptions, type StoredObject } from './storage.js';
+import {
+  isValidKey,
+  notFound,
+  type CheckpointStorage,
+  type ObjectWriter,
+  type ReadChunksOptions,
+  type ReadOptions,
+  type StoredObject,
+} from './storage.js';
 
 /**
  * A step of publishing one object, in order: create the temp file, fsync it,
@@ -40,11 +48,13 @@ export class LocalDirectoryStorage implements CheckpointStorage {
   private readonly onStep: LocalDirectoryStorageOptions['onStep'];
 
   constructor(options: LocalDirectoryStorageOptions) {
-    if (typeof options !== 'object' || options === null) throw new ConfigError('local storage options must be an object');
+    if (typeof options !== 'object' || options === null)
+      throw new ConfigError('local storage options must be an object');
     if (typeof options.path !== 'string' || options.path.length === 0) {
       throw new ConfigError('local checkpoint storage needs "path": the checkpoint directory');
     }
-    if (options.onStep !== undefined && typeof options.onStep !== 'function') throw new ConfigError('"onStep" must be a function');
+    if (options.onStep !== undefined && typeof options.onStep !== 'function')
+      throw new ConfigError('"onStep" must be a function');
     this.root = path.resolve(options.path);
     this.location = this.root;
     this.onStep = options.onStep;
@@ -215,7 +225,8 @@ export class LocalDirectoryStorage implements CheckpointStorage {
   }
 
   private file(key: string): string {
-    if (!isValidKey(key) || TEMP_RE.test(key)) throw new InvalidArgumentError(`invalid storage key ${JSON.stringify(key)}`);
+    if (!isValidKey(key) || TEMP_RE.test(key))
+      throw new InvalidArgumentError(`invalid storage key ${JSON.stringify(key)}`);
     return path.join(this.root, ...key.split('/'));
   }
 
@@ -268,7 +279,11 @@ export class LocalDirectoryStorage implements CheckpointStorage {
     }
   }
 
-  private async walk(dir: string, prefix: string, visit: (key: string, full: string, isTemp: boolean) => Promise<void>): Promise<void> {
+  private async walk(
+    dir: string,
+    prefix: string,
+    visit: (key: string, full: string, isTemp: boolean) => Promise<void>,
+  ): Promise<void> {
     let entries: import('node:fs').Dirent[];
     try {
       entries = await fsp.readdir(dir, { withFileTypes: true });

@@ -86,7 +86,8 @@ export function decodeManifest(id: string, bytes: Buffer): Manifest {
   }
   if (!isRecord(parsed) || parsed.format !== FORMAT_NAME) throw corrupt(`manifest "format" is not "${FORMAT_NAME}"`);
   const version = parsed.formatVersion;
-  if (!Number.isSafeInteger(version) || (version as number) < 1) throw corrupt('manifest "formatVersion" is not a positive integer');
+  if (!Number.isSafeInteger(version) || (version as number) < 1)
+    throw corrupt('manifest "formatVersion" is not a positive integer');
   if ((version as number) > FORMAT_VERSION) {
     throw new CheckpointFormatError(
       `checkpoint ${id} has format version ${String(version)}, newer than the ${FORMAT_VERSION} this code reads; ` +
@@ -108,11 +109,13 @@ function checkV1(m: Record<string, unknown>, id: string): string | undefined {
   if (typeof m.createdAt !== 'string' || Number.isNaN(Date.parse(m.createdAt))) return '"createdAt" is not a time';
   if (!isNonNegInt(m.schemaVersion)) return '"schemaVersion" is not an integer';
   const c = m.compression;
-  if (!isRecord(c) || c.codec !== 'zstd' || !Number.isSafeInteger(c.level)) return '"compression" is not zstd with a level';
+  if (!isRecord(c) || c.codec !== 'zstd' || !Number.isSafeInteger(c.level))
+    return '"compression" is not zstd with a level';
   const e = m.encryption;
   if (!isRecord(e)) return '"encryption" is missing';
   if (e.algorithm === 'aes-256-gcm') {
-    if (typeof e.keyFingerprint !== 'string' || !/^[0-9a-f]{16}$/.test(e.keyFingerprint)) return '"encryption.keyFingerprint" is invalid';
+    if (typeof e.keyFingerprint !== 'string' || !/^[0-9a-f]{16}$/.test(e.keyFingerprint))
+      return '"encryption.keyFingerprint" is invalid';
   } else if (e.algorithm !== 'none') return `"encryption.algorithm" ${JSON.stringify(e.algorithm)} is unknown`;
   const w = m.writer;
   if (!isRecord(w) || typeof w.host !== 'string' || !isNonNegInt(w.pid)) return '"writer" is invalid';
@@ -124,12 +127,16 @@ function checkV1(m: Record<string, unknown>, id: string): string | undefined {
     if (!isRecord(p)) return `${where} is not an object`;
     if (typeof p.topic !== 'string' || !/^[a-zA-Z0-9._-]{1,249}$/.test(p.topic)) return `${where}.topic is invalid`;
     if (!isNonNegInt(p.partition) || (p.partition as number) > 0x7fffffff) return `${where}.partition is invalid`;
-    if (p.offset !== null && (typeof p.offset !== 'string' || !/^(0|[1-9][0-9]{0,18})$/.test(p.offset))) return `${where}.offset is invalid`;
-    for (const f of ['entries', 'rawBytes', 'storedBytes'] as const) if (!isNonNegInt(p[f])) return `${where}.${f} is invalid`;
+    if (p.offset !== null && (typeof p.offset !== 'string' || !/^(0|[1-9][0-9]{0,18})$/.test(p.offset)))
+      return `${where}.offset is invalid`;
+    for (const f of ['entries', 'rawBytes', 'storedBytes'] as const)
+      if (!isNonNegInt(p[f])) return `${where}.${f} is invalid`;
     if (typeof p.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(p.sha256)) return `${where}.sha256 is invalid`;
-    if (typeof p.file !== 'string' || p.file !== segmentFileName(p as unknown as TopicPartition)) return `${where}.file is invalid`;
+    if (typeof p.file !== 'string' || p.file !== segmentFileName(p as unknown as TopicPartition))
+      return `${where}.file is invalid`;
     const tp = p as unknown as TopicPartition;
-    if (previous !== undefined && compareTopicPartitions(previous, tp) >= 0) return 'partitions are not sorted and unique';
+    if (previous !== undefined && compareTopicPartitions(previous, tp) >= 0)
+      return 'partitions are not sorted and unique';
     if (files.has(p.file)) return `${where}.file is used twice`;
     files.add(p.file);
     previous = tp;
@@ -143,7 +150,9 @@ function checkV1(m: Record<string, unknown>, id: string): string | undefined {
  */
 export function segmentFileName(tp: TopicPartition): string {
   const topic =
-    tp.topic.length <= 200 ? tp.topic : `${tp.topic.slice(0, 160)}~${createHash('sha256').update(tp.topic).digest('hex').slice(0, 16)}`;
+    tp.topic.length <= 200
+      ? tp.topic
+      : `${tp.topic.slice(0, 160)}~${createHash('sha256').update(tp.topic).digest('hex').slice(0, 16)}`;
   return `${topic}.${tp.partition}.seg`;
 }
 

@@ -33,7 +33,8 @@ export class RecordPacker {
   }
 
   add(key: Uint8Array, value: Uint8Array): void {
-    if (key.length === 0 || key.length > MAX_KEY) throw new RangeError(`cannot checkpoint a key of ${key.length} bytes`);
+    if (key.length === 0 || key.length > MAX_KEY)
+      throw new RangeError(`cannot checkpoint a key of ${key.length} bytes`);
     if (value.length > MAX_VALUE) throw new RangeError(`cannot checkpoint a value of ${value.length} bytes`);
     const need = RECORD_HEADER_BYTES + key.length + value.length;
     if (this.pos + need > this.buf.length) {
@@ -132,7 +133,7 @@ export class RecordScanner {
 // A plain loop: keys are short, and a native compare per record costs more
 // than the comparison itself.
 function sortsAfter(a: Buffer, aStart: number, aLen: number, b: Buffer, bStart: number, bLen: number): boolean {
-  const n = aLen < bLen ? aLen : bLen;
+  const n = Math.min(aLen, bLen);
   for (let i = 0; i < n; i++) {
     const x = a[aStart + i]!;
     const y = b[bStart + i]!;

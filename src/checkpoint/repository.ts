@@ -14,7 +14,12 @@ import { migrateStoredValue, missingMigration } from '../state/migrations.js';
 import type { StateStore } from '../state/state-store.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { isErrno } from '../util/fs.js';
-import { assertTopicPartition, compareTopicPartitions, formatTopicPartition, type TopicPartition } from '../util/topic-partition.js';
+import {
+  assertTopicPartition,
+  compareTopicPartitions,
+  formatTopicPartition,
+  type TopicPartition,
+} from '../util/topic-partition.js';
 import { checkpointTime, isCheckpointId, newCheckpointId } from './checkpoint-id.js';
 import { CodecWorker, SegmentFailure } from './codec-client.js';
 import { checkKey, keyFingerprint, segmentAad } from './encryption.js';
@@ -211,30 +216,45 @@ export class CheckpointRepository {
   private readonly quarantinedHere = new Set<string>();
 
   constructor(options: CheckpointRepositoryOptions) {
-    if (typeof options !== 'object' || options === null) throw new ConfigError('checkpoint repository options must be an object');
+    if (typeof options !== 'object' || options === null)
+      throw new ConfigError('checkpoint repository options must be an object');
     const known = ['storage', 'key', 'previousKeys', 'compressionLevel', 'readerMarkerTtlMs', 'observer', 'clock'];
     for (const k of Object.keys(options)) {
-      if (!known.includes(k)) throw new ConfigError(`unknown checkpoint repository option "${k}"; known options: ${known.join(', ')}`);
+      if (!known.includes(k))
+        throw new ConfigError(`unknown checkpoint repository option "${k}"; known options: ${known.join(', ')}`);
     }
     const s = options.storage as Partial<CheckpointStorage> | undefined;
-    if (s === undefined || s === null || typeof s.create !== 'function' || typeof s.list !== 'function' || typeof s.read !== 'function') {
+    if (
+      s === undefined ||
+      s === null ||
+      typeof s.create !== 'function' ||
+      typeof s.list !== 'function' ||
+      typeof s.read !== 'function'
+    ) {
       throw new ConfigError('"storage" must be a CheckpointStorage (e.g. new LocalDirectoryStorage({ path }))');
     }
     this.storage = options.storage;
     this.key = options.key === undefined ? undefined : checkKey(options.key, 'key');
-    if (options.previousKeys !== undefined && !Array.isArray(options.previousKeys)) throw new ConfigError('"previousKeys" must be an array of keys');
-    const all = [...(this.key ? [this.key] : []), ...(options.previousKeys ?? []).map((k, i) => checkKey(k, `previousKeys[${i}]`))];
+    if (options.previousKeys !== undefined && !Array.isArray(options.previousKeys))
+      throw new ConfigError('"previousKeys" must be an array of keys');
+    const all = [
+      ...(this.key ? [this.key] : []),
+      ...(options.previousKeys ?? []).map((k, i) => checkKey(k, `previousKeys[${i}]`)),
+    ];
     this.keys = new Map(all.map((k) => [keyFingerprint(k), k]));
     const level = options.compressionLevel ?? DEFAULT_LEVEL;
     if (!Number.isInteger(level) || level < MIN_LEVEL || level > MAX_LEVEL || level === 0) {
-      throw new ConfigError(`"compressionLevel" must be an integer in ${MIN_LEVEL}..-1 or 1..${MAX_LEVEL}, got ${String(options.compressionLevel)}`);
+      throw new ConfigError(
+        `"compressionLevel" must be an integer in ${MIN_LEVEL}..-1 or 1..${MAX_LEVEL}, got ${String(options.compressionLevel)}`,
+      );
     }
     this.level = level;
     const ttl = options.readerMarkerTtlMs ?? 600_000;
     if (typeof ttl !== 'number' || !(ttl >= 1000) || !Number.isFinite(ttl)) {
       throw new ConfigError(`"readerMarkerTtlMs" must be a number >= 1000, got ${String(options.readerMarkerTtlMs)}`);
     }
-    if (options.clock !== undefined && typeof options.clock?.now !== 'function') throw new ConfigError('"clock" must have a now() method');
+    if (options.clock !== undefined && typeof options.clock?.now !== 'function')
+      throw new ConfigError('"clock" must have a now() method');
     this.clock = options.clock ?? systemClock;
     this.observer = options.observer;
     this.readers = new ReaderRegistry(this.storage, ttl);
@@ -282,14 +302,21 @@ export class CheckpointRepository {
         createdAt: new Date(checkpointTime(id)).toISOString(),
         schemaVersion: snapshot.schemaVersion,
         compression: { codec: 'zstd', level: this.level },
-        encryption: this.key === undefined ? { algorithm: 'none' } : { algorithm: 'aes-256-gcm', keyFingerprint: keyFingerprint(this.key) },
+        encryption:
+          this.key === undefined
+            ? { algorithm: 'none' }
+            : { algorithm: 'aes-256-gcm', keyFingerprint: keyFingerprint(this.key) },
         writer: { host: os.hostname(), pid: process.pid },
         partitions: parts,
       };
       signal?.throwIfAborted();
       const bytes = encodeManifest(manifest);
       await this.publish(`${id}/${MANIFEST_FILE}`, bytes, signal);
-      return this.infoFromManifest(manifest, false, parts.reduce((n, p) => n + p.storedBytes, bytes.length));
+      return this.infoFromManifest(
+        manifest,
+        false,
+        parts.reduce((n, p) => n + p.storedBytes, bytes.length),
+      );
     } catch (err) {
       // Leave nothing behind (best effort: what remains lists as incomplete
       // and retention removes it later).
@@ -312,7 +339,11 @@ export class CheckpointRepository {
 
   /** One checkpoint (also looked for in quarantine). @throws CheckpointNotFoundError */
   async get(id: string): Promise<CheckpointInfo> {
-    if (!isCheckpointId(id)) throw new CheckpointNotFoundError(`${JSON.stringify(id)} is not a checkpoint id (expected e.g. 20261122T193000123Z-0123456789abcdef)`, String(id));
+    if (!isCheckpointId(id))
+      throw new CheckpointNotFoundError(
+        `${JSON.stringify(id)} is not a checkpoint id (expected e.g. 20261122T193000123Z-0123456789abcdef)`,
+        String(id),
+      );
     for (const prefix of ['', QUARANTINE_PREFIX]) {
       const objects = await this.listObjects(`${prefix}${id}/`);
       if (objects.length === 0) continue;
@@ -331,7 +362,10 @@ export class CheckpointRepository {
     const infos = id === undefined ? await this.list() : [await this.get(id)];
     const out: VerifyResult[] = [];
     for (const info of infos) {
-      const partitions: VerifyResult['partitions'] = info.partitions.map((p) => ({ ...p, ok: info.status === 'valid' }));
+      const partitions: VerifyResult['partitions'] = info.partitions.map((p) => ({
+        ...p,
+        ok: info.status === 'valid',
+      }));
       const result: VerifyResult = { id: info.id, status: info.status, partitions };
       if (info.reason !== undefined) result.reason = info.reason;
       out.push(result);
@@ -424,19 +458,24 @@ export class CheckpointRepository {
    * inspection. The entries are the raw stored records (key and value as in
    * docs/FORMAT.md "State keys" / "State values"), held in memory.
    */
-  async readEntries(id: string, tp: TopicPartition): Promise<{ partition: CheckpointPartitionInfo; entries: Iterable<RawEntry> }> {
+  async readEntries(
+    id: string,
+    tp: TopicPartition,
+  ): Promise<{ partition: CheckpointPartitionInfo; entries: Iterable<RawEntry> }> {
     assertTopicPartition(tp.topic, tp.partition);
     const info = await this.get(id);
     await this.assertReadable(info);
     const part = info.partitions.find((p) => p.topic === tp.topic && p.partition === tp.partition);
-    if (part === undefined) throw new CheckpointNotFoundError(`checkpoint ${id} holds no partition ${formatTopicPartition(tp)}`, id);
+    if (part === undefined)
+      throw new CheckpointNotFoundError(`checkpoint ${id} holds no partition ${formatTopicPartition(tp)}`, id);
     this.keyFor(info);
     const release = await this.readers.acquire(id);
     let chunks: Buffer[];
     try {
       chunks = await this.loadSegment(info, part, true);
     } catch (err) {
-      if (err instanceof Vanished) throw new CheckpointNotFoundError(`checkpoint ${id} was removed while being read`, id);
+      if (err instanceof Vanished)
+        throw new CheckpointNotFoundError(`checkpoint ${id} was removed while being read`, id);
       throw err;
     } finally {
       await release();
@@ -454,9 +493,20 @@ export class CheckpointRepository {
     const resolved = resolveRetention(policy);
     const infos = await this.list();
     const nowMs = this.clock.now();
-    const plan = planRetention(infos, resolved, nowMs, await this.readers.inUse(nowMs, { removeDead: options.dryRun !== true }));
+    const plan = planRetention(
+      infos,
+      resolved,
+      nowMs,
+      await this.readers.inUse(nowMs, { removeDead: options.dryRun !== true }),
+    );
     if (options.dryRun === true) {
-      return { deleted: plan.delete, deletedIncomplete: plan.deleteIncomplete, quarantined: plan.quarantine, kept: plan.keep, cleaned: [] };
+      return {
+        deleted: plan.delete,
+        deletedIncomplete: plan.deleteIncomplete,
+        quarantined: plan.quarantine,
+        kept: plan.keep,
+        cleaned: [],
+      };
     }
     const result: PruneResult = { deleted: [], deletedIncomplete: [], quarantined: [], kept: plan.keep, cleaned: [] };
     for (const id of plan.quarantine) {
@@ -498,7 +548,12 @@ export class CheckpointRepository {
           if (!isErrno(err, 'ENOENT')) throw err;
         }
       }
-      const note = JSON.stringify({ reason, at: new Date(this.clock.now()).toISOString(), host: os.hostname(), pid: process.pid });
+      const note = JSON.stringify({
+        reason,
+        at: new Date(this.clock.now()).toISOString(),
+        host: os.hostname(),
+        pid: process.pid,
+      });
       await this.publish(`${QUARANTINE_PREFIX}${id}/${QUARANTINE_NOTE}`, Buffer.from(`${note}\n`));
     } catch (err) {
       moved = false;
@@ -533,7 +588,11 @@ export class CheckpointRepository {
     const file = segmentFileName(tp);
     const key = `${id}/${file}`;
     const writer = await this.storage.create(key);
-    const job = this.codec.encode({ level: this.level, key: this.key, aad: this.key === undefined ? undefined : segmentAad(id, tp, offset) });
+    const job = this.codec.encode({
+      level: this.level,
+      key: this.key,
+      aad: this.key === undefined ? undefined : segmentAad(id, tp, offset),
+    });
     const packer = new RecordPacker();
     const acks: Array<Promise<Buffer[]>> = [];
     // Stored bytes go to the storage on their own chain, so the worker is
@@ -572,7 +631,8 @@ export class CheckpointRepository {
     try {
       let sliceStart = performance.now();
       let n = 0;
-      for (const e of snapshot.transientEntries(tp)) { // each value is copied into the packer at once
+      for (const e of snapshot.transientEntries(tp)) {
+        // each value is copied into the packer at once
         packer.add(e.key, e.value);
         if ((++n & 127) === 0) {
           await send(packer.take());
@@ -594,12 +654,23 @@ export class CheckpointRepository {
         for (const c of chunks) if (c.length > 0) store(c);
         await writes;
         if (writeError !== undefined) throw writeError;
-        if (result === undefined || result.rawBytes !== packer.rawBytes) throw new Error(`codec worker lost bytes of ${key}`);
+        if (result === undefined || result.rawBytes !== packer.rawBytes)
+          throw new Error(`codec worker lost bytes of ${key}`);
         signal?.throwIfAborted();
         const size = await writer.commit();
         published.push(key);
-        if (size !== result.storedBytes) throw new Error(`${key}: wrote ${size} bytes, the codec produced ${result.storedBytes}`);
-        return { topic: tp.topic, partition: tp.partition, offset, entries: packer.entries, rawBytes: packer.rawBytes, storedBytes: size, sha256: result.sha256, file };
+        if (size !== result.storedBytes)
+          throw new Error(`${key}: wrote ${size} bytes, the codec produced ${result.storedBytes}`);
+        return {
+          topic: tp.topic,
+          partition: tp.partition,
+          offset,
+          entries: packer.entries,
+          rawBytes: packer.rawBytes,
+          storedBytes: size,
+          sha256: result.sha256,
+          file,
+        };
       } catch (err) {
         return fail(err);
       }
@@ -664,9 +735,13 @@ export class CheckpointRepository {
     };
     const manifestObject = byName.get(MANIFEST_FILE);
     if (manifestObject === undefined) {
-      return { ...bare, reason: quarantined ? 'no manifest' : 'no manifest: still being written, or its write crashed or failed' };
+      return {
+        ...bare,
+        reason: quarantined ? 'no manifest' : 'no manifest: still being written, or its write crashed or failed',
+      };
     }
-    if (manifestObject.size > MAX_MANIFEST_BYTES) return { ...bare, status: 'corrupt', reason: `manifest is ${manifestObject.size} bytes, too large to be one` };
+    if (manifestObject.size > MAX_MANIFEST_BYTES)
+      return { ...bare, status: 'corrupt', reason: `manifest is ${manifestObject.size} bytes, too large to be one` };
     let manifest: Manifest;
     try {
       manifest = decodeManifest(id, await this.storage.read(manifestObject.key, { maxBytes: MAX_MANIFEST_BYTES }));
@@ -735,11 +810,19 @@ export class CheckpointRepository {
     if (info.status === 'unsupported') {
       // Read the manifest again to throw the typed error with its version.
       const prefix = info.quarantined ? QUARANTINE_PREFIX : '';
-      decodeManifest(info.id, await this.storage.read(`${prefix}${info.id}/${MANIFEST_FILE}`, { maxBytes: MAX_MANIFEST_BYTES }));
+      decodeManifest(
+        info.id,
+        await this.storage.read(`${prefix}${info.id}/${MANIFEST_FILE}`, { maxBytes: MAX_MANIFEST_BYTES }),
+      );
       throw new CheckpointNotFoundError(`checkpoint ${info.id} changed while being read`, info.id);
     }
-    if (info.status === 'incomplete') throw new CheckpointNotFoundError(`checkpoint ${info.id} is incomplete: ${info.reason}`, info.id);
-    throw new CheckpointCorruptError(`checkpoint ${info.id} is corrupt: ${info.reason}`, info.id, info.reason ?? 'corrupt');
+    if (info.status === 'incomplete')
+      throw new CheckpointNotFoundError(`checkpoint ${info.id} is incomplete: ${info.reason}`, info.id);
+    throw new CheckpointCorruptError(
+      `checkpoint ${info.id} is corrupt: ${info.reason}`,
+      info.id,
+      info.reason ?? 'corrupt',
+    );
   }
 
   /**
@@ -751,7 +834,11 @@ export class CheckpointRepository {
     const key = this.keyFor(info);
     const objectKey = `${info.quarantined ? QUARANTINE_PREFIX : ''}${info.id}/${part.file}`;
     const corrupt = (reason: string): CheckpointCorruptError =>
-      new CheckpointCorruptError(`checkpoint ${info.id} is corrupt: ${formatTopicPartition(part)}: ${reason}`, info.id, `${part.file}: ${reason}`);
+      new CheckpointCorruptError(
+        `checkpoint ${info.id} is corrupt: ${formatTopicPartition(part)}: ${reason}`,
+        info.id,
+        `${part.file}: ${reason}`,
+      );
     const job = this.codec.decode({
       storedBytes: part.storedBytes,
       rawBytes: part.rawBytes,
@@ -785,8 +872,8 @@ export class CheckpointRepository {
       job.cancel();
       if (err instanceof SegmentFailure) throw corrupt(err.reason);
       if (isErrno(err, 'ENOENT')) {
-        const manifestThere = (await this.listObjects(`${info.quarantined ? QUARANTINE_PREFIX : ''}${info.id}/`)).some((o) =>
-          o.key.endsWith(`/${MANIFEST_FILE}`),
+        const manifestThere = (await this.listObjects(`${info.quarantined ? QUARANTINE_PREFIX : ''}${info.id}/`)).some(
+          (o) => o.key.endsWith(`/${MANIFEST_FILE}`),
         );
         if (!manifestThere) throw new Vanished(`checkpoint ${info.id} was removed while being read`);
         throw corrupt('segment is missing');
@@ -796,7 +883,11 @@ export class CheckpointRepository {
   }
 
   /** Verifies and loads `tps` of one checkpoint; holds a reader marker meanwhile. */
-  private async loadCheckpoint(store: RestoreTarget, info: CheckpointInfo, tps: readonly TopicPartition[]): Promise<LoadedPartition[]> {
+  private async loadCheckpoint(
+    store: RestoreTarget,
+    info: CheckpointInfo,
+    tps: readonly TopicPartition[],
+  ): Promise<LoadedPartition[]> {
     this.keyFor(info); // a key problem is configuration, not corruption: throw
     const schema = info.manifest!.schemaVersion;
     if (schema > store.schemaVersion) {
@@ -829,9 +920,18 @@ export class CheckpointRepository {
     }
   }
 
-  private async loadExplicit(store: RestoreTarget, id: string, wanted: TopicPartition[] | undefined, missing: TopicPartition[]): Promise<LoadedPartition[]> {
+  private async loadExplicit(
+    store: RestoreTarget,
+    id: string,
+    wanted: TopicPartition[] | undefined,
+    missing: TopicPartition[],
+  ): Promise<LoadedPartition[]> {
     const info = await this.get(id);
-    if (info.quarantined) throw new CheckpointNotFoundError(`checkpoint ${id} is in quarantine (${info.reason ?? 'corrupt'}); move it back to restore it`, id);
+    if (info.quarantined)
+      throw new CheckpointNotFoundError(
+        `checkpoint ${id} is in quarantine (${info.reason ?? 'corrupt'}); move it back to restore it`,
+        id,
+      );
     if (info.status === 'corrupt') await this.quarantine(id, info.reason ?? 'corrupt');
     await this.assertReadable(info);
     const tps = (wanted ?? info.partitions).filter((tp) => {
@@ -864,7 +964,11 @@ export class CheckpointRepository {
     for (const id of plan.passOver) await this.passOver(byId.get(id)!, skipped);
     const failed = new Set<string>();
     const loaded: LoadedPartition[] = [];
-    let pending = plan.partitions.map((p) => ({ tp: { topic: p.topic, partition: p.partition }, candidates: p.candidates, next: 0 }));
+    let pending = plan.partitions.map((p) => ({
+      tp: { topic: p.topic, partition: p.partition },
+      candidates: p.candidates,
+      next: 0,
+    }));
     while (pending.length > 0) {
       const groups = new Map<string, { info: CheckpointInfo; items: typeof pending }>();
       for (const item of pending) {
@@ -881,7 +985,13 @@ export class CheckpointRepository {
       pending = [];
       for (const { info, items } of groups.values()) {
         try {
-          loaded.push(...(await this.loadCheckpoint(store, info, items.map((i) => i.tp))));
+          loaded.push(
+            ...(await this.loadCheckpoint(
+              store,
+              info,
+              items.map((i) => i.tp),
+            )),
+          );
         } catch (err) {
           await this.onLoadFailure(info, err, skipped);
           failed.add(info.id);
@@ -901,7 +1011,10 @@ export class CheckpointRepository {
     const out: RawEntry[] = [];
     try {
       for (const raw of readRecords(l.chunks)) {
-        out.push({ key: Buffer.from(raw.key), value: migrateStoredValue(tp, raw, l.schemaVersion, store.schemaVersion, store.migrations, step) });
+        out.push({
+          key: Buffer.from(raw.key),
+          value: migrateStoredValue(tp, raw, l.schemaVersion, store.schemaVersion, store.migrations, step),
+        });
       }
     } catch (err) {
       throw new MigrationError(
@@ -920,7 +1033,10 @@ export class CheckpointRepository {
     if (info.status === 'corrupt') {
       // A listing taken earlier (recovery's, per rebalance) may still show one this repository moved.
       const moved = this.quarantinedHere.has(info.id) || (await this.quarantine(info.id, info.reason ?? 'corrupt'));
-      skipped.push({ id: info.id, reason: `${info.reason ?? 'corrupt'}${moved ? ' (quarantined)' : ' (could not quarantine)'}` });
+      skipped.push({
+        id: info.id,
+        reason: `${info.reason ?? 'corrupt'}${moved ? ' (quarantined)' : ' (could not quarantine)'}`,
+      });
     } else {
       skipped.push({ id: info.id, reason: `${info.reason ?? info.status} (left in place)` });
     }
@@ -953,7 +1069,8 @@ export class CheckpointRepository {
     if (err instanceof TidemarkError) return err;
     const code = (err as { code?: unknown } | undefined)?.code;
     const detail = err instanceof Error ? err.message : String(err);
-    if (typeof code !== 'string') return new TidemarkError('ERR_TIDEMARK_CHECKPOINT_FAILED', `${message}: ${detail}`, { cause: err });
+    if (typeof code !== 'string')
+      return new TidemarkError('ERR_TIDEMARK_CHECKPOINT_FAILED', `${message}: ${detail}`, { cause: err });
     const hint = code === 'ENOSPC' ? ' (the disk is full)' : code === 'EIO' ? ' (an I/O error: check the disk)' : '';
     return new StorageError(`${message}: ${detail}${hint}`, code, { cause: err });
   }

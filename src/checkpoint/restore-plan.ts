@@ -65,7 +65,9 @@ export function planRestore(
   const usable = listing.filter((c) => c.status === 'valid' && c.quarantined !== true);
   const tps = new Map<string, TopicPartition>();
   if (wanted === undefined) {
-    for (const c of usable) for (const p of c.partitions) if (p.offset !== null) tps.set(tpKey(p), { topic: p.topic, partition: p.partition });
+    for (const c of usable)
+      for (const p of c.partitions)
+        if (p.offset !== null) tps.set(tpKey(p), { topic: p.topic, partition: p.partition });
   } else {
     for (const tp of wanted) tps.set(tpKey(tp), { topic: tp.topic, partition: tp.partition });
   }

@@ -59,8 +59,12 @@ export function resolveRetention(policy: RetentionPolicy | undefined): ResolvedR
     }
   }
   const keepLast = p.keepLast ?? 3;
-  if (!Number.isSafeInteger(keepLast) || keepLast < 1) throw new ConfigError(`retention "keepLast" must be an integer >= 1, got ${String(p.keepLast)}`);
-  if (p.maxAgeMs !== undefined && (typeof p.maxAgeMs !== 'number' || !(p.maxAgeMs > 0) || !Number.isFinite(p.maxAgeMs))) {
+  if (!Number.isSafeInteger(keepLast) || keepLast < 1)
+    throw new ConfigError(`retention "keepLast" must be an integer >= 1, got ${String(p.keepLast)}`);
+  if (
+    p.maxAgeMs !== undefined &&
+    (typeof p.maxAgeMs !== 'number' || !(p.maxAgeMs > 0) || !Number.isFinite(p.maxAgeMs))
+  ) {
     throw new ConfigError(`retention "maxAgeMs" must be a number > 0, got ${String(p.maxAgeMs)}`);
   }
   const incompleteAfterMs = p.incompleteAfterMs ?? HOUR;
@@ -92,7 +96,10 @@ export function planRetention(
   const newestFirst = [...checkpoints].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   const newer = new Map<string, number>(); // partition -> valid checkpoints seen so far (all newer)
   const furthest = new Map<string, string[]>(); // checkpoint id -> partitions it holds furthest ahead
-  const planned = checkpoints.map((c) => ({ ...c, partitions: c.partitions.map((p) => ({ ...p, offset: p.offset ?? null })) }));
+  const planned = checkpoints.map((c) => ({
+    ...c,
+    partitions: c.partitions.map((p) => ({ ...p, offset: p.offset ?? null })),
+  }));
   for (const choice of firstChoices(planned).values()) {
     const list = furthest.get(choice.id) ?? [];
     list.push(`${choice.topic}:${choice.partition} at its highest offset, ${choice.offset}`);

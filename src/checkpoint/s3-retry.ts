@@ -40,9 +40,11 @@ export function resolveRetry(options: S3RetryOptions = {}): S3RetryPolicy {
     maxDelayMs: options.maxDelayMs ?? 5000,
     attemptTimeoutMs: options.attemptTimeoutMs ?? 30_000,
   };
-  if (!Number.isInteger(p.maxAttempts) || p.maxAttempts < 1 || p.maxAttempts > 100) throw new ConfigError(`"retry.maxAttempts" must be an integer in 1..100, got ${String(options.maxAttempts)}`);
+  if (!Number.isInteger(p.maxAttempts) || p.maxAttempts < 1 || p.maxAttempts > 100)
+    throw new ConfigError(`"retry.maxAttempts" must be an integer in 1..100, got ${String(options.maxAttempts)}`);
   for (const k of ['baseDelayMs', 'maxDelayMs', 'attemptTimeoutMs'] as const) {
-    if (typeof p[k] !== 'number' || !Number.isFinite(p[k]) || p[k] < 0) throw new ConfigError(`"retry.${k}" must be a number >= 0, got ${String(options[k])}`);
+    if (typeof p[k] !== 'number' || !Number.isFinite(p[k]) || p[k] < 0)
+      throw new ConfigError(`"retry.${k}" must be a number >= 0, got ${String(options[k])}`);
   }
   if (p.attemptTimeoutMs < 1) throw new ConfigError('"retry.attemptTimeoutMs" must be at least 1');
   return p;
@@ -68,8 +70,30 @@ const PERMANENT_CODES = new Set([
   'PermanentRedirect',
   'AuthorizationHeaderMalformed',
 ]);
-const THROTTLE_CODES = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'RequestLimitExceeded', 'RequestThrottled', 'ServiceUnavailable', 'InternalError', 'RequestTimeout', 'ConditionalRequestConflict']);
-const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET']);
+const THROTTLE_CODES = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequests',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+  'ServiceUnavailable',
+  'InternalError',
+  'RequestTimeout',
+  'ConditionalRequestConflict',
+]);
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNABORTED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+]);
 
 /** What went wrong with one attempt. */
 export interface Classified {
@@ -82,30 +106,59 @@ export interface Classified {
 
 /** Sorts an SDK or network error into transient (retry) or permanent (report at once). */
 export function classify(err: unknown): Classified {
-  const e = err as { name?: string; Code?: string; code?: string; $metadata?: { httpStatusCode?: number }; $fault?: string; message?: string; cause?: unknown } | undefined;
+  const e = err as
+    | {
+        name?: string;
+        Code?: string;
+        code?: string;
+        $metadata?: { httpStatusCode?: number };
+        $fault?: string;
+        message?: string;
+        cause?: unknown;
+      }
+    | undefined;
   const status = e?.$metadata?.httpStatusCode;
   const name = e?.Code ?? e?.name;
   const netCode = typeof e?.code === 'string' ? e.code : (e?.cause as { code?: unknown } | undefined)?.code;
   // The SDK renames ECONNRESET, EPIPE and ETIMEDOUT errors to TimeoutError: the code says what happened.
-  if (typeof netCode === 'string' && NETWORK_CODES.has(netCode)) return { transient: true, reason: netCode, serverCode: netCode, httpStatus: status };
-  if (name === 'AttemptTimeout' || name === 'TimeoutError') return { transient: true, reason: 'timeout', serverCode: undefined, httpStatus: status };
-  if (name !== undefined && PERMANENT_CODES.has(name)) return { transient: false, reason: name, serverCode: name, httpStatus: status };
-  if (name !== undefined && THROTTLE_CODES.has(name)) return { transient: true, reason: name, serverCode: name, httpStatus: status };
+  if (typeof netCode === 'string' && NETWORK_CODES.has(netCode))
+    return { transient: true, reason: netCode, serverCode: netCode, httpStatus: status };
+  if (name === 'AttemptTimeout' || name === 'TimeoutError')
+    return { transient: true, reason: 'timeout', serverCode: undefined, httpStatus: status };
+  if (name !== undefined && PERMANENT_CODES.has(name))
+    return { transient: false, reason: name, serverCode: name, httpStatus: status };
+  if (name !== undefined && THROTTLE_CODES.has(name))
+    return { transient: true, reason: name, serverCode: name, httpStatus: status };
   if (status !== undefined) {
     const transient = status >= 500 || status === 429 || status === 408;
     const known = name !== undefined && !/^(Error|Unknown|\d+)$/.test(name);
-    return { transient, reason: known ? name : `http_${status}`, serverCode: known ? name : undefined, httpStatus: status };
+    return {
+      transient,
+      reason: known ? name : `http_${status}`,
+      serverCode: known ? name : undefined,
+      httpStatus: status,
+    };
   }
   // No response at all: a dropped connection the SDK could not name, a
   // truncated body, a parse of half a reply. The request can be retried.
-  if (/socket hang up|aborted|premature close|ECONNRESET|EPIPE|terminated|Unexpected end|Deserialization error|closed/i.test(e?.message ?? '')) {
+  if (
+    /socket hang up|aborted|premature close|ECONNRESET|EPIPE|terminated|Unexpected end|Deserialization error|closed/i.test(
+      e?.message ?? '',
+    )
+  ) {
     return { transient: true, reason: 'ECONNRESET', serverCode: undefined, httpStatus: undefined };
   }
   return { transient: false, reason: name ?? 'unknown', serverCode: name, httpStatus: undefined };
 }
 
 /** The error reported for a failed request: permanent at once, transient once the attempts are spent. */
-export function objectStorageError(what: string, location: string, err: unknown, c: Classified, attempts: number): ObjectStorageError {
+export function objectStorageError(
+  what: string,
+  location: string,
+  err: unknown,
+  c: Classified,
+  attempts: number,
+): ObjectStorageError {
   const detail = err instanceof Error ? err.message : String(err);
   const hint =
     c.reason === 'AccessDenied' || c.reason === 'InvalidAccessKeyId' || c.reason === 'SignatureDoesNotMatch'
@@ -114,7 +167,13 @@ export function objectStorageError(what: string, location: string, err: unknown,
         ? ' (the bucket does not exist: create it, or check the bucket name and AWS_ENDPOINT_URL)'
         : '';
   const after = c.transient ? ` after ${attempts} attempt${attempts === 1 ? '' : 's'}` : '';
-  return new ObjectStorageError(`${what} in ${location} failed${after}: ${c.reason}${detail && detail !== c.reason ? ` (${detail})` : ''}${hint}`, c.serverCode, c.httpStatus, c.transient, {
-    cause: err,
-  });
+  return new ObjectStorageError(
+    `${what} in ${location} failed${after}: ${c.reason}${detail && detail !== c.reason ? ` (${detail})` : ''}${hint}`,
+    c.serverCode,
+    c.httpStatus,
+    c.transient,
+    {
+      cause: err,
+    },
+  );
 }

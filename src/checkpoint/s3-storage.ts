@@ -16,8 +16,24 @@ import {
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../errors/config-error.js';
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
-import { backoffMs, classify, objectStorageError, resolveRetry, type S3RetryEvent, type S3RetryOptions, type S3RetryPolicy } from './s3-retry.js';
-import { isValidKey, notFound, type CheckpointStorage, type ObjectWriter, type ReadChunksOptions, type ReadOptions, type StoredObject } from './storage.js';
+import {
+  backoffMs,
+  classify,
+  objectStorageError,
+  resolveRetry,
+  type S3RetryEvent,
+  type S3RetryOptions,
+  type S3RetryPolicy,
+} from './s3-retry.js';
+import {
+  isValidKey,
+  notFound,
+  type CheckpointStorage,
+  type ObjectWriter,
+  type ReadChunksOptions,
+  type ReadOptions,
+  type StoredObject,
+} from './storage.js';
 
 /** Smallest part S3 accepts (all parts but the last). */
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
@@ -81,18 +97,38 @@ export class S3CheckpointStorage implements CheckpointStorage {
 
   constructor(options: S3CheckpointStorageOptions) {
     if (typeof options !== 'object' || options === null) throw new ConfigError('S3 storage options must be an object');
-    const known = ['bucket', 'prefix', 'region', 'endpoint', 'forcePathStyle', 'credentials', 'partBytes', 'conditionalWrites', 'retry', 'onRetry', 'client'];
+    const known = [
+      'bucket',
+      'prefix',
+      'region',
+      'endpoint',
+      'forcePathStyle',
+      'credentials',
+      'partBytes',
+      'conditionalWrites',
+      'retry',
+      'onRetry',
+      'client',
+    ];
     for (const k of Object.keys(options)) {
-      if (!known.includes(k)) throw new ConfigError(`unknown S3 storage option "${k}"; known options: ${known.join(', ')}`);
+      if (!known.includes(k))
+        throw new ConfigError(`unknown S3 storage option "${k}"; known options: ${known.join(', ')}`);
     }
     if (typeof options.bucket !== 'string' || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(options.bucket)) {
-      throw new ConfigError(`"bucket" must be an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens), got ${JSON.stringify(options.bucket)}`);
+      throw new ConfigError(
+        `"bucket" must be an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens), got ${JSON.stringify(options.bucket)}`,
+      );
     }
     const prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
-    if (prefix !== '' && !isValidKey(prefix)) throw new ConfigError(`"prefix" must be a key such as team/orders, got ${JSON.stringify(options.prefix)}`);
+    if (prefix !== '' && !isValidKey(prefix))
+      throw new ConfigError(`"prefix" must be a key such as team/orders, got ${JSON.stringify(options.prefix)}`);
     const partBytes = options.partBytes ?? DEFAULT_PART_BYTES;
-    if (!Number.isSafeInteger(partBytes) || partBytes < MIN_PART_BYTES) throw new ConfigError(`"partBytes" must be an integer >= ${MIN_PART_BYTES} (5 MiB, S3's minimum part), got ${String(options.partBytes)}`);
-    if (options.onRetry !== undefined && typeof options.onRetry !== 'function') throw new ConfigError('"onRetry" must be a function');
+    if (!Number.isSafeInteger(partBytes) || partBytes < MIN_PART_BYTES)
+      throw new ConfigError(
+        `"partBytes" must be an integer >= ${MIN_PART_BYTES} (5 MiB, S3's minimum part), got ${String(options.partBytes)}`,
+      );
+    if (options.onRetry !== undefined && typeof options.onRetry !== 'function')
+      throw new ConfigError('"onRetry" must be a function');
     this.bucket = options.bucket;
     this.prefix = prefix === '' ? '' : `${prefix}/`;
     this.partBytes = partBytes;
@@ -112,7 +148,10 @@ export class S3CheckpointStorage implements CheckpointStorage {
         // Segments and manifests carry their own SHA-256; extra CRCs only where S3 requires them.
         requestChecksumCalculation: 'WHEN_REQUIRED',
         responseChecksumValidation: 'WHEN_REQUIRED',
-        requestHandler: { connectionTimeout: Math.min(this.policy.attemptTimeoutMs, 10_000), socketTimeout: this.policy.attemptTimeoutMs },
+        requestHandler: {
+          connectionTimeout: Math.min(this.policy.attemptTimeoutMs, 10_000),
+          socketTimeout: this.policy.attemptTimeoutMs,
+        },
       });
   }
 
@@ -132,7 +171,8 @@ export class S3CheckpointStorage implements CheckpointStorage {
         throw new InvalidArgumentError(`${key} is ${size} bytes, more than the ${options.maxBytes} expected`);
       }
       const bytes = Buffer.from(await res.Body!.transformToByteArray());
-      if (res.ContentLength !== undefined && bytes.length !== res.ContentLength) throw Object.assign(new Error(`short read of ${key}`), { code: 'ECONNRESET' });
+      if (res.ContentLength !== undefined && bytes.length !== res.ContentLength)
+        throw Object.assign(new Error(`short read of ${key}`), { code: 'ECONNRESET' });
       return bytes;
     });
   }
@@ -167,13 +207,17 @@ export class S3CheckpointStorage implements CheckpointStorage {
             yield out;
           }
         }
-        if (size !== undefined && offset < size) throw Object.assign(new Error(`connection closed after ${offset} of ${size} bytes of ${key}`), { code: 'ECONNRESET' });
+        if (size !== undefined && offset < size)
+          throw Object.assign(new Error(`connection closed after ${offset} of ${size} bytes of ${key}`), {
+            code: 'ECONNRESET',
+          });
         break;
       } catch (err) {
         body.destroy?.();
         const c = classify(err);
         failures++;
-        if (!c.transient || failures >= this.policy.maxAttempts) throw objectStorageError(`read of ${key}`, this.location, err, c, failures);
+        if (!c.transient || failures >= this.policy.maxAttempts)
+          throw objectStorageError(`read of ${key}`, this.location, err, c, failures);
         const delayMs = backoffMs(this.policy, failures);
         this.onRetry?.({ operation: 'GetObject', reason: c.reason, attempt: failures, delayMs });
         await sleep(delayMs);
@@ -190,7 +234,14 @@ export class S3CheckpointStorage implements CheckpointStorage {
     let token: string | undefined;
     do {
       const res = await this.attempt('ListObjectsV2', `list of ${prefix || '/'}`, (signal) =>
-        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: `${this.prefix}${prefix}`, ContinuationToken: token }), { abortSignal: signal }),
+        this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: `${this.prefix}${prefix}`,
+            ContinuationToken: token,
+          }),
+          { abortSignal: signal },
+        ),
       );
       for (const o of res.Contents ?? []) {
         const key = o.Key?.slice(this.prefix.length);
@@ -205,7 +256,9 @@ export class S3CheckpointStorage implements CheckpointStorage {
 
   async remove(key: string): Promise<void> {
     const objectKey = this.objectKey(key);
-    await this.attempt('DeleteObject', `removal of ${key}`, (signal) => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: objectKey }), { abortSignal: signal }));
+    await this.attempt('DeleteObject', `removal of ${key}`, (signal) =>
+      this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: objectKey }), { abortSignal: signal }),
+    );
   }
 
   async rename(from: string, to: string): Promise<void> {
@@ -213,7 +266,10 @@ export class S3CheckpointStorage implements CheckpointStorage {
     const dst = this.objectKey(to);
     try {
       await this.attempt('CopyObject', `copy of ${from} to ${to}`, (signal) =>
-        this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: dst, CopySource: `${this.bucket}/${encodeKey(src)}` }), { abortSignal: signal }),
+        this.client.send(
+          new CopyObjectCommand({ Bucket: this.bucket, Key: dst, CopySource: `${this.bucket}/${encodeKey(src)}` }),
+          { abortSignal: signal },
+        ),
       );
     } catch (err) {
       if (isMissing(err)) throw notFound(from, this.location);
@@ -230,7 +286,15 @@ export class S3CheckpointStorage implements CheckpointStorage {
     let uploadIdMarker: string | undefined;
     for (;;) {
       const res = await this.attempt('ListMultipartUploads', 'listing of incomplete uploads', (signal) =>
-        this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }), { abortSignal: signal }),
+        this.client.send(
+          new ListMultipartUploadsCommand({
+            Bucket: this.bucket,
+            Prefix: this.prefix,
+            KeyMarker: keyMarker,
+            UploadIdMarker: uploadIdMarker,
+          }),
+          { abortSignal: signal },
+        ),
       );
       for (const u of res.Uploads ?? []) {
         if (u.Key === undefined || u.UploadId === undefined || (u.Initiated?.getTime() ?? 0) > cutoff) continue;
@@ -248,12 +312,26 @@ export class S3CheckpointStorage implements CheckpointStorage {
   async attempt<T>(operation: string, what: string, op: (signal: AbortSignal) => Promise<T>): Promise<T> {
     for (let n = 1; ; n++) {
       const ac = new AbortController();
-      const timer = setTimeout(() => ac.abort(Object.assign(new Error(`${operation} took longer than ${this.policy.attemptTimeoutMs} ms`), { name: 'AttemptTimeout' })), this.policy.attemptTimeoutMs);
+      const timer = setTimeout(
+        () =>
+          ac.abort(
+            Object.assign(new Error(`${operation} took longer than ${this.policy.attemptTimeoutMs} ms`), {
+              name: 'AttemptTimeout',
+            }),
+          ),
+        this.policy.attemptTimeoutMs,
+      );
       try {
         return await op(ac.signal);
       } catch (caught) {
         const err = ac.signal.aborted ? ac.signal.reason : caught;
-        if (err instanceof InvalidArgumentError || isMissing(err) || (err as { code?: unknown })?.code === 'ENOENT' || isPreconditionFailed(err)) throw err;
+        if (
+          err instanceof InvalidArgumentError ||
+          isMissing(err) ||
+          (err as { code?: unknown })?.code === 'ENOENT' ||
+          isPreconditionFailed(err)
+        )
+          throw err;
         const c = classify(err);
         if (!c.transient || n >= this.policy.maxAttempts) throw objectStorageError(what, this.location, err, c, n);
         const delayMs = backoffMs(this.policy, n);
@@ -269,7 +347,9 @@ export class S3CheckpointStorage implements CheckpointStorage {
   async abortUpload(objectKey: string, uploadId: string): Promise<void> {
     try {
       await this.attempt('AbortMultipartUpload', `abort of upload ${objectKey}`, (signal) =>
-        this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: objectKey, UploadId: uploadId }), { abortSignal: signal }),
+        this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: objectKey, UploadId: uploadId }), {
+          abortSignal: signal,
+        }),
       );
     } catch (err) {
       if (!isMissing(err)) throw err;
@@ -279,7 +359,9 @@ export class S3CheckpointStorage implements CheckpointStorage {
   /** @internal Size of a published object, or undefined when there is none. */
   async sizeOf(objectKey: string): Promise<number | undefined> {
     try {
-      const res = await this.attempt('HeadObject', `head of ${objectKey}`, (signal) => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: objectKey }), { abortSignal: signal }));
+      const res = await this.attempt('HeadObject', `head of ${objectKey}`, (signal) =>
+        this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: objectKey }), { abortSignal: signal }),
+      );
       return res.ContentLength;
     } catch (err) {
       if (isMissing(err)) return undefined;
@@ -292,10 +374,20 @@ export class S3CheckpointStorage implements CheckpointStorage {
     return this.policy;
   }
 
-  private async getObject(key: string, objectKey: string, range: string | undefined, etag: string | undefined, signal: AbortSignal, bounded = true): Promise<GetObjectCommandOutput> {
+  private async getObject(
+    key: string,
+    objectKey: string,
+    range: string | undefined,
+    etag: string | undefined,
+    signal: AbortSignal,
+    bounded = true,
+  ): Promise<GetObjectCommandOutput> {
     try {
       // A streamed read outlives one attempt's deadline: only the open is bounded then (the socket timeout bounds each wait for bytes).
-      return await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: objectKey, Range: range, IfMatch: etag }), bounded ? { abortSignal: signal } : {});
+      return await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: objectKey, Range: range, IfMatch: etag }),
+        bounded ? { abortSignal: signal } : {},
+      );
     } catch (err) {
       if (isMissing(err)) throw notFound(key, this.location);
       if (etag !== undefined && isPreconditionFailed(err)) throw notFound(key, this.location);
@@ -351,9 +443,18 @@ class S3ObjectWriter implements ObjectWriter {
         const body = Buffer.concat(this.parts, this.buffered);
         this.parts = [];
         await this.publish('PutObject', (signal) =>
-          this.s.client.send(new PutObjectCommand({ Bucket: this.s.bucket, Key: this.objectKey, Body: body, ContentLength: body.length, IfNoneMatch: this.conditional ? '*' : undefined }), {
-            abortSignal: signal,
-          }),
+          this.s.client.send(
+            new PutObjectCommand({
+              Bucket: this.s.bucket,
+              Key: this.objectKey,
+              Body: body,
+              ContentLength: body.length,
+              IfNoneMatch: this.conditional ? '*' : undefined,
+            }),
+            {
+              abortSignal: signal,
+            },
+          ),
         );
       } else {
         if (this.buffered > 0) await this.flushPart();
@@ -405,9 +506,17 @@ class S3ObjectWriter implements ObjectWriter {
         return op(signal);
       });
     } catch (err) {
-      if (isPreconditionFailed(err) && attempts > 1 && (await this.s.sizeOf(this.objectKey).catch(() => undefined)) === this.size) return;
+      if (
+        isPreconditionFailed(err) &&
+        attempts > 1 &&
+        (await this.s.sizeOf(this.objectKey).catch(() => undefined)) === this.size
+      )
+        return;
       if (isPreconditionFailed(err)) {
-        throw Object.assign(new Error(`${this.key} already exists in ${this.s.location}: objects are never overwritten`), { code: 'EEXIST', cause: err });
+        throw Object.assign(
+          new Error(`${this.key} already exists in ${this.s.location}: objects are never overwritten`),
+          { code: 'EEXIST', cause: err },
+        );
       }
       throw err;
     }
@@ -419,17 +528,32 @@ class S3ObjectWriter implements ObjectWriter {
     this.buffered = 0;
     if (this.uploadId === undefined) {
       const res = await this.s.attempt('CreateMultipartUpload', `upload of ${this.key}`, (signal) =>
-        this.s.client.send(new CreateMultipartUploadCommand({ Bucket: this.s.bucket, Key: this.objectKey }), { abortSignal: signal }),
+        this.s.client.send(new CreateMultipartUploadCommand({ Bucket: this.s.bucket, Key: this.objectKey }), {
+          abortSignal: signal,
+        }),
       );
       this.uploadId = res.UploadId;
     }
     const partNumber = this.etags.length + 1;
-    if (partNumber > MAX_PARTS) throw new InvalidArgumentError(`${this.key} needs more than ${MAX_PARTS} parts of ${this.s.partBytes} bytes: raise partBytes`);
+    if (partNumber > MAX_PARTS)
+      throw new InvalidArgumentError(
+        `${this.key} needs more than ${MAX_PARTS} parts of ${this.s.partBytes} bytes: raise partBytes`,
+      );
     const uploadId = this.uploadId;
     const res = await this.s.attempt('UploadPart', `upload of ${this.key}`, (signal) =>
-      this.s.client.send(new UploadPartCommand({ Bucket: this.s.bucket, Key: this.objectKey, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length }), {
-        abortSignal: signal,
-      }),
+      this.s.client.send(
+        new UploadPartCommand({
+          Bucket: this.s.bucket,
+          Key: this.objectKey,
+          UploadId: uploadId,
+          PartNumber: partNumber,
+          Body: body,
+          ContentLength: body.length,
+        }),
+        {
+          abortSignal: signal,
+        },
+      ),
     );
     this.etags.push({ ETag: res.ETag, PartNumber: partNumber });
   }
@@ -443,13 +567,20 @@ export function isLocalEndpoint(endpoint: string): boolean {
   } catch {
     return false;
   }
-  return host === 'localhost' || host.endsWith('.localhost') || /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.startsWith('[');
+  return (
+    host === 'localhost' || host.endsWith('.localhost') || /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.startsWith('[')
+  );
 }
 
 function isMissing(err: unknown): boolean {
   const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } } | undefined;
   const name = e?.Code ?? e?.name;
-  return name === 'NoSuchKey' || name === 'NotFound' || name === 'NoSuchUpload' || (e?.$metadata?.httpStatusCode === 404 && name !== 'NoSuchBucket');
+  return (
+    name === 'NoSuchKey' ||
+    name === 'NotFound' ||
+    name === 'NoSuchUpload' ||
+    (e?.$metadata?.httpStatusCode === 404 && name !== 'NoSuchBucket')
+  );
 }
 
 function isPreconditionFailed(err: unknown): boolean {

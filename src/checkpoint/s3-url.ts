@@ -21,15 +21,26 @@ export function parseS3Url(url: string): { bucket: string; prefix: string } {
  * `us-east-1`), and credentials from the SDK's default chain
  * (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, a profile, web identity...).
  */
-export function s3StorageFromUrl(url: string, env: NodeJS.ProcessEnv = process.env, options: Partial<S3CheckpointStorageOptions> = {}): S3CheckpointStorage {
+export function s3StorageFromUrl(
+  url: string,
+  env: NodeJS.ProcessEnv = process.env,
+  options: Partial<S3CheckpointStorageOptions> = {},
+): S3CheckpointStorage {
   const { bucket, prefix } = parseS3Url(url);
   const endpoint = env.AWS_ENDPOINT_URL_S3?.trim() || env.AWS_ENDPOINT_URL?.trim() || undefined;
   const pathStyleVar = env.TIDEMARK_S3_PATH_STYLE?.trim();
-  const forcePathStyle = pathStyleVar === '1' || pathStyleVar === 'true' ? true : pathStyleVar === '0' || pathStyleVar === 'false' ? false : endpoint !== undefined && isLocalEndpoint(endpoint);
+  const forcePathStyle =
+    pathStyleVar === '1' || pathStyleVar === 'true'
+      ? true
+      : pathStyleVar === '0' || pathStyleVar === 'false'
+        ? false
+        : endpoint !== undefined && isLocalEndpoint(endpoint);
   const accessKeyId = env.AWS_ACCESS_KEY_ID?.trim();
   const secretAccessKey = env.AWS_SECRET_ACCESS_KEY?.trim();
   const credentials =
-    accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) } : undefined;
+    accessKeyId && secretAccessKey
+      ? { accessKeyId, secretAccessKey, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) }
+      : undefined;
   return new S3CheckpointStorage({
     bucket,
     prefix,

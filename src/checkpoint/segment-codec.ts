@@ -1,7 +1,15 @@
 // The CPU-heavy half of a checkpoint: zstd, AES-256-GCM and SHA-256 over a
 // segment's bytes, in both directions. Runs inside the codec worker; plain
 // synchronous classes so it can also be tested directly.
-import { createCipheriv, createDecipheriv, createHash, randomBytes, type CipherGCM, type DecipherGCM, type Hash } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  randomBytes,
+  type CipherGCM,
+  type DecipherGCM,
+  type Hash,
+} from 'node:crypto';
 import zstd from 'zstd-napi/binding.js';
 import { NONCE_BYTES, TAG_BYTES } from './encryption.js';
 import { CHUNK_BYTES, RecordScanner, RecordStreamError, transferable } from './records.js';
@@ -64,7 +72,10 @@ export class SegmentEncoder {
       pieces.push(this.seal(Buffer.concat([last, tag])));
     }
     const tail = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
-    return { tail, result: { sha256: this.hash.digest('hex'), storedBytes: this.storedBytes, rawBytes: this.rawBytes } };
+    return {
+      tail,
+      result: { sha256: this.hash.digest('hex'), storedBytes: this.storedBytes, rawBytes: this.rawBytes },
+    };
   }
 
   private compress(src: Uint8Array, directive: number): Buffer {
@@ -74,7 +85,8 @@ export class SegmentEncoder {
       const [remaining, produced, consumed] = this.cctx.compressStream2(this.out, input, directive);
       if (produced > 0) pieces.push(Buffer.from(this.out.subarray(0, produced)));
       input = input.subarray(consumed);
-      const done = directive === zstd.EndDirective.end ? remaining === 0 : input.length === 0 && produced < this.out.length;
+      const done =
+        directive === zstd.EndDirective.end ? remaining === 0 : input.length === 0 && produced < this.out.length;
       if (done) break;
     }
     return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
@@ -138,7 +150,8 @@ export class SegmentDecoder {
   constructor(private readonly params: DecodeParams) {
     this.dctx.setParameter(zstd.DParameter.windowLogMax, WINDOW_LOG_MAX);
     this.encrypted = params.key !== undefined;
-    if (this.encrypted && params.storedBytes < NONCE_BYTES + TAG_BYTES) this.fail('segment is too short to be encrypted');
+    if (this.encrypted && params.storedBytes < NONCE_BYTES + TAG_BYTES)
+      this.fail('segment is too short to be encrypted');
     this.out = transferable(Math.min(CHUNK_BYTES, params.rawBytes + 1));
   }
 
@@ -147,7 +160,8 @@ export class SegmentDecoder {
     const start = this.received;
     this.received += stored.length;
     this.hash.update(stored);
-    if (this.received > this.params.storedBytes) this.fail(`segment is larger than the ${this.params.storedBytes} bytes recorded`);
+    if (this.received > this.params.storedBytes)
+      this.fail(`segment is larger than the ${this.params.storedBytes} bytes recorded`);
     if (this.received > this.params.storedBytes) return [];
     const emitted: Buffer[] = [];
     try {
@@ -155,7 +169,11 @@ export class SegmentDecoder {
         if (this.failure === undefined) this.inflate(stored, emitted);
       } else this.decrypt(stored, start, emitted);
     } catch (err) {
-      this.fail(err instanceof RecordStreamError || err instanceof SegmentError ? err.message : `zstd: ${(err as Error).message}`);
+      this.fail(
+        err instanceof RecordStreamError || err instanceof SegmentError
+          ? err.message
+          : `zstd: ${(err as Error).message}`,
+      );
     }
     return emitted;
   }
@@ -165,7 +183,9 @@ export class SegmentDecoder {
     const { params } = this;
     const sha = this.hash.digest('hex');
     if (this.received !== params.storedBytes) {
-      throw new SegmentError(`segment is ${this.received} bytes, the manifest records ${params.storedBytes} (truncated or extended)`);
+      throw new SegmentError(
+        `segment is ${this.received} bytes, the manifest records ${params.storedBytes} (truncated or extended)`,
+      );
     }
     if (sha !== params.sha256) throw new SegmentError('segment sha256 mismatch');
     // The tag before the decoder's complaints: garbage from a wrong key is
@@ -175,7 +195,9 @@ export class SegmentDecoder {
         this.decipher.setAuthTag(this.tag);
         this.decipher.final();
       } catch {
-        throw new SegmentError('decryption failed: the authentication tag does not match (tampered, or encrypted with another key)');
+        throw new SegmentError(
+          'decryption failed: the authentication tag does not match (tampered, or encrypted with another key)',
+        );
       }
     }
     if (this.failure !== undefined) throw new SegmentError(this.failure);
@@ -221,7 +243,11 @@ export class SegmentDecoder {
         try {
           this.inflate(plain, emitted);
         } catch (err) {
-          this.fail(err instanceof RecordStreamError || err instanceof SegmentError ? err.message : `zstd: ${(err as Error).message}`);
+          this.fail(
+            err instanceof RecordStreamError || err instanceof SegmentError
+              ? err.message
+              : `zstd: ${(err as Error).message}`,
+          );
         }
       }
     }
@@ -241,11 +267,14 @@ export class SegmentDecoder {
       this.produced += wrote;
       input = input.subarray(read);
       if (this.produced > this.params.rawBytes) {
-        throw new SegmentError(`segment inflates past the ${this.params.rawBytes} raw bytes recorded in the manifest (decompression bomb?)`);
+        throw new SegmentError(
+          `segment inflates past the ${this.params.rawBytes} raw bytes recorded in the manifest (decompression bomb?)`,
+        );
       }
       this.frameDone = ret === 0;
       this.pendingOutput = wrote === room && !this.frameDone;
-      if (wrote === 0 && read === 0 && input.length > 0 && !this.frameDone) throw new SegmentError('zstd made no progress');
+      if (wrote === 0 && read === 0 && input.length > 0 && !this.frameDone)
+        throw new SegmentError('zstd made no progress');
     }
   }
 

@@ -54,7 +54,8 @@ export function openCheckpoints(
     try {
       inner = s3StorageFromUrl(opts.checkpoints, awsEnv);
     } catch (err) {
-      if (err instanceof ConfigError) throw new CliError(ExitCode.USAGE, `--checkpoints ${opts.checkpoints}: ${err.message}`);
+      if (err instanceof ConfigError)
+        throw new CliError(ExitCode.USAGE, `--checkpoints ${opts.checkpoints}: ${err.message}`);
       throw err;
     }
     dir = inner.location.replace(/\/$/, '');
@@ -86,10 +87,9 @@ export interface QuarantineNote {
 
 export async function readQuarantineNote(storage: CheckpointStorage, id: string): Promise<QuarantineNote | null> {
   try {
-    const note = JSON.parse((await storage.read(`${QUARANTINE_PREFIX}${id}/${QUARANTINE_NOTE}`, { maxBytes: 1 << 20 })).toString('utf8')) as Record<
-      string,
-      unknown
-    >;
+    const note = JSON.parse(
+      (await storage.read(`${QUARANTINE_PREFIX}${id}/${QUARANTINE_NOTE}`, { maxBytes: 1 << 20 })).toString('utf8'),
+    ) as Record<string, unknown>;
     return {
       reason: typeof note.reason === 'string' ? note.reason : null,
       at: typeof note.at === 'string' ? note.at : null,
@@ -129,7 +129,11 @@ export function checkpointJson(info: CheckpointInfo): CheckpointJson {
     encryption:
       enc === undefined
         ? null
-        : { algorithm: enc.algorithm, keyFingerprint: enc.algorithm === 'none' ? null : enc.keyFingerprint, keyAvailable: enc.keyAvailable },
+        : {
+            algorithm: enc.algorithm,
+            keyFingerprint: enc.algorithm === 'none' ? null : enc.keyFingerprint,
+            keyAvailable: enc.keyAvailable,
+          },
     writer: info.manifest ? { host: info.manifest.writer.host, pid: info.manifest.writer.pid } : null,
     entries: info.entries,
     rawBytes: info.rawBytes,

@@ -8,7 +8,18 @@ import type { TopicPartition } from '../util/topic-partition.js';
  * Each is a one-key object; a stored plain object that happens to look like
  * one is wrapped in `$object`, so rendering is unambiguous and reversible.
  */
-const TAGS = new Set(['$binary', '$bigint', '$date', '$set', '$map', '$undefined', '$number', '$typedArray', '$object', '$unknown']);
+const TAGS = new Set([
+  '$binary',
+  '$bigint',
+  '$date',
+  '$set',
+  '$map',
+  '$undefined',
+  '$number',
+  '$typedArray',
+  '$object',
+  '$unknown',
+]);
 
 /** A state value (as msgpack decodes it) turned into plain JSON data, losslessly. */
 export function toJsonValue(value: unknown): unknown {
@@ -34,7 +45,8 @@ export function toJsonValue(value: unknown): unknown {
     return out;
   }
   if (value instanceof Date) return { $date: Number.isNaN(value.getTime()) ? null : value.toISOString() };
-  if (value instanceof Uint8Array) return { $binary: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
+  if (value instanceof Uint8Array)
+    return { $binary: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
     const arr = value as unknown as ArrayLike<number | bigint>;
     return { $typedArray: value.constructor.name, values: Array.from(arr, (v) => toJsonValue(v)) };
@@ -42,7 +54,8 @@ export function toJsonValue(value: unknown): unknown {
   if (value instanceof Set) return { $set: [...value].map(toJsonValue) };
   if (value instanceof Map) return { $map: [...value].map(([k, v]) => [toJsonValue(k), toJsonValue(v)]) };
   const proto = Object.getPrototypeOf(value) as object | null;
-  if (proto !== Object.prototype && proto !== null) return { $unknown: (value as object).constructor?.name ?? 'object' };
+  if (proto !== Object.prototype && proto !== null)
+    return { $unknown: (value as object).constructor?.name ?? 'object' };
   const out: Record<string, unknown> = {};
   const keys = Object.keys(value);
   for (const k of keys) out[k] = toJsonValue((value as Record<string, unknown>)[k]);
@@ -71,9 +84,12 @@ export function decodeEntry(tp: TopicPartition, raw: RawEntry): { line: ExportLi
     ({ scope, key } = decodeKey(raw.key));
     decoded = decodeValue(raw.value);
   } catch (err) {
-    throw new Error(`${tp.topic}:${tp.partition}: cannot decode the entry with key 0x${raw.key.toString('hex')}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new Error(
+      `${tp.topic}:${tp.partition}: cannot decode the entry with key 0x${raw.key.toString('hex')}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
   const line: ExportLine = {
     topic: tp.topic,

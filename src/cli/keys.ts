@@ -36,7 +36,10 @@ export function readKeyFile(file: string): Buffer {
     bytes = fs.readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new CliError(ExitCode.KEY, `cannot read key file ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    throw new CliError(
+      ExitCode.KEY,
+      `cannot read key file ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+    );
   }
   if (bytes.length === KEY_BYTES) return bytes;
   return parseKeyText(bytes.toString('utf8'), `key file ${file}`);

@@ -9,7 +9,9 @@ export function collectPartition(value: string, previous: TopicPartition[] = [])
   } catch (err) {
     const message = (err as Error).message;
     // The library's message repeats the value, which commander already shows.
-    throw new InvalidArgumentError(message.startsWith('invalid partition "') ? 'expected <topic>:<partition>, e.g. orders:3' : message);
+    throw new InvalidArgumentError(
+      message.startsWith('invalid partition "') ? 'expected <topic>:<partition>, e.g. orders:3' : message,
+    );
   }
   if (previous.some((p) => p.topic === tp.topic && p.partition === tp.partition)) return previous;
   return [...previous, tp];
@@ -44,7 +46,9 @@ export function parseDuration(text: string): number {
     at = part.lastIndex;
   }
   if (t.length === 0 || at !== t.length || !(total > 0) || !Number.isFinite(total)) {
-    throw new InvalidArgumentError(`expected a duration such as 90s, 15m, 12h, 7d, 2w or 1d12h, got ${JSON.stringify(text)}`);
+    throw new InvalidArgumentError(
+      `expected a duration such as 90s, 15m, 12h, 7d, 2w or 1d12h, got ${JSON.stringify(text)}`,
+    );
   }
   return total;
 }

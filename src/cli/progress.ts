@@ -21,7 +21,12 @@ export interface Progress {
  */
 export function startProgress(io: CliIo, label: string, total: number, unit: 'bytes' | 'entries'): Progress {
   if (io.stderr.isTTY !== true) {
-    return { advance: () => undefined, grow: () => undefined, note: (t) => void io.stderr.write(`${t}\n`), stop: () => undefined };
+    return {
+      advance: () => undefined,
+      grow: () => undefined,
+      note: (t) => void io.stderr.write(`${t}\n`),
+      stop: () => undefined,
+    };
   }
   const show = (v: number): string => (unit === 'bytes' ? formatBytes(v) : String(v));
   const multi = new cliProgress.MultiBar(

@@ -27,7 +27,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       if (err.code === 'commander.help' && err.exitCode === 0) return ExitCode.OK;
       // Commander printed the problem (or the help, when no command was given).
       const sub = program.commands.find((c) => c.name() === argv[0]);
-      if (err.code !== 'commander.help') io.stderr.write(`Run "tidemark ${sub ? `${sub.name()} ` : ''}--help" for usage.\n`);
+      if (err.code !== 'commander.help')
+        io.stderr.write(`Run "tidemark ${sub ? `${sub.name()} ` : ''}--help" for usage.\n`);
       return ExitCode.USAGE;
     }
     if (err instanceof OutputClosed) return ExitCode.OK;
@@ -53,7 +54,11 @@ export function exitCodeOf(err: unknown): number {
 function messageOf(err: unknown): string {
   let text = err instanceof Error ? err.message : String(err);
   // The library speaks of its options; the CLI user has --key-file and the environment.
-  if (err instanceof CheckpointKeyError) text = text.replace(/pass that key as "key" or in "previousKeys"/, 'give that key with --key-file <path> or TIDEMARK_CHECKPOINT_KEY');
+  if (err instanceof CheckpointKeyError)
+    text = text.replace(
+      /pass that key as "key" or in "previousKeys"/,
+      'give that key with --key-file <path> or TIDEMARK_CHECKPOINT_KEY',
+    );
   // One line, whatever the error carried; the library's own "tidemark: " prefix is not doubled.
   return text.replace(/^tidemark: /, '').replace(/\s*\n\s*/g, ' ');
 }

@@ -1,5 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kafka, logLevel, type Admin, type Consumer, type ConsumerConfig, type KafkaConfig, type Logger } from 'kafkajs';
+import {
+  Kafka,
+  logLevel,
+  type Admin,
+  type Consumer,
+  type ConsumerConfig,
+  type KafkaConfig,
+  type Logger,
+} from 'kafkajs';
 import { ConfigError } from '../errors/config-error.js';
 import { TopicNotFoundError } from '../errors/topic-not-found-error.js';
 import type { Source, SourceListener, SourceRecord } from '../pipeline/source.js';
@@ -54,9 +62,15 @@ export class KafkaSource implements Source {
   private readonly stopSignal = new AbortController();
 
   constructor(private readonly options: KafkaSourceOptions) {
-    if (typeof options !== 'object' || options === null) throw new ConfigError('kafka source options must be an object');
-    if (typeof options.groupId !== 'string' || options.groupId.length === 0) throw new ConfigError('"groupId" must be a non-empty string');
-    if (!Array.isArray(options.topics) || options.topics.length === 0 || options.topics.some((t) => typeof t !== 'string' || t === '')) {
+    if (typeof options !== 'object' || options === null)
+      throw new ConfigError('kafka source options must be an object');
+    if (typeof options.groupId !== 'string' || options.groupId.length === 0)
+      throw new ConfigError('"groupId" must be a non-empty string');
+    if (
+      !Array.isArray(options.topics) ||
+      options.topics.length === 0 ||
+      options.topics.some((t) => typeof t !== 'string' || t === '')
+    ) {
       throw new ConfigError('"topics" must be a non-empty array of topic names');
     }
     if (!(options.kafka instanceof Kafka) && !Array.isArray((options.kafka as KafkaConfig | undefined)?.brokers)) {
@@ -70,7 +84,10 @@ export class KafkaSource implements Source {
 
   async start(listener: SourceListener): Promise<void> {
     this.listener = listener;
-    const kafka = this.options.kafka instanceof Kafka ? this.options.kafka : new Kafka({ logLevel: logLevel.WARN, ...this.options.kafka });
+    const kafka =
+      this.options.kafka instanceof Kafka
+        ? this.options.kafka
+        : new Kafka({ logLevel: logLevel.WARN, ...this.options.kafka });
     this.logger = kafka.logger();
     this.admin = kafka.admin();
     await this.admin.connect();
@@ -85,7 +102,8 @@ export class KafkaSource implements Source {
         ...userRetry,
         // kafkajs restarts a crashed consumer after a delay, even one that
         // crashed while disconnecting: once stopped, nothing may rejoin.
-        restartOnFailure: async (error) => !this.stopped && (userRetry?.restartOnFailure === undefined || (await userRetry.restartOnFailure(error))),
+        restartOnFailure: async (error) =>
+          !this.stopped && (userRetry?.restartOnFailure === undefined || (await userRetry.restartOnFailure(error))),
       },
     });
     this.consumer = consumer;
@@ -151,7 +169,9 @@ export class KafkaSource implements Source {
     const out: PartitionOffset[] = [];
     for (const topic of new Set(tps.map((tp) => tp.topic))) {
       const offsets = await admin.fetchTopicOffsets(topic);
-      for (const o of offsets) if (tps.some((tp) => tp.topic === topic && tp.partition === o.partition)) out.push({ topic, partition: o.partition, offset: o[which] });
+      for (const o of offsets)
+        if (tps.some((tp) => tp.topic === topic && tp.partition === o.partition))
+          out.push({ topic, partition: o.partition, offset: o[which] });
     }
     return out;
   }
@@ -167,7 +187,9 @@ export class KafkaSource implements Source {
 
   async commit(offsets: readonly PartitionOffset[]): Promise<void> {
     if (this.consumer === undefined || this.stopped || offsets.length === 0) return;
-    await this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
+    await this.consumer.commitOffsets(
+      offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })),
+    );
   }
 
   async stop(): Promise<void> {
@@ -202,7 +224,9 @@ export class KafkaSource implements Source {
         this.logger?.warn(reason, { topics: missing, groupId: this.options.groupId });
         listener.waiting?.(reason);
       }
-      await sleep(Math.min(delay, limit - waited), undefined, { signal: this.stopSignal.signal }).catch(() => undefined);
+      await sleep(Math.min(delay, limit - waited), undefined, { signal: this.stopSignal.signal }).catch(
+        () => undefined,
+      );
     }
   }
 

@@ -35,13 +35,18 @@ const PATHS = new Set(['/metrics', '/healthz', '/readyz']);
  * /readyz (200 or 503 with the reason as plain text), 404 for anything else.
  */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
-  if (typeof options !== 'object' || options === null) throw new ConfigError('metrics server options must be an object');
+  if (typeof options !== 'object' || options === null)
+    throw new ConfigError('metrics server options must be an object');
   const { port, host, registry, ready, healthy } = options;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`"port" must be an integer in 0..65535, got ${String(port)}`);
-  if (host !== undefined && (typeof host !== 'string' || host === '')) throw new ConfigError('"host" must be a non-empty string');
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new ConfigError(`"port" must be an integer in 0..65535, got ${String(port)}`);
+  if (host !== undefined && (typeof host !== 'string' || host === ''))
+    throw new ConfigError('"host" must be a non-empty string');
   if (typeof registry?.metrics !== 'function') throw new ConfigError('"registry" must be a prom-client Registry');
-  if (typeof ready !== 'function') throw new ConfigError('"ready" must be a function returning a boolean or { ok, reason }');
-  if (healthy !== undefined && typeof healthy !== 'function') throw new ConfigError('"healthy" must be a function returning a boolean or { ok, reason }');
+  if (typeof ready !== 'function')
+    throw new ConfigError('"ready" must be a function returning a boolean or { ok, reason }');
+  if (healthy !== undefined && typeof healthy !== 'function')
+    throw new ConfigError('"healthy" must be a function returning a boolean or { ok, reason }');
 
   const server = http.createServer((req, res) => {
     void respond(req, res, registry, ready, healthy);
@@ -54,7 +59,8 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
     });
   });
   const bound = (server.address() as AddressInfo).port;
-  const shown = host === undefined || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const shown =
+    host === undefined || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   let closing: Promise<void> | undefined;
   return {
     port: bound,
@@ -75,7 +81,13 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   };
 }
 
-async function respond(req: http.IncomingMessage, res: http.ServerResponse, registry: Registry, ready: Probe, healthy: Probe | undefined): Promise<void> {
+async function respond(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  registry: Registry,
+  ready: Probe,
+  healthy: Probe | undefined,
+): Promise<void> {
   const path = (req.url ?? '/').split('?', 1)[0]!;
   if (!PATHS.has(path)) return send(res, 404, 'not found: try /metrics, /healthz or /readyz\n');
   if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -97,6 +109,10 @@ async function respond(req: http.IncomingMessage, res: http.ServerResponse, regi
 }
 
 function send(res: http.ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
-  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+  res.writeHead(status, {
+    'Content-Type': type,
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+  });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }

@@ -12,7 +12,10 @@ import type { ProbeResult } from './probe.js';
 import { StoreCollector } from './store-collector.js';
 
 /** Node's default metrics (event-loop delay, heap, GC, CPU, handles), as prom-client configures them. */
-export type DefaultMetricsOptions = Omit<DefaultMetricsCollectorConfiguration<'text/plain; version=0.0.4; charset=utf-8'>, 'register'>;
+export type DefaultMetricsOptions = Omit<
+  DefaultMetricsCollectorConfiguration<'text/plain; version=0.0.4; charset=utf-8'>,
+  'register'
+>;
 
 /** Options for {@link TidemarkMetrics}. */
 export interface TidemarkMetricsOptions {
@@ -116,11 +119,14 @@ export class TidemarkMetrics {
   constructor(options: TidemarkMetricsOptions = {}) {
     if (typeof options !== 'object' || options === null) throw new ConfigError('metrics options must be an object');
     const known = ['registry', 'prefix', 'defaultMetrics'];
-    for (const k of Object.keys(options)) if (!known.includes(k)) throw new ConfigError(`unknown metrics option "${k}"; known: ${known.join(', ')}`);
+    for (const k of Object.keys(options))
+      if (!known.includes(k)) throw new ConfigError(`unknown metrics option "${k}"; known: ${known.join(', ')}`);
     const prefix = options.prefix ?? 'tidemark_';
-    if (typeof prefix !== 'string' || !PREFIX_RE.test(prefix)) throw new ConfigError(`"prefix" must match [a-zA-Z_:][a-zA-Z0-9_:]*, got ${JSON.stringify(prefix)}`);
+    if (typeof prefix !== 'string' || !PREFIX_RE.test(prefix))
+      throw new ConfigError(`"prefix" must match [a-zA-Z_:][a-zA-Z0-9_:]*, got ${JSON.stringify(prefix)}`);
     const registry = options.registry ?? new Registry();
-    if (typeof registry?.registerMetric !== 'function') throw new ConfigError('"registry" must be a prom-client Registry');
+    if (typeof registry?.registerMetric !== 'function')
+      throw new ConfigError('"registry" must be a prom-client Registry');
     if (registry.contentType !== Registry.PROMETHEUS_CONTENT_TYPE) {
       // prom-client appends another _total to counters in OpenMetrics output.
       throw new ConfigError('"registry" must use the Prometheus text format (counter names already end in _total)');
@@ -133,7 +139,10 @@ export class TidemarkMetrics {
     });
     const wanted = options.defaultMetrics ?? false;
     const defaults = wanted === false ? undefined : wanted === true ? {} : wanted;
-    if (defaults !== undefined && registry.getSingleMetric(`${defaults.prefix ?? ''}process_cpu_seconds_total`) !== undefined) {
+    if (
+      defaults !== undefined &&
+      registry.getSingleMetric(`${defaults.prefix ?? ''}process_cpu_seconds_total`) !== undefined
+    ) {
       throw new ConfigError('the registry already holds Node default metrics: leave "defaultMetrics" off');
     }
     registerInstruments(registry, this.m);
@@ -144,7 +153,8 @@ export class TidemarkMetrics {
     this.tracks.push(this.unattached);
     this.pipelineObserver = this.observerFor(this.unattached);
     this.checkpointObserver = this.newCheckpointObserver();
-    this.storageRetryObserver = (event) => this.m.storageRetries.inc({ operation: event.operation, reason: event.reason });
+    this.storageRetryObserver = (event) =>
+      this.m.storageRetries.inc({ operation: event.operation, reason: event.reason });
   }
 
   /**
@@ -155,7 +165,8 @@ export class TidemarkMetrics {
    */
   instrument(pipeline: Pipeline, options: InstrumentOptions = {}): () => void {
     if (typeof pipeline?.observe !== 'function') throw new ConfigError('instrument() needs a Pipeline');
-    if (this.tracks.some((t) => t.pipeline === pipeline)) throw new ConfigError('this pipeline is already instrumented');
+    if (this.tracks.some((t) => t.pipeline === pipeline))
+      throw new ConfigError('this pipeline is already instrumented');
     const track = newTrack(pipeline);
     this.tracks.push(track);
     pipeline.observe(this.observerFor(track));
@@ -189,14 +200,18 @@ export class TidemarkMetrics {
   /** /readyz: every instrumented pipeline has recovered all its assigned partitions. */
   readiness(): ProbeResult {
     const active = this.tracks.filter((t) => t.pipeline !== undefined || t.seen);
-    if (active.length === 0) return { ok: false, reason: this.stopped > 0 ? 'the pipeline has stopped' : 'no pipeline is instrumented' };
+    if (active.length === 0)
+      return { ok: false, reason: this.stopped > 0 ? 'the pipeline has stopped' : 'no pipeline is instrumented' };
     for (const t of active) {
       if (t.pipeline === undefined ? t.readyEvent : t.pipeline.ready) continue;
       if (t.failure !== undefined) return { ok: false, reason: `the pipeline failed: ${t.failure.message}` };
       if (t.recovering.size > 0) return { ok: false, reason: `recovering ${describe([...t.recovering.values()])}` };
       if (t.waiting !== undefined) return { ok: false, reason: t.waiting };
       if (t.stalled.length > 0) {
-        const which = t.stalled.map((s) => `${formatTopicPartition(s)} (at ${s.next ?? '?'} of ${s.logEnd}, no batch for ${Math.round(s.idleMs / 1000)} s)`);
+        const which = t.stalled.map(
+          (s) =>
+            `${formatTopicPartition(s)} (at ${s.next ?? '?'} of ${s.logEnd}, no batch for ${Math.round(s.idleMs / 1000)} s)`,
+        );
         return { ok: false, reason: `stalled: ${which.join(', ')}` };
       }
       return { ok: false, reason: 'no partition assigned yet, or the pipeline is not running' };
@@ -361,7 +376,9 @@ export class TidemarkMetrics {
   // checkpoint, which send no event).
   private checkpointFigures(): CheckpointTrack {
     const out = { ...this.checkpoint };
-    const coordinators = this.tracks.flatMap((t) => (t.pipeline?.checkpoints === undefined ? [] : [t.pipeline.checkpoints]));
+    const coordinators = this.tracks.flatMap((t) =>
+      t.pipeline?.checkpoints === undefined ? [] : [t.pipeline.checkpoints],
+    );
     if (coordinators.length === 0) return out;
     out.inFlight = coordinators.some((c) => c.inFlight);
     out.healthy = coordinators.every((c) => c.healthy);
@@ -369,7 +386,8 @@ export class TidemarkMetrics {
     for (const c of coordinators) {
       if (c.lastSuccessAt !== undefined) out.lastSuccessMs = Math.max(out.lastSuccessMs ?? 0, c.lastSuccessAt);
       const last = c.lastCheckpoint;
-      if (out.last === undefined && last !== undefined) out.last = { rawBytes: last.rawBytes, storedBytes: last.storedBytes, entries: last.entries };
+      if (out.last === undefined && last !== undefined)
+        out.last = { rawBytes: last.rawBytes, storedBytes: last.storedBytes, entries: last.entries };
     }
     return out;
   }
@@ -391,7 +409,17 @@ export class TidemarkMetrics {
 }
 
 function newTrack(pipeline: Pipeline | undefined): PipelineTrack {
-  return { pipeline, assigned: new Map(), recovering: new Map(), failure: undefined, stalled: [], waiting: undefined, readyEvent: false, seen: false, detached: false };
+  return {
+    pipeline,
+    assigned: new Map(),
+    recovering: new Map(),
+    failure: undefined,
+    stalled: [],
+    waiting: undefined,
+    readyEvent: false,
+    seen: false,
+    detached: false,
+  };
 }
 
 /**

@@ -27,12 +27,17 @@ export class InProcessLog {
   /** Creates a topic with `partitions` partitions (idempotent for the same count). */
   createTopic(topic: string, partitions: number): void {
     assertTopicPartition(topic, 0);
-    if (!Number.isInteger(partitions) || partitions < 1) throw new InvalidArgumentError(`partitions must be >= 1, got ${partitions}`);
+    if (!Number.isInteger(partitions) || partitions < 1)
+      throw new InvalidArgumentError(`partitions must be >= 1, got ${partitions}`);
     const existing = this.topics.get(topic);
     if (existing !== undefined && existing.length !== partitions) {
       throw new InvalidArgumentError(`topic ${topic} already has ${existing.length} partitions`);
     }
-    if (existing === undefined) this.topics.set(topic, Array.from({ length: partitions }, () => []));
+    if (existing === undefined)
+      this.topics.set(
+        topic,
+        Array.from({ length: partitions }, () => []),
+      );
   }
 
   /** Partitions of a topic. */

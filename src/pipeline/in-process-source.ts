@@ -49,7 +49,8 @@ export class InProcessSource implements Source {
   /** Simulates a rebalance: partitions not in `partitions` are revoked, new ones assigned. */
   async reassign(partitions: readonly TopicPartition[]): Promise<void> {
     const next = [...partitions].sort(compareTopicPartitions);
-    const has = (list: TopicPartition[], tp: TopicPartition) => list.some((x) => x.topic === tp.topic && x.partition === tp.partition);
+    const has = (list: TopicPartition[], tp: TopicPartition) =>
+      list.some((x) => x.topic === tp.topic && x.partition === tp.partition);
     const revoked = this.assignment.filter((tp) => !has(next, tp));
     const added = next.filter((tp) => !has(this.assignment, tp));
     const retained = next.filter((tp) => has(this.assignment, tp));
@@ -60,7 +61,9 @@ export class InProcessSource implements Source {
       for (const tp of revoked) this.positions.delete(key(tp));
       for (const tp of added) {
         const committed = this.committed.get(key(tp));
-        const start = committed ?? (this.options.startFrom === 'latest' ? this.options.log.endOffset(tp) : this.options.log.startOffset(tp));
+        const start =
+          committed ??
+          (this.options.startFrom === 'latest' ? this.options.log.endOffset(tp) : this.options.log.startOffset(tp));
         this.positions.set(key(tp), Number(start));
       }
       await this.listener!.assigned(added); // even empty: the pipeline learns the assignment happened

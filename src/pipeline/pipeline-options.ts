@@ -30,7 +30,11 @@ export interface RecordContext {
  * the partition back to its last commit and replays the records since, so
  * side effects outside the state can happen more than once.
  */
-export type RecordHandler = (message: PipelineMessage, state: PartitionState, context: RecordContext) => void | Promise<void>;
+export type RecordHandler = (
+  message: PipelineMessage,
+  state: PartitionState,
+  context: RecordContext,
+) => void | Promise<void>;
 
 /** What to do with a record whose handler keeps failing. */
 export interface ErrorPolicy {
@@ -119,13 +123,27 @@ export interface ResolvedPipelineOptions {
   stallAfterMs: number;
 }
 
-const KNOWN = ['source', 'store', 'handler', 'checkpoints', 'commitInterval', 'errors', 'observers', 'handleSignals', 'emptyStateStart', 'onGap', 'stallAfterMs'];
+const KNOWN = [
+  'source',
+  'store',
+  'handler',
+  'checkpoints',
+  'commitInterval',
+  'errors',
+  'observers',
+  'handleSignals',
+  'emptyStateStart',
+  'onGap',
+  'stallAfterMs',
+];
 
 /** Validates pipeline options; throws {@link ConfigError} naming the bad field. */
 export function resolvePipelineOptions(o: PipelineOptions): ResolvedPipelineOptions {
   if (typeof o !== 'object' || o === null) throw new ConfigError('pipeline options must be an object');
-  for (const k of Object.keys(o)) if (!KNOWN.includes(k)) throw new ConfigError(`unknown pipeline option "${k}"; known: ${KNOWN.join(', ')}`);
-  if (typeof o.source?.start !== 'function') throw new ConfigError('"source" must be a Source (KafkaSource or InProcessSource)');
+  for (const k of Object.keys(o))
+    if (!KNOWN.includes(k)) throw new ConfigError(`unknown pipeline option "${k}"; known: ${KNOWN.join(', ')}`);
+  if (typeof o.source?.start !== 'function')
+    throw new ConfigError('"source" must be a Source (KafkaSource or InProcessSource)');
   if (typeof o.store?.commit !== 'function') throw new ConfigError('"store" must be an open StateStore');
   if (typeof o.handler !== 'function') throw new ConfigError('"handler" must be a function (message, state, context)');
   if (o.checkpoints !== undefined && typeof o.checkpoints.repository?.write !== 'function') {
@@ -133,9 +151,12 @@ export function resolvePipelineOptions(o: PipelineOptions): ResolvedPipelineOpti
   }
   const e = o.errors ?? {};
   const onFailure = e.onFailure ?? 'fail';
-  if (onFailure !== 'fail' && onFailure !== 'skip') throw new ConfigError(`"errors.onFailure" must be 'fail' or 'skip', got ${String(onFailure)}`);
+  if (onFailure !== 'fail' && onFailure !== 'skip')
+    throw new ConfigError(`"errors.onFailure" must be 'fail' or 'skip', got ${String(onFailure)}`);
   if (onFailure === 'skip' && typeof e.deadLetter !== 'function') {
-    throw new ConfigError('"errors.onFailure": \'skip\' needs "errors.deadLetter": a poison record is never dropped silently');
+    throw new ConfigError(
+      '"errors.onFailure": \'skip\' needs "errors.deadLetter": a poison record is never dropped silently',
+    );
   }
   return {
     commitRecords: int('commitInterval.records', o.commitInterval?.records, 50_000, 1),
@@ -154,12 +175,14 @@ export function resolvePipelineOptions(o: PipelineOptions): ResolvedPipelineOpti
 
 function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[], dflt: T): T {
   if (v === undefined) return dflt;
-  if (!allowed.includes(v as T)) throw new ConfigError(`"${name}" must be one of ${allowed.join(', ')}, got ${String(v)}`);
+  if (!allowed.includes(v as T))
+    throw new ConfigError(`"${name}" must be one of ${allowed.join(', ')}, got ${String(v)}`);
   return v as T;
 }
 
 function int(name: string, v: unknown, dflt: number, min: number): number {
   if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new ConfigError(`"${name}" must be an integer >= ${min}, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)
+    throw new ConfigError(`"${name}" must be an integer >= ${min}, got ${String(v)}`);
   return v;
 }

@@ -6,9 +6,19 @@ import { OffsetGapError } from '../errors/offset-gap-error.js';
 import { TidemarkError } from '../errors/tidemark-error.js';
 import type { PartitionState } from '../state/partition-state.js';
 import type { StateStore } from '../state/state-store.js';
-import { compareTopicPartitions, formatTopicPartition, type PartitionOffset, type TopicPartition } from '../util/topic-partition.js';
+import {
+  compareTopicPartitions,
+  formatTopicPartition,
+  type PartitionOffset,
+  type TopicPartition,
+} from '../util/topic-partition.js';
 import { notify, type PipelineObserver, type RecoveryReport, type StalledPartition } from './observer.js';
-import { resolvePipelineOptions, type PipelineOptions, type RecordHandler, type ResolvedPipelineOptions } from './pipeline-options.js';
+import {
+  resolvePipelineOptions,
+  type PipelineOptions,
+  type RecordHandler,
+  type ResolvedPipelineOptions,
+} from './pipeline-options.js';
 import { recoverPartition } from './recovery.js';
 import type { BatchControl, Source, SourceBatch, SourceListener, SourceRecord } from './source.js';
 
@@ -109,7 +119,8 @@ export class Pipeline {
 
   /** Starts the source; partitions are recovered as they are assigned. */
   async start(): Promise<void> {
-    if (this.phase !== 'created') throw new TidemarkError('ERR_TIDEMARK_PIPELINE_STATE', `pipeline cannot start: it is ${this.phase}`);
+    if (this.phase !== 'created')
+      throw new TidemarkError('ERR_TIDEMARK_PIPELINE_STATE', `pipeline cannot start: it is ${this.phase}`);
     this.phase = 'running';
     if (this.opts.handleSignals) {
       for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -123,11 +134,18 @@ export class Pipeline {
         this.signalHandlers.push([signal, handler]);
       }
     }
-    this.commitTimer = setInterval(() => {
-      if (this.phase === 'running' && this.recordsSinceCommit > 0 && performance.now() - this.lastCommitAt >= this.opts.commitMs) {
-        this.lock.add(() => this.commitNow()).catch((err: unknown) => this.fail(err));
-      }
-    }, Math.max(10, Math.floor(this.opts.commitMs / 2)));
+    this.commitTimer = setInterval(
+      () => {
+        if (
+          this.phase === 'running' &&
+          this.recordsSinceCommit > 0 &&
+          performance.now() - this.lastCommitAt >= this.opts.commitMs
+        ) {
+          this.lock.add(() => this.commitNow()).catch((err: unknown) => this.fail(err));
+        }
+      },
+      Math.max(10, Math.floor(this.opts.commitMs / 2)),
+    );
     this.commitTimer.unref();
     if (this.opts.stallAfterMs > 0) {
       this.watchdog = setInterval(() => void this.checkStalls(), Math.max(50, Math.floor(this.opts.stallAfterMs / 4)));
@@ -216,7 +234,9 @@ export class Pipeline {
           // A rejoin that completes during a stop: nothing is consumed any more.
           if (this.phase !== 'running') return;
           const kept = tps.filter((tp) => this.owned.get(key(tp))?.recovering === false);
-          const starts = kept.some((tp) => this.owned.get(key(tp))!.next === undefined) ? await this.logStarts(kept) : undefined;
+          const starts = kept.some((tp) => this.owned.get(key(tp))!.next === undefined)
+            ? await this.logStarts(kept)
+            : undefined;
           for (const tp of kept) {
             const p = this.owned.get(key(tp))!;
             if (p.next !== undefined) this.source.seek(tp, String(p.next));
@@ -235,7 +255,16 @@ export class Pipeline {
   private async onAssigned(tps: readonly TopicPartition[]): Promise<void> {
     if (this.phase !== 'running') return;
     for (const tp of tps) {
-      this.owned.set(key(tp), { tp, state: undefined, next: undefined, committed: undefined, sinceCommit: [], skipped: new Set(), recovering: true, activeAt: performance.now() });
+      this.owned.set(key(tp), {
+        tp,
+        state: undefined,
+        next: undefined,
+        committed: undefined,
+        sinceCommit: [],
+        skipped: new Set(),
+        recovering: true,
+        activeAt: performance.now(),
+      });
     }
     this.assignedOnce = true;
     this.updateReadiness();
@@ -275,7 +304,8 @@ export class Pipeline {
     const durable: PartitionOffset[] = [];
     for (const tp of tps) {
       const p = this.owned.get(key(tp));
-      if (p?.committed !== undefined) durable.push({ topic: tp.topic, partition: tp.partition, offset: String(p.committed) });
+      if (p?.committed !== undefined)
+        durable.push({ topic: tp.topic, partition: tp.partition, offset: String(p.committed) });
     }
     if (durable.length > 0) this.commitToSource(durable);
     this.updateReadiness();
@@ -338,7 +368,10 @@ export class Pipeline {
       }
       last = record;
       applied++;
-      if (++this.recordsSinceCommit >= this.opts.commitRecords || ((applied & 63) === 0 && performance.now() - this.lastCommitAt >= this.opts.commitMs)) {
+      if (
+        ++this.recordsSinceCommit >= this.opts.commitRecords ||
+        ((applied & 63) === 0 && performance.now() - this.lastCommitAt >= this.opts.commitMs)
+      ) {
         p.next = BigInt(record.offset) + 1n;
         await this.commitNow();
       }
@@ -372,10 +405,18 @@ export class Pipeline {
       const idle = [...this.owned.values()].filter((p) => !p.recovering && now - p.activeAt >= this.opts.stallAfterMs);
       const found = new Map<string, StalledPartition>();
       if (idle.length > 0) {
-        const ends = new Map((await this.source.logEndOffsets(idle.map((p) => p.tp))).map((o) => [key(o), BigInt(o.offset)]));
+        const ends = new Map(
+          (await this.source.logEndOffsets(idle.map((p) => p.tp))).map((o) => [key(o), BigInt(o.offset)]),
+        );
         for (const p of idle) {
           const end = ends.get(key(p.tp));
-          if (end === undefined || end <= (p.next ?? 0n) || this.owned.get(key(p.tp)) !== p || now - p.activeAt < this.opts.stallAfterMs) continue;
+          if (
+            end === undefined ||
+            end <= (p.next ?? 0n) ||
+            this.owned.get(key(p.tp)) !== p ||
+            now - p.activeAt < this.opts.stallAfterMs
+          )
+            continue;
           found.set(key(p.tp), {
             topic: p.tp.topic,
             partition: p.tp.partition,
@@ -403,16 +444,27 @@ export class Pipeline {
   // resumes at the log start without the deleted records.
   private gap(p: Progress, logStart: bigint): void {
     const offset = p.next!;
-    if (this.opts.onGap !== 'accept') throw new OffsetGapError(p.tp.topic, p.tp.partition, String(offset), String(logStart));
+    if (this.opts.onGap !== 'accept')
+      throw new OffsetGapError(p.tp.topic, p.tp.partition, String(offset), String(logStart));
     p.next = logStart;
-    notify(this.observers, 'gap', { topic: p.tp.topic, partition: p.tp.partition, offset: String(offset), logStart: String(logStart), records: Number(logStart - offset) });
+    notify(this.observers, 'gap', {
+      topic: p.tp.topic,
+      partition: p.tp.partition,
+      offset: String(offset),
+      logStart: String(logStart),
+      records: Number(logStart - offset),
+    });
   }
 
   private async logStarts(tps: readonly TopicPartition[]): Promise<Map<string, string>> {
     const got = await this.source.logStartOffsets(tps);
     const out = new Map(got.map((o) => [key(o), o.offset]));
     for (const tp of tps) {
-      if (!out.has(key(tp))) throw new TidemarkError('ERR_TIDEMARK_SOURCE', `the source gave no log start offset for ${formatTopicPartition(tp)}`);
+      if (!out.has(key(tp)))
+        throw new TidemarkError(
+          'ERR_TIDEMARK_SOURCE',
+          `the source gave no log start offset for ${formatTopicPartition(tp)}`,
+        );
     }
     return out;
   }
@@ -514,7 +566,7 @@ export class Pipeline {
     this.recordsSinceCommit = 0;
     this.lastCommitAt = performance.now();
     if (offsets.length === 0) return;
-    let result;
+    let result: Awaited<ReturnType<StateStore['commit']>>;
     try {
       result = await this.store.commit(offsets);
     } catch (err) {
@@ -526,7 +578,11 @@ export class Pipeline {
       p.sinceCommit = [];
       p.skipped.clear();
     }
-    notify(this.observers, 'committed', { durationMs: result.durationMs, entries: result.entries, partitions: result.partitions });
+    notify(this.observers, 'committed', {
+      durationMs: result.durationMs,
+      entries: result.entries,
+      partitions: result.partitions,
+    });
     this.commitToSource(offsets);
   }
 

@@ -28,7 +28,11 @@ export async function recoverPartition(
   const started = performance.now();
   const local = store.offset(tp.topic, tp.partition);
   const skipped: SkippedCheckpoint[] = [];
-  const done = (source: RecoveryReport['source'], offset: string | undefined, checkpointId?: string): RecoveryReport => ({
+  const done = (
+    source: RecoveryReport['source'],
+    offset: string | undefined,
+    checkpointId?: string,
+  ): RecoveryReport => ({
     topic: tp.topic,
     partition: tp.partition,
     source,

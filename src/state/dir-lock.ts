@@ -111,7 +111,9 @@ export class DirLock {
           `state directory ${real} is locked by pid ${holder.pid} on ${holder.host} (since ${holder.since}` +
             (age === undefined ? '' : `, refreshed ${Math.round(age / 1000)} s ago`) +
             '); stop that process first' +
-            (foreign ? `; a lock from another host is taken over once not refreshed for ${Math.round(staleMs / 1000)} s` : '') +
+            (foreign
+              ? `; a lock from another host is taken over once not refreshed for ${Math.round(staleMs / 1000)} s`
+              : '') +
             `, or remove ${file} if you are sure it is gone`,
           holder.pid,
           holder.host,
@@ -144,7 +146,9 @@ export class DirLock {
       if (holder === 'unreadable') return; // being rewritten: look again next time
       if (holder === 'missing' || holder.pid !== this.mine.pid || holder.since !== this.mine.since) {
         clearInterval(this.refresher);
-        process.emitWarning(`tidemark: the lock on ${this.dir} is no longer this process's; it was taken over or removed`);
+        process.emitWarning(
+          `tidemark: the lock on ${this.dir} is no longer this process's; it was taken over or removed`,
+        );
         return;
       }
       const now = new Date();

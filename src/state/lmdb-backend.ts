@@ -22,7 +22,14 @@ type BinaryDb = Database<Buffer, Buffer>;
 type OffsetKey = [string, number];
 
 const META_SCHEMA = 'schemaVersion';
-const ERRNO_NAMES: Record<number, string> = { 5: 'EIO', 12: 'ENOMEM', 13: 'EACCES', 28: 'ENOSPC', 30: 'EROFS', 122: 'EDQUOT' };
+const ERRNO_NAMES: Record<number, string> = {
+  5: 'EIO',
+  12: 'ENOMEM',
+  13: 'EACCES',
+  28: 'ENOSPC',
+  30: 'EROFS',
+  122: 'EDQUOT',
+};
 
 /**
  * LMDB persistence: one environment per state directory, a named database per
@@ -62,7 +69,8 @@ export class LmdbBackend implements Backend {
     const file = path.join(dir, LMDB_FILE);
     let root: RootDatabase;
     try {
-      if (options.readOnly === true && !fs.existsSync(file)) throw Object.assign(new Error(`no ${LMDB_FILE} in ${dir}`), { code: 'ENOENT' });
+      if (options.readOnly === true && !fs.existsSync(file))
+        throw Object.assign(new Error(`no ${LMDB_FILE} in ${dir}`), { code: 'ENOENT' });
       root = open({
         path: file,
         noSubdir: true,
@@ -136,7 +144,8 @@ export class LmdbBackend implements Backend {
         else if (!this.known.has(tpKey(w.tp.topic, w.tp.partition))) this.offsets.putSync(tpk, null);
       }
     });
-    for (const w of writes) this.known.set(tpKey(w.tp.topic, w.tp.partition), { topic: w.tp.topic, partition: w.tp.partition });
+    for (const w of writes)
+      this.known.set(tpKey(w.tp.topic, w.tp.partition), { topic: w.tp.topic, partition: w.tp.partition });
   }
 
   replacePartition(tp: TopicPartition, entries: Iterable<RawEntry>, offset: string | undefined): void {
@@ -314,7 +323,8 @@ function tpKey(topic: string, partition: number): string {
 function wrapStorage(message: string, err: unknown): StorageError {
   const raw = (err as { code?: unknown } | undefined)?.code;
   // LMDB reports errno values as numbers (5 = EIO, 28 = ENOSPC).
-  const code = typeof raw === 'string' ? raw : typeof raw === 'number' ? (ERRNO_NAMES[raw] ?? `errno ${raw}`) : undefined;
+  const code =
+    typeof raw === 'string' ? raw : typeof raw === 'number' ? (ERRNO_NAMES[raw] ?? `errno ${raw}`) : undefined;
   const detail = err instanceof Error ? err.message : String(err);
   const hint = code === 'EIO' || code === 'ENOSPC' ? ' (is the disk full?)' : '';
   return new StorageError(`${message}: ${detail}${hint}`, code, { cause: err });

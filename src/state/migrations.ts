@@ -16,7 +16,8 @@ export interface MigrationContext {
  * drop fields. Must return a storable value (not undefined); throwing aborts
  * the whole migration and leaves the store at its old version.
  */
-export type Migration = (value: any, context: MigrationContext) => unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: a migration receives a value of an older schema, whatever its shape
+export type Migration = (value: any, context: MigrationContext) => unknown;
 
 /** `migrations[n]` upgrades a value written at schema version n to n+1. */
 export type Migrations = Readonly<Record<number, Migration>>;

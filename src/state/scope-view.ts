@@ -278,7 +278,8 @@ export class ScopeView implements CacheEntryOwner {
 
   private lookup(key: StateKey): CacheEntry | undefined {
     if (typeof key === 'string') return this.strings.get(key);
-    if (!(key instanceof Uint8Array)) throw new InvalidKeyError(`key must be a string or a Buffer, got ${describe(key)}`);
+    if (!(key instanceof Uint8Array))
+      throw new InvalidKeyError(`key must be a string or a Buffer, got ${describe(key)}`);
     return this.binaries.get(binaryCacheKey(key));
   }
 
@@ -307,7 +308,8 @@ export class ScopeView implements CacheEntryOwner {
   // A new index entry: a clean tombstone until the caller fills it in.
   private create(key: StateKey): CacheEntry {
     const binary = typeof key !== 'string';
-    if (binary) this.codec.encode(key); // validates type, emptiness and size
+    if (binary)
+      this.codec.encode(key); // validates type, emptiness and size
     else if (key.length === 0 || key.length * 3 + this.codec.header.length + 1 > 1978) this.codec.encode(key);
     const mapKey = binary ? binaryCacheKey(key) : key;
     const e: CacheEntry = {

@@ -397,7 +397,8 @@ export class StateStore {
    */
   async backup(targetFile: string): Promise<void> {
     this.checkOpen();
-    if (this.backend.backup === undefined) throw new TidemarkError('ERR_TIDEMARK_UNSUPPORTED', 'the memory backend has no files to back up');
+    if (this.backend.backup === undefined)
+      throw new TidemarkError('ERR_TIDEMARK_UNSUPPORTED', 'the memory backend has no files to back up');
     await this.backend.backup(targetFile);
   }
 

@@ -73,7 +73,8 @@ const KNOWN = new Set([
 export function resolveStoreOptions(options: StateStoreOptions): ResolvedStoreOptions {
   if (typeof options !== 'object' || options === null) throw new ConfigError('state store options must be an object');
   for (const k of Object.keys(options)) {
-    if (!KNOWN.has(k)) throw new ConfigError(`unknown state store option "${k}"; known options: ${[...KNOWN].join(', ')}`);
+    if (!KNOWN.has(k))
+      throw new ConfigError(`unknown state store option "${k}"; known options: ${[...KNOWN].join(', ')}`);
   }
   const backend = options.backend ?? (options.path === undefined ? undefined : 'lmdb');
   if (backend !== 'lmdb' && backend !== 'memory') {

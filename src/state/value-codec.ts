@@ -90,7 +90,11 @@ function checkNested(value: unknown, key: unknown, path: string, depth: number):
     return;
   }
   if (value instanceof Map) {
-    throw bad(key, path, 'a Map would come back as a plain object; store a plain object or an array of [key, value] pairs');
+    throw bad(
+      key,
+      path,
+      'a Map would come back as a plain object; store a plain object or an array of [key, value] pairs',
+    );
   }
   throw bad(key, path, `a ${describe(value)} instance would lose its class; store a plain object`);
 }
@@ -154,7 +158,11 @@ export function decodeValue(stored: Uint8Array): DecodedValue {
   const tag = buf[0];
   if (tag === VALUE_PLAIN) return { value: packr.unpack(buf.subarray(1)), expiresAt: 0, ttlMs: 0 };
   if (tag === VALUE_TTL) {
-    return { value: packr.unpack(buf.subarray(TTL_HEADER)), expiresAt: buf.readDoubleBE(1), ttlMs: buf.readDoubleBE(9) };
+    return {
+      value: packr.unpack(buf.subarray(TTL_HEADER)),
+      expiresAt: buf.readDoubleBE(1),
+      ttlMs: buf.readDoubleBE(9),
+    };
   }
   throw new InvalidValueError(`corrupt stored value: unknown header byte ${String(tag)}`);
 }

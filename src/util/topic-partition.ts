@@ -28,7 +28,9 @@ export function assertTopicPartition(topic: unknown, partition: unknown): assert
     );
   }
   if (typeof partition !== 'number' || !Number.isInteger(partition) || partition < 0 || partition > 0x7fffffff) {
-    throw new InvalidArgumentError(`invalid partition ${String(partition)} for topic ${topic}: must be an integer in [0, 2^31)`);
+    throw new InvalidArgumentError(
+      `invalid partition ${String(partition)} for topic ${topic}: must be an integer in [0, 2^31)`,
+    );
   }
 }
 
@@ -40,7 +42,9 @@ export function normalizeOffset(offset: unknown, where: string): string {
   else if (typeof offset === 'number' && Number.isSafeInteger(offset)) s = String(offset);
   else throw new InvalidArgumentError(`invalid offset ${String(offset)} for ${where}: expected a non-negative integer`);
   if (!/^(0|[1-9][0-9]{0,18})$/.test(s) || BigInt(s) > 0x7fffffffffffffffn) {
-    throw new InvalidArgumentError(`invalid offset ${JSON.stringify(s)} for ${where}: expected a non-negative 64-bit integer`);
+    throw new InvalidArgumentError(
+      `invalid offset ${JSON.stringify(s)} for ${where}: expected a non-negative 64-bit integer`,
+    );
   }
   return s;
 }
@@ -56,7 +60,9 @@ export function parseTopicPartition(text: string): TopicPartition {
   const topic = i > 0 ? text.slice(0, i) : '';
   const partition = i > 0 && /^[0-9]+$/.test(text.slice(i + 1)) ? Number(text.slice(i + 1)) : Number.NaN;
   if (!topic || Number.isNaN(partition)) {
-    throw new InvalidArgumentError(`invalid partition ${JSON.stringify(text)}: expected <topic>:<partition>, e.g. orders:3`);
+    throw new InvalidArgumentError(
+      `invalid partition ${JSON.stringify(text)}: expected <topic>:<partition>, e.g. orders:3`,
+    );
   }
   assertTopicPartition(topic, partition);
   return { topic, partition };

@@ -15,7 +15,7 @@ type S3FromUrl = (url: string) => CheckpointStorage;
  */
 export function openCheckpointStorage(location: string): CheckpointStorage {
   if (/^s3:\/\//i.test(location)) {
-    const fromUrl = (tidemark as unknown as Record<string, unknown>)['s3StorageFromUrl'] as S3FromUrl | undefined;
+    const fromUrl = (tidemark as unknown as Record<string, unknown>).s3StorageFromUrl as S3FromUrl | undefined;
     if (typeof fromUrl !== 'function') {
       throw new Error(`checkpoint location ${location}: this tree has no S3 checkpoint storage (s3StorageFromUrl) yet`);
     }

@@ -41,7 +41,11 @@ const repository = new CheckpointRepository({
 const handler = sessionHandler(clock);
 
 const source = new KafkaSource({
-  kafka: { clientId: `chaos-${env('MEMBER')}`, brokers: env('KAFKA_BROKERS').split(','), retry: { initialRetryTime: 100, retries: 10 } },
+  kafka: {
+    clientId: `chaos-${env('MEMBER')}`,
+    brokers: env('KAFKA_BROKERS').split(','),
+    retry: { initialRetryTime: 100, retries: 10 },
+  },
   groupId: env('GROUP_ID'),
   topics: [topic],
   consumer: { sessionTimeout: 4000, heartbeatInterval: 400, rebalanceTimeout: 8000, maxWaitTimeInMs: 500 },
@@ -67,10 +71,15 @@ const pipeline: Pipeline = new Pipeline({
   },
   observers: [
     {
-      recovered: (r) => say(`RECOVERED ${r.partition} ${r.source} ${r.offset ?? '-'} ${r.checkpointId ?? '-'} skipped=${r.skipped.length}`),
+      recovered: (r) =>
+        say(
+          `RECOVERED ${r.partition} ${r.source} ${r.offset ?? '-'} ${r.checkpointId ?? '-'} skipped=${r.skipped.length}`,
+        ),
       rebalanced: (c) => {
         clock.assigned(pipeline.assignment().map((tp) => tp.partition));
-        say(`REBALANCED +${c.assigned.map((t) => t.partition).join(',')} -${c.revoked.map((t) => t.partition).join(',')}`);
+        say(
+          `REBALANCED +${c.assigned.map((t) => t.partition).join(',')} -${c.revoked.map((t) => t.partition).join(',')}`,
+        );
       },
       committed: () => {
         const owned = pipeline.assignment().map((tp) => {
@@ -81,7 +90,8 @@ const pipeline: Pipeline = new Pipeline({
         say(`COMMITTED ${owned.join(' ')}`);
       },
       commitFailed: (e) => say(`COMMIT_FAILED ${e.message}`),
-      handlerFailed: (r, e, attempt) => say(`HANDLER_FAILED ${r.partition} ${r.offset} attempt=${attempt} ${e.message}`),
+      handlerFailed: (r, e, attempt) =>
+        say(`HANDLER_FAILED ${r.partition} ${r.offset} attempt=${attempt} ${e.message}`),
       readinessChanged: (ready) => say(`READY ${ready}`),
       failed: (e) => say(`FAILED ${(e as Error & { code?: string }).code ?? '-'} ${e.message}`),
     },
@@ -89,7 +99,8 @@ const pipeline: Pipeline = new Pipeline({
 });
 
 // Evidence, if the process outlives its stop by 3 s: what still holds the event loop.
-const watchExit = () => setTimeout(() => say(`ALIVE_AFTER_STOP ${process.getActiveResourcesInfo().join(',')}`), 3000).unref();
+const watchExit = () =>
+  setTimeout(() => say(`ALIVE_AFTER_STOP ${process.getActiveResourcesInfo().join(',')}`), 3000).unref();
 process.once('SIGTERM', () => {
   say('STOPPING');
   pipeline.stop().then(

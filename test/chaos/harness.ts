@@ -78,7 +78,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const { steps, keeper } = chaosSchedule({ seed: o.seed, churnMs: o.churnMs, slots });
   const findings: string[] = [];
   const termTimesMs: number[] = [];
-  const counts: Record<string, number> = { starts: 0, kills: 0, terms: 0, lostDisks: 0, termsInBackoff: 0, headDeletions: 0, selfExits: 0 };
+  const counts: Record<string, number> = {
+    starts: 0,
+    kills: 0,
+    terms: 0,
+    lostDisks: 0,
+    termsInBackoff: 0,
+    headDeletions: 0,
+    selfExits: 0,
+  };
   const journal = fs.createWriteStream(path.join(dir, 'journal.log'));
   const t0 = Date.now();
   const note = (line: string) => {
@@ -90,23 +98,45 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     findings.push(what);
     note(`FINDING ${what.split('\n')[0]}`);
   };
-  note(`seed ${o.seed}, topic ${topic}, ${partitions} partitions, ${o.records} records over ${o.churnMs} ms, checkpoints ${checkpoints}, run dir ${dir}`);
-  note(`schedule (keeper m${keeper}): ${steps.map((s) => ('slot' in s ? `${s.do}(m${s.slot})` : s.do === 'wait' ? `${s.ms}` : s.do)).join(' ')}`);
+  note(
+    `seed ${o.seed}, topic ${topic}, ${partitions} partitions, ${o.records} records over ${o.churnMs} ms, checkpoints ${checkpoints}, run dir ${dir}`,
+  );
+  note(
+    `schedule (keeper m${keeper}): ${steps.map((s) => ('slot' in s ? `${s.do}(m${s.slot})` : s.do === 'wait' ? `${s.ms}` : s.do)).join(' ')}`,
+  );
 
-  const kafka = new Kafka({ clientId: 'tidemark-chaos', brokers: o.brokers, logLevel: logLevel.NOTHING, retry: { initialRetryTime: 100, retries: 8 } });
+  const kafka = new Kafka({
+    clientId: 'tidemark-chaos',
+    brokers: o.brokers,
+    logLevel: logLevel.NOTHING,
+    retry: { initialRetryTime: 100, retries: 8 },
+  });
   const admin = kafka.admin();
   await admin.connect();
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   await producer.connect();
   const members = new Map<number, Member>();
   const incarnations = new Map<number, number>();
   try {
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }] });
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
+    });
     // kafkajs 2.2.4's deleteTopicRecords looks leaders up in the admin's
     // metadata cache before refreshing it: without this, "Could not find the
     // leader for the partition".
     await admin.fetchTopicMetadata({ topics: [topic] });
-    const workload: WorkloadOptions = { seed: o.seed, baseTs: Math.floor(Date.now() / 1000) * 1000 - 2 * 3600_000, stepMs: STEP_MS, keys: 300, failEvery: 600 };
+    const workload: WorkloadOptions = {
+      seed: o.seed,
+      baseTs: Math.floor(Date.now() / 1000) * 1000 - 2 * 3600_000,
+      stepMs: STEP_MS,
+      keys: 300,
+      failEvery: 600,
+    };
 
     // ------------------------------------------------------------ members
     const memberEnv = (slot: number): Record<string, string> => ({
@@ -135,7 +165,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         if (m.expectedExit) return;
         counts.selfExits!++;
         const why = m.lines.filter((l) => /^(FAILED|DONE_FAILED|STOP_FAILED)/.test(l)).slice(0, 3);
-        find(`${m.name} exited by itself (code ${e.code}, signal ${e.signal}): ${why.join(' | ') || '(no FAILED line)'}\n  log ${m.logFile}\n${indent(m.tail(15))}`);
+        find(
+          `${m.name} exited by itself (code ${e.code}, signal ${e.signal}): ${why.join(' | ') || '(no FAILED line)'}\n  log ${m.logFile}\n${indent(m.tail(15))}`,
+        );
         revive.add(slot);
       });
       return m;
@@ -168,7 +200,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       termTimesMs.push(ms);
       note(`SIGTERM ${m.name} (${why}, while ${phase}): exited in ${ms} ms (code ${exit.code}, signal ${exit.signal})`);
       if (exit.code !== 0 && exit.signal !== 'SIGTERM') {
-        find(`${m.name} exited with code ${exit.code} after SIGTERM (${why})\n  log ${m.logFile}\n${indent(m.tail(15))}`);
+        find(
+          `${m.name} exited with code ${exit.code} after SIGTERM (${why})\n  log ${m.logFile}\n${indent(m.tail(15))}`,
+        );
       }
     };
     const revive = new Set<number>();
@@ -210,7 +244,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         const to = [...floor].map(([partition, offset]) => ({ partition, offset: offset.toString() }));
         await admin.deleteTopicRecords({ topic, partitions: to });
         counts.headDeletions!++;
-        note(`delete-head: log start now ${to.map((t) => `${t.partition}:${t.offset}`).join(' ')} (min over ${valid.length} valid checkpoints)`);
+        note(
+          `delete-head: log start now ${to.map((t) => `${t.partition}:${t.offset}`).join(' ')} (min over ${valid.length} valid checkpoints)`,
+        );
         return true;
       } finally {
         await repo.close();
@@ -244,7 +280,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         }
         case 'term-in-backoff': {
           const candidates = running();
-          const hit = await Promise.race(candidates.map((m) => m.next(/^HANDLER_FAILED (\d+) (\d+) attempt=(\d+)/, 20_000).then((r) => (r ? { m, r } : undefined))));
+          const hit = await Promise.race(
+            candidates.map((m) =>
+              m.next(/^HANDLER_FAILED (\d+) (\d+) attempt=(\d+)/, 20_000).then((r) => (r ? { m, r } : undefined)),
+            ),
+          );
           if (hit === undefined) {
             note('term-in-backoff: no handler failure within 20 s');
             break;
@@ -267,8 +307,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     }
     await producing;
     note(`produced ${produced} records`);
-    if (headPending && !(await deleteHead())) find('the log head was never deleted: no valid checkpoints held every partition past offset 0');
-    if (counts.termsInBackoff === 0) find('no SIGTERM landed during a retry backoff (no handler failure seen when it was due)');
+    if (headPending && !(await deleteHead()))
+      find('the log head was never deleted: no valid checkpoints held every partition past offset 0');
+    if (counts.termsInBackoff === 0)
+      find('no SIGTERM landed during a retry backoff (no handler failure seen when it was due)');
 
     // ------------------------------------------------------------ scale to one
     for (const m of running()) if (m.slot !== keeper) await term(m, 'scale down');
@@ -277,7 +319,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     note(`alone: ${last.name}`);
     const ends = new Map((await admin.fetchTopicOffsets(topic)).map((t) => [t.partition, t.high]));
     const total = [...ends.values()].reduce((a, b) => a + Number(b), 0);
-    if (total !== o.records) find(`the log holds ${total} records, ${o.records} were produced: duplicates or losses in production`);
+    if (total !== o.records)
+      find(`the log holds ${total} records, ${o.records} were produced: duplicates or losses in production`);
     const groupOffsets = async () => {
       const [t] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
       return new Map((t?.partitions ?? []).map((p) => [p.partition, p.offset]));
@@ -320,29 +363,45 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
 
     // ------------------------------------------------------------ verdict
     const g2 = await groupOffsets();
-    if (caughtUp(g) && !caughtUp(g2)) find(`group offsets after the final stop ${[...ends].map(([p, end]) => `${p}:${g2.get(p)}/${end}`).join(' ')} are not the log end`);
+    if (caughtUp(g) && !caughtUp(g2))
+      find(
+        `group offsets after the final stop ${[...ends].map(([p, end]) => `${p}:${g2.get(p)}/${end}`).join(' ')} are not the log end`,
+      );
     const at = chaosRecord(o.records - 1, workload).ts;
     const expected = referenceState(o.records, workload, TTL_MS, at);
-    const store = await StateStore.open({ path: path.join(dir, `state-m${keeper}`), readOnly: true, clock: { now: () => at } });
+    const store = await StateStore.open({
+      path: path.join(dir, `state-m${keeper}`),
+      readOnly: true,
+      clock: { now: () => at },
+    });
     try {
       const got = new Map<string, Session & { partition: number }>();
       const offsets: string[] = [];
       for (let p = 0; p < partitions; p++) {
         const off = store.offset(topic, p);
         if (off !== ends.get(p)) offsets.push(`${p}: ${off ?? 'none'} != ${ends.get(p)}`);
-        for (const e of store.partition(topic, p).entries<Session>()) got.set(e.key as string, { ...e.value, partition: p });
+        for (const e of store.partition(topic, p).entries<Session>())
+          got.set(e.key as string, { ...e.value, partition: p });
       }
       if (offsets.length > 0) find(`state offsets are not the log end: ${offsets.join(', ')}`);
       const diffs: string[] = [];
       for (const [k, want] of expected) {
         const have = got.get(k);
-        if (have === undefined || have.n !== want.n || have.sum !== want.sum || have.first !== want.first || have.last !== want.last) {
+        if (
+          have === undefined ||
+          have.n !== want.n ||
+          have.sum !== want.sum ||
+          have.first !== want.first ||
+          have.last !== want.last
+        ) {
           diffs.push(`${k}: want ${JSON.stringify(want)}, have ${have ? JSON.stringify(have) : 'none'}`);
         }
       }
       for (const [k, have] of got) if (!expected.has(k)) diffs.push(`${k}: want none, have ${JSON.stringify(have)}`);
       if (diffs.length > 0) {
-        find(`state differs from the reference in ${diffs.length} of ${expected.size} live keys (at event time ${at}):\n${indent(diffs.slice(0, 12).join('\n'))}`);
+        find(
+          `state differs from the reference in ${diffs.length} of ${expected.size} live keys (at event time ${at}):\n${indent(diffs.slice(0, 12).join('\n'))}`,
+        );
       } else {
         note(`state exact: ${got.size} live sessions of ${o.records} records`);
       }
@@ -364,7 +423,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     note(
       `done: ${findings.length} finding(s); ${Object.entries(counts)
         .map(([k, v]) => `${k} ${v}`)
-        .join(', ')}; SIGTERM to exit: ${termTimesMs.length - finite.length} of ${termTimesMs.length} over ${termBoundMs} ms, the others max ${finite.length ? Math.max(...finite) : '-'} ms`,
+        .join(
+          ', ',
+        )}; SIGTERM to exit: ${termTimesMs.length - finite.length} of ${termTimesMs.length} over ${termBoundMs} ms, the others max ${finite.length ? Math.max(...finite) : '-'} ms`,
     );
     await new Promise((r) => journal.end(r));
   }

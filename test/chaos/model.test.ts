@@ -27,9 +27,22 @@ describe('chaos reference model', () => {
     );
     const dir = path.join(tmpDir('chaos-model'), 'state');
     const clock = new EventClock();
-    const store = await StateStore.open({ path: dir, clock, defaultTtlMs: TTL_MS, sweepIntervalMs: 5, cacheEntries: 200 });
+    const store = await StateStore.open({
+      path: dir,
+      clock,
+      defaultTtlMs: TTL_MS,
+      sweepIntervalMs: 5,
+      cacheEntries: 200,
+    });
     let sweeps = 0;
-    const sweeper = setInterval(() => void store.sweep().then((n) => (sweeps += n), () => undefined), 3);
+    const sweeper = setInterval(
+      () =>
+        void store.sweep().then(
+          (n) => (sweeps += n),
+          () => undefined,
+        ),
+      3,
+    );
     const source = new InProcessSource({ log, topics: ['t'], maxBatchRecords: 50 });
     let failures = 0;
     const pipeline: Pipeline = new Pipeline({
@@ -60,7 +73,8 @@ describe('chaos reference model', () => {
     const reopened = await StateStore.open({ path: dir, readOnly: true, clock: { now: () => at } });
     try {
       const got = new Map<string, Session>();
-      for (let p = 0; p < 6; p++) for (const e of reopened.partition('t', p).entries<Session>()) got.set(e.key as string, e.value);
+      for (let p = 0; p < 6; p++)
+        for (const e of reopened.partition('t', p).entries<Session>()) got.set(e.key as string, e.value);
       const want = referenceState(records, workload, TTL_MS, at);
       expect(got).toEqual(want);
       expect(want.size).toBeGreaterThan(50); // live sessions at the end...

@@ -27,7 +27,8 @@ describe('chaos schedule', () => {
       const up = new Set<number>();
       for (const s of steps) {
         if (s.do === 'start') up.add(s.slot);
-        if (s.do === 'kill' || s.do === 'term' || s.do === 'lose-disk') expect(up.has(s.slot), `seed ${seed} ${JSON.stringify(s)}`).toBe(true);
+        if (s.do === 'kill' || s.do === 'term' || s.do === 'lose-disk')
+          expect(up.has(s.slot), `seed ${seed} ${JSON.stringify(s)}`).toBe(true);
         if (s.do === 'kill' || s.do === 'term') up.delete(s.slot);
       }
       expect([0, 1, 2]).toContain(keeper);
@@ -35,7 +36,11 @@ describe('chaos schedule', () => {
   });
 
   it('is a function of the seed', () => {
-    expect(chaosSchedule({ seed: 42, churnMs: 45_000, slots: 3 })).toEqual(chaosSchedule({ seed: 42, churnMs: 45_000, slots: 3 }));
-    expect(chaosSchedule({ seed: 42, churnMs: 45_000, slots: 3 })).not.toEqual(chaosSchedule({ seed: 43, churnMs: 45_000, slots: 3 }));
+    expect(chaosSchedule({ seed: 42, churnMs: 45_000, slots: 3 })).toEqual(
+      chaosSchedule({ seed: 42, churnMs: 45_000, slots: 3 }),
+    );
+    expect(chaosSchedule({ seed: 42, churnMs: 45_000, slots: 3 })).not.toEqual(
+      chaosSchedule({ seed: 43, churnMs: 45_000, slots: 3 }),
+    );
   });
 });

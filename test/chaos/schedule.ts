@@ -37,7 +37,10 @@ export function chaosSchedule(o: ScheduleOptions): { steps: Step[]; keeper: numb
   const rnd = prng(o.seed ^ 0x5eed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const waitMs = () => 1500 + Math.floor(rnd() * 3000);
-  const steps: Step[] = [{ do: 'start', slot: 0 }, { do: 'wait', ms: 2500 }];
+  const steps: Step[] = [
+    { do: 'start', slot: 0 },
+    { do: 'wait', ms: 2500 },
+  ];
   for (let s = 1; s < o.slots; s++) steps.push({ do: 'start', slot: s });
   let elapsed = 2500;
 
@@ -80,6 +83,10 @@ export function chaosSchedule(o: ScheduleOptions): { steps: Step[]; keeper: numb
     events.push(what);
   }
   // Faults the dice never drew happen now, before the scale-down.
-  for (const m of must) steps.push(m === 'lose-disk' ? { do: 'lose-disk', slot: pick([...up]) } : ({ do: m } as Step), { do: 'wait', ms: 2000 });
+  for (const m of must)
+    steps.push(m === 'lose-disk' ? { do: 'lose-disk', slot: pick([...up]) } : ({ do: m } as Step), {
+      do: 'wait',
+      ms: 2000,
+    });
   return { steps, keeper: pick([...Array(o.slots).keys()]) };
 }

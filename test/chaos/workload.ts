@@ -63,12 +63,18 @@ export function chaosRecord(i: number, o: WorkloadOptions): ChaosRecord {
 
 /** The record as produced to Kafka (the value is what the handler parses). */
 export function toMessage(rec: ChaosRecord): { key: string; value: string; timestamp: string } {
-  return { key: rec.key, value: JSON.stringify({ i: rec.i, amount: rec.amount, fail: rec.fail }), timestamp: String(rec.ts) };
+  return {
+    key: rec.key,
+    value: JSON.stringify({ i: rec.i, amount: rec.amount, fail: rec.fail }),
+    timestamp: String(rec.ts),
+  };
 }
 
 /** The handler's transition: `prev` is the live value (undefined if absent or expired). */
 export function nextSession(prev: Session | undefined, amount: number, ts: number): Session {
-  return prev === undefined ? { n: 1, sum: amount, first: ts, last: ts } : { n: prev.n + 1, sum: prev.sum + amount, first: prev.first, last: ts };
+  return prev === undefined
+    ? { n: 1, sum: amount, first: ts, last: ts }
+    : { n: prev.n + 1, sum: prev.sum + amount, first: prev.first, last: ts };
 }
 
 /**

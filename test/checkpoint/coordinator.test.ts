@@ -41,12 +41,24 @@ class Recorder implements CheckpointObserver {
     });
   }
 
-  checkpointStarted(e: object) { this.push('checkpointStarted', e); }
-  checkpointCompleted(e: object) { this.push('checkpointCompleted', e); }
-  checkpointFailed(e: object) { this.push('checkpointFailed', e); }
-  healthChanged(e: object) { this.push('healthChanged', e); }
-  retentionCompleted(e: object) { this.push('retentionCompleted', e); }
-  retentionFailed(e: object) { this.push('retentionFailed', e); }
+  checkpointStarted(e: object) {
+    this.push('checkpointStarted', e);
+  }
+  checkpointCompleted(e: object) {
+    this.push('checkpointCompleted', e);
+  }
+  checkpointFailed(e: object) {
+    this.push('checkpointFailed', e);
+  }
+  healthChanged(e: object) {
+    this.push('healthChanged', e);
+  }
+  retentionCompleted(e: object) {
+    this.push('retentionCompleted', e);
+  }
+  retentionFailed(e: object) {
+    this.push('retentionFailed', e);
+  }
 }
 
 /** A storage whose manifest writes wait at a gate the test opens. */
@@ -76,7 +88,10 @@ class GatedStorage extends FaultyStorage {
   }
 }
 
-async function setup(opts: ConstructorParameters<typeof CheckpointCoordinator>[2] = {}, wrap?: (s: CheckpointStorage) => CheckpointStorage) {
+async function setup(
+  opts: ConstructorParameters<typeof CheckpointCoordinator>[2] = {},
+  wrap?: (s: CheckpointStorage) => CheckpointStorage,
+) {
   const dir = tmpDir('ckco');
   const base = new LocalDirectoryStorage({ path: dir });
   const storage = wrap ? wrap(base) : base;
@@ -102,7 +117,14 @@ describe('checkpoint coordinator: on demand', () => {
     expect(info!.partitions.map((p) => p.partition)).toEqual([0, 1]);
     expect(rec.kinds()).toEqual(['checkpointStarted', 'checkpointCompleted']);
     expect(rec.events[0]!.event).toMatchObject({ id: info!.id, trigger: 'manual', partitions: [A0, A1] });
-    expect(rec.events[1]!.event).toMatchObject({ id: info!.id, trigger: 'manual', partitions: 2, entries: 100, rawBytes: info!.rawBytes, storedBytes: info!.storedBytes });
+    expect(rec.events[1]!.event).toMatchObject({
+      id: info!.id,
+      trigger: 'manual',
+      partitions: 2,
+      entries: 100,
+      rawBytes: info!.rawBytes,
+      storedBytes: info!.storedBytes,
+    });
     expect(rec.events[1]!.event.durationMs).toBeGreaterThan(0);
     expect(co.lastSuccessAt).toBeGreaterThan(0);
     expect(co.lastCheckpoint?.id).toBe(info!.id);
@@ -137,16 +159,23 @@ describe('checkpoint coordinator: on demand', () => {
     expect(a!.partitions.map((p) => `${p.partition}@${p.offset}`)).toEqual(['0@10']);
     expect(b!.id).toBe(c!.id);
     expect(b!.partitions.map((p) => `${p.partition}@${p.offset}`)).toEqual(['0@20', '1@20']);
-    expect(rec.kinds()).toEqual(['checkpointStarted', 'checkpointCompleted', 'checkpointStarted', 'checkpointCompleted']);
+    expect(rec.kinds()).toEqual([
+      'checkpointStarted',
+      'checkpointCompleted',
+      'checkpointStarted',
+      'checkpointCompleted',
+    ]);
     const target = await openStore();
     await repo.restore(target, { id: b!.id });
     expect(await rawState(target, A1)).toEqual(await rawState(store, A1));
     await repo.close();
   });
 
-  it('bad partitions are the caller\'s error, not a failed checkpoint', async () => {
+  it("bad partitions are the caller's error, not a failed checkpoint", async () => {
     const { co, repo } = await setup();
-    await expect(co.checkpoint({ partitions: [{ topic: 'x y', partition: 0 }] })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(co.checkpoint({ partitions: [{ topic: 'x y', partition: 0 }] })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
     await expect(co.checkpoint(null as never)).rejects.toBeInstanceOf(InvalidArgumentError);
     expect(co.consecutiveFailures).toBe(0);
     await repo.close();
@@ -161,17 +190,29 @@ describe('checkpoint coordinator: on demand', () => {
     expect(co.consecutiveFailures).toBe(1);
     await expect(co.checkpoint()).rejects.toBeInstanceOf(StorageError);
     expect(co.healthy).toBe(false);
-    expect(rec.events.filter((e) => e.kind === 'checkpointFailed').map((e) => [e.event.consecutiveFailures, e.event.healthy])).toEqual([
+    expect(
+      rec.events
+        .filter((e) => e.kind === 'checkpointFailed')
+        .map((e) => [e.event.consecutiveFailures, e.event.healthy]),
+    ).toEqual([
       [1, true],
       [2, false],
     ]);
-    expect(rec.events.find((e) => e.kind === 'healthChanged')!.event).toEqual({ healthy: false, consecutiveFailures: 2 });
-    expect((rec.events.find((e) => e.kind === 'checkpointFailed')!.event.error as StorageError).syscallCode).toBe('ENOSPC');
+    expect(rec.events.find((e) => e.kind === 'healthChanged')!.event).toEqual({
+      healthy: false,
+      consecutiveFailures: 2,
+    });
+    expect((rec.events.find((e) => e.kind === 'checkpointFailed')!.event.error as StorageError).syscallCode).toBe(
+      'ENOSPC',
+    );
     faulty.failWrite = undefined;
     await co.checkpoint();
     expect(co.healthy).toBe(true);
     expect(co.consecutiveFailures).toBe(0);
-    expect(rec.events.filter((e) => e.kind === 'healthChanged').at(-1)!.event).toEqual({ healthy: true, consecutiveFailures: 0 });
+    expect(rec.events.filter((e) => e.kind === 'healthChanged').at(-1)!.event).toEqual({
+      healthy: true,
+      consecutiveFailures: 0,
+    });
     await repo.close();
   });
 
@@ -179,7 +220,9 @@ describe('checkpoint coordinator: on demand', () => {
     const { co, rec, repo } = await setup({ retention: { keepLast: 2 } }, (s) => new FaultyStorage(s));
     for (let i = 0; i < 4; i++) await co.checkpoint();
     expect((await repo.list()).length).toBe(2);
-    expect(rec.events.filter((e) => e.kind === 'retentionCompleted').map((e) => (e.event.deleted as string[]).length)).toEqual([0, 0, 1, 1]);
+    expect(
+      rec.events.filter((e) => e.kind === 'retentionCompleted').map((e) => (e.event.deleted as string[]).length),
+    ).toEqual([0, 0, 1, 1]);
     const faulty = repo.storage as FaultyStorage;
     faulty.list = () => Promise.reject(Object.assign(new Error('EIO listing'), { code: 'EIO' }));
     const info = await co.checkpoint();
@@ -220,7 +263,8 @@ describe('checkpoint coordinator: on demand', () => {
       { clock: {} },
       { interval: 5 },
     ];
-    for (const o of bad) expect(() => new CheckpointCoordinator(store, repo, o as never), JSON.stringify(o)).toThrow(ConfigError);
+    for (const o of bad)
+      expect(() => new CheckpointCoordinator(store, repo, o as never), JSON.stringify(o)).toThrow(ConfigError);
     expect(() => new CheckpointCoordinator({} as never, repo)).toThrow(ConfigError);
     expect(() => new CheckpointCoordinator(store, {} as never)).toThrow(ConfigError);
     await repo.close();
@@ -339,7 +383,8 @@ describe('checkpoint coordinator: periodic, timeout, stop (fake timers)', () => 
     // The abandoned write notices the abort and removes what it wrote.
     storage.open();
     vi.useRealTimers();
-    for (let i = 0; i < 200 && (await repo.storage.list('')).length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 200 && (await repo.storage.list('')).length > 0; i++)
+      await new Promise((r) => setTimeout(r, 10));
     expect(await repo.list()).toEqual([]);
     // And the next one works.
     expect(await co.checkpoint()).toBeDefined();
@@ -347,7 +392,10 @@ describe('checkpoint coordinator: periodic, timeout, stop (fake timers)', () => 
   });
 
   it('stop() waits for the one in flight, writes a final checkpoint, and ends the schedule', async () => {
-    const { co, rec, repo, store } = await setup({ intervalMs: 1000, minPauseMs: 0, partitions: () => [A1] }, (s) => new GatedStorage(s));
+    const { co, rec, repo, store } = await setup(
+      { intervalMs: 1000, minPauseMs: 0, partitions: () => [A1] },
+      (s) => new GatedStorage(s),
+    );
     const storage = repo.storage as GatedStorage;
     storage.close();
     fakeTime();
@@ -359,7 +407,10 @@ describe('checkpoint coordinator: periodic, timeout, stop (fake timers)', () => 
     storage.open();
     const final = await stopping;
     expect(final!.partitions.map((p) => `${p.partition}@${p.offset}`)).toEqual(['1@30']);
-    expect(rec.events.filter((e) => e.kind === 'checkpointStarted').map((e) => e.event.trigger)).toEqual(['periodic', 'stop']);
+    expect(rec.events.filter((e) => e.kind === 'checkpointStarted').map((e) => e.event.trigger)).toEqual([
+      'periodic',
+      'stop',
+    ]);
     expect(co.periodic).toBe(false);
     await vi.advanceTimersByTimeAsync(10_000);
     expect(rec.kinds().filter((k) => k === 'checkpointStarted')).toHaveLength(2);

@@ -62,17 +62,45 @@ type Damage = [name: string, damage: (s: Scenario) => void, reason: RegExp];
 
 const damages: Damage[] = [
   ['a flipped bit at the start of a segment', (s) => flipBit(seg(s), 0), /orders\.1\.seg: segment sha256 mismatch/],
-  ['a flipped bit in the middle of a segment', (s) => flipBit(seg(s), Math.floor(fs.statSync(seg(s)).size / 2), 5), /sha256 mismatch/],
-  ['a flipped bit in the last byte of a segment', (s) => flipBit(seg(s), fs.statSync(seg(s)).size - 1, 7), /sha256 mismatch/],
-  ['a flipped bit in the first segment', (s) => flipBit(seg(s, 'orders.0.seg'), 10, 3), /orders\.0\.seg: segment sha256 mismatch/],
-  ['a truncated segment', (s) => fs.truncateSync(seg(s), fs.statSync(seg(s)).size - 10), /orders\.1\.seg is \d+ bytes, the manifest records \d+/],
+  [
+    'a flipped bit in the middle of a segment',
+    (s) => flipBit(seg(s), Math.floor(fs.statSync(seg(s)).size / 2), 5),
+    /sha256 mismatch/,
+  ],
+  [
+    'a flipped bit in the last byte of a segment',
+    (s) => flipBit(seg(s), fs.statSync(seg(s)).size - 1, 7),
+    /sha256 mismatch/,
+  ],
+  [
+    'a flipped bit in the first segment',
+    (s) => flipBit(seg(s, 'orders.0.seg'), 10, 3),
+    /orders\.0\.seg: segment sha256 mismatch/,
+  ],
+  [
+    'a truncated segment',
+    (s) => fs.truncateSync(seg(s), fs.statSync(seg(s)).size - 10),
+    /orders\.1\.seg is \d+ bytes, the manifest records \d+/,
+  ],
   ['an extended segment', (s) => fs.appendFileSync(seg(s), Buffer.of(0)), /truncated or extended/],
   ['a missing segment', (s) => fs.rmSync(seg(s)), /segment orders\.1\.seg is missing/],
   ['a flipped bit at the start of the manifest', (s) => flipBit(manifest(s), 0), /manifest checksum mismatch/],
-  ['a flipped bit in the middle of the manifest', (s) => flipBit(manifest(s), Math.floor(fs.statSync(manifest(s)).size / 2), 1), /manifest/],
-  ['a flipped bit in the manifest checksum', (s) => flipBit(manifest(s), fs.statSync(manifest(s)).size - 5, 0), /manifest/],
+  [
+    'a flipped bit in the middle of the manifest',
+    (s) => flipBit(manifest(s), Math.floor(fs.statSync(manifest(s)).size / 2), 1),
+    /manifest/,
+  ],
+  [
+    'a flipped bit in the manifest checksum',
+    (s) => flipBit(manifest(s), fs.statSync(manifest(s)).size - 5, 0),
+    /manifest/,
+  ],
   ['a truncated manifest', (s) => fs.truncateSync(manifest(s), 100), /manifest/],
-  ['an unparsable manifest', (s) => fs.writeFileSync(manifest(s), 'this is not a manifest\n'), /manifest has no valid sha256 line/],
+  [
+    'an unparsable manifest',
+    (s) => fs.writeFileSync(manifest(s), 'this is not a manifest\n'),
+    /manifest has no valid sha256 line/,
+  ],
   ['an empty manifest', (s) => fs.writeFileSync(manifest(s), ''), /manifest is truncated/],
   [
     'a manifest whose checksum matches but whose figures lie (raw size)',
@@ -116,7 +144,9 @@ describe('restore refuses damaged checkpoints, falls back, quarantines, reports'
     // Renamed, never deleted: the same bytes under quarantine/, plus a note.
     const moved = filesUnder(path.join(s.dir, QUARANTINE_PREFIX, s.bad.id));
     expect(moved.filter((f) => !f.startsWith('quarantine-note'))).toEqual(badFiles);
-    expect(fs.readFileSync(path.join(s.dir, QUARANTINE_PREFIX, s.bad.id, 'quarantine-note'), 'utf8')).toMatch(/"reason"/);
+    expect(fs.readFileSync(path.join(s.dir, QUARANTINE_PREFIX, s.bad.id, 'quarantine-note'), 'utf8')).toMatch(
+      /"reason"/,
+    );
     expect(fs.existsSync(path.join(s.dir, s.bad.id))).toBe(false);
     const q = await s.repo.listQuarantined();
     expect(q.map((c) => [c.id, c.quarantined])).toEqual([[s.bad.id, true]]);
@@ -137,7 +167,10 @@ describe('restore refuses damaged checkpoints, falls back, quarantines, reports'
     expect(r.skipped[0]!.id).toBe(s.bad.id);
     expect(r.skipped[0]!.reason).toMatch(reason);
     expect(r.skipped[0]!.reason).toMatch(/\(quarantined\)$/);
-    expect(r.restored.map((x) => `${x.partition}@${x.offset}:${x.checkpointId}`)).toEqual([`0@100:${s.good.id}`, `1@100:${s.good.id}`]);
+    expect(r.restored.map((x) => `${x.partition}@${x.offset}:${x.checkpointId}`)).toEqual([
+      `0@100:${s.good.id}`,
+      `1@100:${s.good.id}`,
+    ]);
     expect([await rawState(s.target, A0), await rawState(s.target, A1)]).toEqual(s.goodState);
     expect((await s.repo.list()).map((c) => c.id)).toEqual([s.good.id]);
   });
@@ -188,14 +221,19 @@ describe('restore refuses damaged checkpoints, falls back, quarantines, reports'
     }
   });
 
-  it('an encrypted segment swapped with another partition\'s (checksums fixed up) fails authentication', async () => {
+  it("an encrypted segment swapped with another partition's (checksums fixed up) fails authentication", async () => {
     const key = randomBytes(32);
     const s = await scenario(key);
     // Give partition 1 the bytes of partition 0, with a manifest that agrees.
     fs.copyFileSync(seg(s, 'orders.0.seg'), seg(s));
     rewriteManifest(s, (m) => {
       const p0 = m.partitions[0]!;
-      Object.assign(m.partitions[1]!, { storedBytes: p0.storedBytes, sha256: p0.sha256, rawBytes: p0.rawBytes, entries: p0.entries });
+      Object.assign(m.partitions[1]!, {
+        storedBytes: p0.storedBytes,
+        sha256: p0.sha256,
+        rawBytes: p0.rawBytes,
+        entries: p0.entries,
+      });
     });
     const err = await s.repo.restore(s.target, { id: s.bad.id }).catch((e: unknown) => e);
     expect((err as CheckpointCorruptError).reason).toMatch(/authentication tag does not match/);
@@ -218,7 +256,10 @@ describe('restore refuses damaged checkpoints, falls back, quarantines, reports'
     const s = await scenario();
     const m = { ...structuredClone(s.bad.manifest!), formatVersion: 2 };
     const body = Buffer.from(`${JSON.stringify(m)}\n`);
-    fs.writeFileSync(manifest(s), Buffer.concat([body, Buffer.from(`sha256:${createHash('sha256').update(body).digest('hex')}\n`)]));
+    fs.writeFileSync(
+      manifest(s),
+      Buffer.concat([body, Buffer.from(`sha256:${createHash('sha256').update(body).digest('hex')}\n`)]),
+    );
     const files = filesUnder(path.join(s.dir, s.bad.id));
     expect((await s.repo.list())[0]).toMatchObject({ id: s.bad.id, status: 'unsupported' });
     const err = await s.repo.restore(s.target, { id: s.bad.id }).catch((e: unknown) => e);
@@ -226,7 +267,9 @@ describe('restore refuses damaged checkpoints, falls back, quarantines, reports'
     expect(err).toMatchObject({ formatVersion: 2, supportedVersion: 1 });
     await expectUntouched(s);
     const r = await s.repo.restore(s.target);
-    expect(r.skipped).toEqual([{ id: s.bad.id, reason: expect.stringMatching(/format version 2.*\(left in place\)$/) }]);
+    expect(r.skipped).toEqual([
+      { id: s.bad.id, reason: expect.stringMatching(/format version 2.*\(left in place\)$/) },
+    ]);
     expect(r.restored[0]!.checkpointId).toBe(s.good.id);
     expect(filesUnder(path.join(s.dir, s.bad.id))).toEqual(files);
     await expect(s.repo.readEntries(s.bad.id, A0)).rejects.toBeInstanceOf(CheckpointFormatError);

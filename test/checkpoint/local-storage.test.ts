@@ -31,7 +31,8 @@ describe('local directory storage', () => {
     expect((await s.read('a/b/obj')).toString()).toBe('hello world');
     expect(filesUnder(root)).toEqual(['a/b/obj 11']);
     expect(fs.statSync(path.join(root, 'a/b/obj')).mode & 0o777).toBe(0o600);
-    for (const d of [root, path.join(root, 'a'), path.join(root, 'a/b')]) expect(fs.statSync(d).mode & 0o777).toBe(0o700);
+    for (const d of [root, path.join(root, 'a'), path.join(root, 'a/b')])
+      expect(fs.statSync(d).mode & 0o777).toBe(0o700);
   });
 
   it('abort leaves nothing; a write after commit is refused', async () => {
@@ -79,7 +80,17 @@ describe('local directory storage', () => {
 
   it('refuses keys that could escape the root or collide with temp files', async () => {
     const s = new LocalDirectoryStorage({ path: tmpDir('ls') });
-    for (const key of ['', '/abs', '../up', 'a/../b', 'a//b', 'a/./b', 'sp ace', 'x.tmp-0123456789abcdef', 'a/'.repeat(600)]) {
+    for (const key of [
+      '',
+      '/abs',
+      '../up',
+      'a/../b',
+      'a//b',
+      'a/./b',
+      'sp ace',
+      'x.tmp-0123456789abcdef',
+      'a/'.repeat(600),
+    ]) {
       await expect(s.create(key), key).rejects.toBeInstanceOf(InvalidArgumentError);
     }
     await expect(s.list('a')).rejects.toBeInstanceOf(InvalidArgumentError);
@@ -89,7 +100,10 @@ describe('local directory storage', () => {
 
   it('calls the fault hook before each publication step, in order; a failing step publishes nothing', async () => {
     const steps: string[] = [];
-    const s = new LocalDirectoryStorage({ path: tmpDir('ls'), onStep: (step, key) => void steps.push(`${step} ${key}`) });
+    const s = new LocalDirectoryStorage({
+      path: tmpDir('ls'),
+      onStep: (step, key) => void steps.push(`${step} ${key}`),
+    });
     await put(s, 'k/obj', 'data');
     expect(steps).toEqual(['create k/obj', 'fsync k/obj', 'rename k/obj', 'dir-fsync k/obj', 'committed k/obj']);
     for (const failAt of ['fsync', 'rename'] as PublishStep[]) {

@@ -17,8 +17,26 @@ function sample(): Manifest {
     encryption: { algorithm: 'aes-256-gcm', keyFingerprint: '0011223344556677' },
     writer: { host: 'h', pid: 42 },
     partitions: [
-      { topic: 'orders', partition: 0, offset: '100', entries: 3, rawBytes: 60, storedBytes: 90, sha256: 'a'.repeat(64), file: 'orders.0.seg' },
-      { topic: 'orders', partition: 1, offset: null, entries: 0, rawBytes: 0, storedBytes: 37, sha256: 'b'.repeat(64), file: 'orders.1.seg' },
+      {
+        topic: 'orders',
+        partition: 0,
+        offset: '100',
+        entries: 3,
+        rawBytes: 60,
+        storedBytes: 90,
+        sha256: 'a'.repeat(64),
+        file: 'orders.0.seg',
+      },
+      {
+        topic: 'orders',
+        partition: 1,
+        offset: null,
+        entries: 0,
+        rawBytes: 0,
+        storedBytes: 37,
+        sha256: 'b'.repeat(64),
+        file: 'orders.1.seg',
+      },
     ],
   };
 }
@@ -111,7 +129,12 @@ describe('manifest', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(CheckpointFormatError);
-    expect(err).toMatchObject({ code: 'ERR_TIDEMARK_CHECKPOINT_FORMAT', formatVersion: 2, supportedVersion: 1, checkpointId: ID });
+    expect(err).toMatchObject({
+      code: 'ERR_TIDEMARK_CHECKPOINT_FORMAT',
+      formatVersion: 2,
+      supportedVersion: 1,
+      checkpointId: ID,
+    });
     expect((err as Error).message).toMatch(/format version 2, newer than the 1 this code reads/);
   });
 
@@ -138,7 +161,14 @@ describe('checkpoint ids', () => {
 
   it('recognizes ids and rejects look-alikes', () => {
     expect(isCheckpointId(ID)).toBe(true);
-    for (const bad of ['', 'quarantine', '20261322T193000123Z-0123456789abcdef', '20261122T193000123Z-0123', '../x', 42]) {
+    for (const bad of [
+      '',
+      'quarantine',
+      '20261322T193000123Z-0123456789abcdef',
+      '20261122T193000123Z-0123',
+      '../x',
+      42,
+    ]) {
       expect(isCheckpointId(bad), String(bad)).toBe(false);
     }
   });

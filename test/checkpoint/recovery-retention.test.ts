@@ -65,7 +65,10 @@ describe('a slow recovery and retention (keepLast: 1)', () => {
     const ckptDir = path.join(dir, 'checkpoints');
     const log = new InProcessLog();
     log.createTopic(TOPIC, 2);
-    log.append(TOPIC, Array.from({ length: 24 }, (_, i) => ({ key: `k${i}`, value: 'x', partition: i % 2 })));
+    log.append(
+      TOPIC,
+      Array.from({ length: 24 }, (_, i) => ({ key: `k${i}`, value: 'x', partition: i % 2 })),
+    );
     const writer = openRepo(ckptDir);
 
     // Another member got both partitions to offset 10 and checkpointed P1
@@ -104,7 +107,9 @@ describe('a slow recovery and retention (keepLast: 1)', () => {
       await expect.poll(() => storage.reached, { timeout: 10_000, interval: 5 }).toBe(true);
       // Let a periodic checkpoint (and its retention pass) run while both recover.
       const coordinator = pipeline.checkpoints!;
-      await expect.poll(() => coordinator.lastSuccessAt !== undefined && !coordinator.inFlight, { timeout: 10_000, interval: 5 }).toBe(true);
+      await expect
+        .poll(() => coordinator.lastSuccessAt !== undefined && !coordinator.inFlight, { timeout: 10_000, interval: 5 })
+        .toBe(true);
       storage.open();
       await started;
       await expect.poll(() => pipeline.ready, { timeout: 10_000, interval: 5 }).toBe(true);
@@ -120,7 +125,9 @@ describe('a slow recovery and retention (keepLast: 1)', () => {
       const held = written.flatMap((c) => c.partitions.map((p) => `${p.topic}:${p.partition}@${p.offset}`));
       expect(held.filter((h) => h.endsWith('@5'))).toEqual([]);
       // And on to the end of the log, each record counted once.
-      await expect.poll(() => pipeline.positions().map((p) => p.offset), { timeout: 10_000, interval: 5 }).toEqual(['12', '12']);
+      await expect
+        .poll(() => pipeline.positions().map((p) => p.offset), { timeout: 10_000, interval: 5 })
+        .toEqual(['12', '12']);
       expect([0, 1].map((p) => store.partition(TOPIC, p).get('n'))).toEqual([12, 12]);
     } finally {
       storage.open();

@@ -59,13 +59,29 @@ describe('checkpoint repository: write, list, restore', () => {
     const list = await repo.list();
     expect(list.map((c) => c.id)).toEqual([second.id, first.id]);
     const c = list[0]!;
-    expect(c).toMatchObject({ status: 'valid', quarantined: false, entries: 60, encryption: { algorithm: 'none', keyAvailable: true } });
+    expect(c).toMatchObject({
+      status: 'valid',
+      quarantined: false,
+      entries: 60,
+      encryption: { algorithm: 'none', keyAvailable: true },
+    });
     expect(c.createdAt).toBeInstanceOf(Date);
-    expect(c.partitions[0]).toMatchObject({ topic: 'orders', partition: 0, offset: '20', entries: 60, file: 'orders.0.seg' });
+    expect(c.partitions[0]).toMatchObject({
+      topic: 'orders',
+      partition: 0,
+      offset: '20',
+      entries: 60,
+      file: 'orders.0.seg',
+    });
     expect(c.partitions[0]!.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(c.rawBytes).toBeGreaterThan(c.partitions[0]!.storedBytes);
     expect(c.storedBytes).toBeGreaterThan(c.partitions[0]!.storedBytes); // plus the manifest
-    expect(c.manifest).toMatchObject({ formatVersion: 1, schemaVersion: 1, compression: { codec: 'zstd', level: 3 }, writer: { pid: process.pid } });
+    expect(c.manifest).toMatchObject({
+      formatVersion: 1,
+      schemaVersion: 1,
+      compression: { codec: 'zstd', level: 3 },
+      writer: { pid: process.pid },
+    });
     expect((await repo.get(first.id)).partitions[0]!.offset).toBe('10');
     await expect(repo.get('20200101T000000000Z-0000000000000000')).rejects.toBeInstanceOf(CheckpointNotFoundError);
     await expect(repo.get('nonsense')).rejects.toBeInstanceOf(CheckpointNotFoundError);
@@ -81,7 +97,9 @@ describe('checkpoint repository: write, list, restore', () => {
       const info = await repo.write(snap, { partitions: [B0, { topic: 'unknown', partition: 3 }] });
       expect(info!.partitions.map((p) => p.topic)).toEqual(['payments']);
       expect(await repo.write(snap, { partitions: [{ topic: 'unknown', partition: 3 }] })).toBeUndefined();
-      await expect(repo.write(snap, { partitions: [{ topic: 'bad topic!', partition: 0 }] })).rejects.toThrow(/invalid topic/);
+      await expect(repo.write(snap, { partitions: [{ topic: 'bad topic!', partition: 0 }] })).rejects.toThrow(
+        /invalid topic/,
+      );
     } finally {
       snap.release();
     }
@@ -115,7 +133,10 @@ describe('checkpoint repository: write, list, restore', () => {
     const onlyA0 = await checkpointNow(store, repo, [A0]);
     const target = await openStore();
     const result = await repo.restore(target, { partitions: [A1, A0, B0, A0] });
-    expect(result.restored.map((r) => `${r.partition}:${r.checkpointId}:${r.offset}`)).toEqual([`0:${onlyA0.id}:20`, `1:${both.id}:10`]);
+    expect(result.restored.map((r) => `${r.partition}:${r.checkpointId}:${r.offset}`)).toEqual([
+      `0:${onlyA0.id}:20`,
+      `1:${both.id}:10`,
+    ]);
     expect(result.missing).toEqual([B0]);
   });
 
@@ -133,7 +154,9 @@ describe('checkpoint repository: write, list, restore', () => {
     expect(await rawState(target, A0)).toEqual(oldState);
     const r2 = await repo.restore(target, { id: old.id, partitions: [A0, B0] });
     expect(r2.missing).toEqual([B0]);
-    await expect(repo.restore(target, { id: '20200101T000000000Z-0000000000000000' })).rejects.toBeInstanceOf(CheckpointNotFoundError);
+    await expect(repo.restore(target, { id: '20200101T000000000Z-0000000000000000' })).rejects.toBeInstanceOf(
+      CheckpointNotFoundError,
+    );
   });
 
   it('an empty directory restores nothing', async () => {
@@ -217,7 +240,8 @@ describe('checkpoint repository: write, list, restore', () => {
       { storage, clock: {} },
       { storage, nope: 1 },
     ];
-    for (const o of bad) expect(() => new CheckpointRepository(o as never), JSON.stringify(Object.keys(o))).toThrow(ConfigError);
+    for (const o of bad)
+      expect(() => new CheckpointRepository(o as never), JSON.stringify(Object.keys(o))).toThrow(ConfigError);
     expect(() => new CheckpointRepository(null as never)).toThrow(ConfigError);
   });
 
@@ -263,11 +287,23 @@ describe('checkpoint repository: encryption at rest', () => {
     const local = await rawState(target, A0);
     for (const repo of [openRepo(dir, { key: randomBytes(32) }), openRepo(dir)]) {
       const listed = await repo.list();
-      expect(listed[0]).toMatchObject({ status: 'valid', encryption: { algorithm: 'aes-256-gcm', keyAvailable: false } });
-      for (const attempt of [() => repo.restore(target), () => repo.restore(target, { partitions: [A0] }), () => repo.restore(target, { id: info.id }), () => repo.readEntries(info.id, A0)]) {
+      expect(listed[0]).toMatchObject({
+        status: 'valid',
+        encryption: { algorithm: 'aes-256-gcm', keyAvailable: false },
+      });
+      for (const attempt of [
+        () => repo.restore(target),
+        () => repo.restore(target, { partitions: [A0] }),
+        () => repo.restore(target, { id: info.id }),
+        () => repo.readEntries(info.id, A0),
+      ]) {
         const err = await attempt().catch((e: unknown) => e);
         expect(err).toBeInstanceOf(CheckpointKeyError);
-        expect(err).toMatchObject({ code: 'ERR_TIDEMARK_CHECKPOINT_KEY', checkpointId: info.id, keyFingerprint: keyFingerprint(key) });
+        expect(err).toMatchObject({
+          code: 'ERR_TIDEMARK_CHECKPOINT_KEY',
+          checkpointId: info.id,
+          keyFingerprint: keyFingerprint(key),
+        });
         expect((err as Error).message).toMatch(new RegExp(`fingerprint is ${keyFingerprint(key)}`));
       }
       const [v] = await repo.verify(info.id);
@@ -303,7 +339,7 @@ describe('checkpoint repository: the worker thread', () => {
   it('restores from a store reopened in another process-like lifetime (files only, no shared memory)', async () => {
     const dir = tmpDir('ck');
     const stateDir = path.join(tmpDir('st'), 'state');
-    let expected;
+    let expected: Awaited<ReturnType<typeof rawState>>;
     {
       const store = await StateStore.open({ path: stateDir });
       await fill(store, A0, 300, 42);

@@ -18,7 +18,10 @@ describe('the main thread stays responsive while a checkpoint is written', () =>
     function* entries() {
       for (let i = 0; i < N; i++) {
         const o = (i * 7919) % (noise.length - 40);
-        yield { key: codec.encode(`user-${String(i).padStart(8, '0')}`), value: encodeValue({ n: i, blob: noise.subarray(o, o + 40) }, 0, 0) };
+        yield {
+          key: codec.encode(`user-${String(i).padStart(8, '0')}`),
+          value: encodeValue({ n: i, blob: noise.subarray(o, o + 40) }, 0, 0),
+        };
       }
     }
     await store.replacePartition(TP, entries(), String(N));

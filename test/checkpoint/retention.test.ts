@@ -2,7 +2,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { planRetention, resolveRetention, type RetentionCandidate } from '../../src/checkpoint/retention.js';
-import { ConfigError, ManualClock, type CheckpointInfo, type CheckpointRepository, type StateStore, type TopicPartition } from '../../src/index.js';
+import {
+  ConfigError,
+  ManualClock,
+  type CheckpointInfo,
+  type CheckpointRepository,
+  type StateStore,
+  type TopicPartition,
+} from '../../src/index.js';
 import { killHard, runTs } from '../helpers/child.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { checkpointNow, fill, filesUnder, flipBit, openRepo, openStore } from './support.js';
@@ -17,7 +24,11 @@ function id(minute: number): string {
   const d = new Date(T0 + minute * 60_000).toISOString();
   return `${d.slice(0, 4)}${d.slice(5, 7)}${d.slice(8, 10)}T${d.slice(11, 13)}${d.slice(14, 16)}${d.slice(17, 19)}${d.slice(20, 23)}Z-${String(minute).padStart(16, '0')}`;
 }
-function c(minute: number, partitions: TopicPartition[], status: RetentionCandidate['status'] = 'valid'): RetentionCandidate {
+function c(
+  minute: number,
+  partitions: TopicPartition[],
+  status: RetentionCandidate['status'] = 'valid',
+): RetentionCandidate {
   return { id: id(minute), status, partitions };
 }
 const policy = (p: Parameters<typeof resolveRetention>[0] = {}) => resolveRetention(p);
@@ -28,7 +39,12 @@ describe('retention rules (planRetention)', () => {
     const cps = [1, 2, 3, 4, 5].map((m) => c(m, [P0]));
     const plan = planRetention(cps, policy(), now(10), new Set());
     expect(plan.delete.sort()).toEqual([id(1), id(2)]);
-    expect(planRetention(cps, policy({ keepLast: 1 }), now(10), new Set()).delete.sort()).toEqual([id(1), id(2), id(3), id(4)]);
+    expect(planRetention(cps, policy({ keepLast: 1 }), now(10), new Set()).delete.sort()).toEqual([
+      id(1),
+      id(2),
+      id(3),
+      id(4),
+    ]);
   });
 
   it('applies "newest N" per partition: one consumer checkpointing often does not push out another\'s partitions', () => {
@@ -52,7 +68,7 @@ describe('retention rules (planRetention)', () => {
     expect(all.delete.sort()).toEqual([id(1), id(3)]);
   });
 
-  it("never deletes the checkpoint holding a partition at its highest offset, however new the ones holding it lower (issue 8, item 5)", () => {
+  it('never deletes the checkpoint holding a partition at its highest offset, however new the ones holding it lower (issue 8, item 5)', () => {
     // A member recovering slowly checkpointed P0 from stale local state (offset 5)
     // after the checkpoint holding it at 10: recovery needs the one at 10.
     const at = (minute: number, offsets: Array<[TopicPartition, string | null]>): RetentionCandidate => ({
@@ -60,12 +76,29 @@ describe('retention rules (planRetention)', () => {
       status: 'valid',
       partitions: offsets.map(([tp, offset]) => ({ ...tp, offset })),
     });
-    const cps = [at(1, [[P0, '7']]), at(2, [[P0, '10'], [P1, '3']]), at(3, [[P0, '5'], [P1, '4']]), at(4, [[P0, '5'], [P1, '6']])];
+    const cps = [
+      at(1, [[P0, '7']]),
+      at(2, [
+        [P0, '10'],
+        [P1, '3'],
+      ]),
+      at(3, [
+        [P0, '5'],
+        [P1, '4'],
+      ]),
+      at(4, [
+        [P0, '5'],
+        [P1, '6'],
+      ]),
+    ];
     const plan = planRetention(cps, policy({ keepLast: 1 }), now(10), new Set());
     expect(plan.delete.sort()).toEqual([id(1), id(3)]);
     expect(plan.keep).toContainEqual({ id: id(2), why: 'holds t:0 at its highest offset, 10' });
     // Also past maxAge: it is what recovery would take.
-    expect(planRetention(cps, policy({ keepLast: 1, maxAgeMs: 1 }), now(10), new Set()).delete.sort()).toEqual([id(1), id(3)]);
+    expect(planRetention(cps, policy({ keepLast: 1, maxAgeMs: 1 }), now(10), new Set()).delete.sort()).toEqual([
+      id(1),
+      id(3),
+    ]);
     // Equal highest offsets: the newest of them is kept, the older may go.
     const ties = [at(1, [[P0, '10']]), at(2, [[P0, '10']]), at(3, [[P0, '5']])];
     expect(planRetention(ties, policy({ keepLast: 1 }), now(10), new Set()).delete).toEqual([id(1)]);
@@ -91,12 +124,24 @@ describe('retention rules (planRetention)', () => {
   it('removes incomplete checkpoints only after the grace period', () => {
     const cps = [c(1, [P0]), c(2, [], 'incomplete'), c(100, [], 'incomplete')];
     expect(planRetention(cps, policy({ incompleteAfterMs: HOUR }), now(61), new Set()).deleteIncomplete).toEqual([]);
-    expect(planRetention(cps, policy({ incompleteAfterMs: HOUR }), now(100) + 1, new Set()).deleteIncomplete).toEqual([id(2)]);
-    expect(planRetention(cps, policy({ incompleteAfterMs: HOUR }), now(100) + 1, new Set([id(2)])).deleteIncomplete).toEqual([]);
+    expect(planRetention(cps, policy({ incompleteAfterMs: HOUR }), now(100) + 1, new Set()).deleteIncomplete).toEqual([
+      id(2),
+    ]);
+    expect(
+      planRetention(cps, policy({ incompleteAfterMs: HOUR }), now(100) + 1, new Set([id(2)])).deleteIncomplete,
+    ).toEqual([]);
   });
 
   it('validates the policy', () => {
-    for (const bad of [{ keepLast: 0 }, { keepLast: 1.5 }, { maxAgeMs: 0 }, { maxAgeMs: -1 }, { incompleteAfterMs: -1 }, { keep: 3 }, 3]) {
+    for (const bad of [
+      { keepLast: 0 },
+      { keepLast: 1.5 },
+      { maxAgeMs: 0 },
+      { maxAgeMs: -1 },
+      { incompleteAfterMs: -1 },
+      { keep: 3 },
+      3,
+    ]) {
       expect(() => resolveRetention(bad as never), JSON.stringify(bad)).toThrow(ConfigError);
     }
     expect(resolveRetention(undefined)).toEqual({ keepLast: 3, maxAgeMs: undefined, incompleteAfterMs: HOUR });

@@ -50,9 +50,17 @@ describe('restoring a checkpoint of another schema version', () => {
     const target = await open(path.join(dir, 'v3'), 3);
     try {
       const r = await repo.restore(target);
-      expect(r.restored.map((x) => `${x.topic}:${x.partition}@${x.offset}:${x.checkpointId === cp.id}`)).toEqual(['orders:0@40:true', 'orders:1@3:true']);
+      expect(r.restored.map((x) => `${x.topic}:${x.partition}@${x.offset}:${x.checkpointId === cp.id}`)).toEqual([
+        'orders:0@40:true',
+        'orders:1@3:true',
+      ]);
       expect([await rawState(target, A0), await rawState(target, A1)]).toEqual(expected);
-      expect(target.partition('orders', 0).get('k000021')).toEqual({ i: 21, seen: 42, label: 'v1', pad: 'x'.repeat(21) });
+      expect(target.partition('orders', 0).get('k000021')).toEqual({
+        i: 21,
+        seen: 42,
+        label: 'v1',
+        pad: 'x'.repeat(21),
+      });
       expect(target.schemaVersion).toBe(3);
     } finally {
       await target.close();
@@ -102,7 +110,9 @@ describe('restoring a checkpoint of another schema version', () => {
       const err = await repo.restore(v2).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(SchemaVersionError);
       expect(err).toMatchObject({ storedVersion: 3, expectedVersion: 2 });
-      expect((err as Error).message).toContain(`checkpoint ${newer.id} holds state of schema version 3, newer than this store's 2`);
+      expect((err as Error).message).toContain(
+        `checkpoint ${newer.id} holds state of schema version 3, newer than this store's 2`,
+      );
       expect(await rawState(v2, A0)).toEqual(before);
     } finally {
       await v2.close();
@@ -120,13 +130,25 @@ describe('restoring a checkpoint of another schema version', () => {
 
 describe('a rolling deploy on the in-process source', () => {
   const TOPIC = 'clicks';
-  const counterV1 = (m: PipelineMessage, s: PartitionState): void => void s.update<number>(String(m.key), (n) => (n ?? 0) + 1);
+  const counterV1 = (m: PipelineMessage, s: PartitionState): void =>
+    void s.update<number>(String(m.key), (n) => (n ?? 0) + 1);
   const counterV2 = (m: PipelineMessage, s: PartitionState): void =>
     void s.update<{ n: number }>(String(m.key), (v) => ({ n: (v?.n ?? 0) + 1 }));
   const toV2: Migrations = { 1: (n: number) => ({ n }) };
 
-  async function run(log: InProcessLog, stateDir: string, ckptDir: string, schemaVersion: number, handler: typeof counterV1) {
-    const store = await StateStore.open({ path: stateDir, sweepIntervalMs: 0, schemaVersion, migrations: schemaVersion === 2 ? toV2 : {} });
+  async function run(
+    log: InProcessLog,
+    stateDir: string,
+    ckptDir: string,
+    schemaVersion: number,
+    handler: typeof counterV1,
+  ) {
+    const store = await StateStore.open({
+      path: stateDir,
+      sweepIntervalMs: 0,
+      schemaVersion,
+      migrations: schemaVersion === 2 ? toV2 : {},
+    });
     const reports: RecoveryReport[] = [];
     const repository = openRepo(ckptDir);
     const pipeline = new Pipeline({
@@ -140,23 +162,33 @@ describe('a rolling deploy on the in-process source', () => {
     return { pipeline, store, reports };
   }
 
-  it('a new member restores an old member\'s checkpoints, migrated; an old member refuses a new one\'s and fails, never starting empty', async () => {
+  it("a new member restores an old member's checkpoints, migrated; an old member refuses a new one's and fails, never starting empty", async () => {
     const dir = tmpDir('rolling');
     const ckpt = path.join(dir, 'checkpoints');
     const log = new InProcessLog();
     log.createTopic(TOPIC, 2);
-    log.append(TOPIC, Array.from({ length: 40 }, (_, i) => ({ key: `k${i % 5}`, value: 'x', partition: i % 2 })));
+    log.append(
+      TOPIC,
+      Array.from({ length: 40 }, (_, i) => ({ key: `k${i % 5}`, value: 'x', partition: i % 2 })),
+    );
 
     const old = await run(log, path.join(dir, 'old'), ckpt, 1, counterV1);
     await old.pipeline.start();
-    await expect.poll(() => old.pipeline.positions().map((p) => p.offset), { timeout: 10_000, interval: 5 }).toEqual(['20', '20']);
+    await expect
+      .poll(() => old.pipeline.positions().map((p) => p.offset), { timeout: 10_000, interval: 5 })
+      .toEqual(['20', '20']);
     await old.pipeline.stop(); // final checkpoint, schema 1
 
     // The new version, on a fresh disk, is handed both partitions.
-    log.append(TOPIC, Array.from({ length: 10 }, (_, i) => ({ key: `k${i % 5}`, value: 'x', partition: i % 2 })));
+    log.append(
+      TOPIC,
+      Array.from({ length: 10 }, (_, i) => ({ key: `k${i % 5}`, value: 'x', partition: i % 2 })),
+    );
     const fresh = await run(log, path.join(dir, 'new'), ckpt, 2, counterV2);
     await fresh.pipeline.start();
-    await expect.poll(() => fresh.pipeline.positions().map((p) => p.offset), { timeout: 10_000, interval: 5 }).toEqual(['25', '25']);
+    await expect
+      .poll(() => fresh.pipeline.positions().map((p) => p.offset), { timeout: 10_000, interval: 5 })
+      .toEqual(['25', '25']);
     expect(fresh.reports.map((r) => [r.partition, r.source, r.offset])).toEqual([
       [0, 'checkpoint', '20'],
       [1, 'checkpoint', '20'],

@@ -12,7 +12,10 @@ interface Encoded {
 function entries(n: number, valueBytes = (i: number) => 1 + (i % 50)): Array<{ key: Buffer; value: Buffer }> {
   const out = [];
   for (let i = 0; i < n; i++) {
-    out.push({ key: Buffer.from(`\x00\x01key-${String(i).padStart(7, '0')}`), value: Buffer.alloc(valueBytes(i), i % 251) });
+    out.push({
+      key: Buffer.from(`\x00\x01key-${String(i).padStart(7, '0')}`),
+      value: Buffer.alloc(valueBytes(i), i % 251),
+    });
   }
   return out;
 }
@@ -25,7 +28,17 @@ function encodeRaw(rawChunks: Buffer[], entryCount: number, key?: Buffer, aad?: 
   const stored = Buffer.concat(parts);
   expect(stored.length).toBe(result.storedBytes);
   expect(createHash('sha256').update(stored).digest('hex')).toBe(result.sha256);
-  return { stored, params: { storedBytes: result.storedBytes, rawBytes: result.rawBytes, entries: entryCount, sha256: result.sha256, key, aad } };
+  return {
+    stored,
+    params: {
+      storedBytes: result.storedBytes,
+      rawBytes: result.rawBytes,
+      entries: entryCount,
+      sha256: result.sha256,
+      key,
+      aad,
+    },
+  };
 }
 
 function encode(list: Array<{ key: Buffer; value: Buffer }>, key?: Buffer, aad?: Buffer, chunkBytes?: number): Encoded {
@@ -127,7 +140,9 @@ describe('segment codec: every damaged input is refused', () => {
 
   it('manifest figures that disagree with the segment are refused', () => {
     const { stored, params } = encode(small);
-    expect(decodeError(stored, { ...params, entries: params.entries + 1 })).toMatch(/holds 40 records, the manifest records 41/);
+    expect(decodeError(stored, { ...params, entries: params.entries + 1 })).toMatch(
+      /holds 40 records, the manifest records 41/,
+    );
     expect(decodeError(stored, { ...params, rawBytes: params.rawBytes + 1 })).toMatch(/decompresses to \d+ bytes/);
     expect(decodeError(stored, { ...params, rawBytes: params.rawBytes - 1 })).toMatch(/inflates past/);
   });
@@ -146,7 +161,12 @@ describe('segment codec: every damaged input is refused', () => {
       ['duplicate', Buffer.concat([rec('a', '1'), rec('a', '2')]), 2, /out of key order/],
       ['empty key', Buffer.concat([rec('', '1')]), 1, /empty key/],
       ['cut record', Buffer.concat([rec('a', '1'), rec('b', '22').subarray(0, 8)]), 2, /ends inside a record/],
-      ['huge length', Buffer.concat([rec('a', '1'), Buffer.from([1, 0, 0xff, 0xff, 0xff, 0x7f, 0x62])]), 2, /ends inside a record|longer than the rest/],
+      [
+        'huge length',
+        Buffer.concat([rec('a', '1'), Buffer.from([1, 0, 0xff, 0xff, 0xff, 0x7f, 0x62])]),
+        2,
+        /ends inside a record|longer than the rest/,
+      ],
     ];
     for (const [name, raw, n, re] of cases) {
       const { stored, params } = encodeRaw([raw], n);
@@ -160,9 +180,13 @@ describe('segment codec: every damaged input is refused', () => {
     // Two zstd frames where one is expected.
     const one = encode(small);
     const twice = Buffer.concat([one.stored, one.stored]);
-    expect(decodeError(twice, { ...one.params, storedBytes: twice.length, sha256: createHash('sha256').update(twice).digest('hex') })).toMatch(
-      /after the end of the zstd frame/,
-    );
+    expect(
+      decodeError(twice, {
+        ...one.params,
+        storedBytes: twice.length,
+        sha256: createHash('sha256').update(twice).digest('hex'),
+      }),
+    ).toMatch(/after the end of the zstd frame/);
   });
 
   it('the record scanner checks lengths and order across calls', () => {
@@ -221,6 +245,8 @@ describe('segment codec: decompression bombs', () => {
     parts.push(tail);
     const stored = Buffer.concat(parts);
     expect(stored.length).toBeLessThan(64 * 1024);
-    expect(decodeError(stored, { storedBytes: stored.length, rawBytes: 1000, entries: 1, sha256: result.sha256 })).toMatch(/inflates past/);
+    expect(
+      decodeError(stored, { storedBytes: stored.length, rawBytes: 1000, entries: 1, sha256: result.sha256 }),
+    ).toMatch(/inflates past/);
   });
 });

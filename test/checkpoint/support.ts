@@ -17,28 +17,48 @@ import {
 import { tmpDir } from '../helpers/tmp.js';
 
 /** A StateStore on a fresh directory, closed after the test. */
-export async function openStore(dir = path.join(tmpDir('ckstore'), 'state'), schemaVersion?: number): Promise<StateStore> {
-  const store = await StateStore.open({ path: dir, cacheEntries: 100_000, sweepIntervalMs: 0, ...(schemaVersion ? { schemaVersion } : {}) });
+export async function openStore(
+  dir = path.join(tmpDir('ckstore'), 'state'),
+  schemaVersion?: number,
+): Promise<StateStore> {
+  const store = await StateStore.open({
+    path: dir,
+    cacheEntries: 100_000,
+    sweepIntervalMs: 0,
+    ...(schemaVersion ? { schemaVersion } : {}),
+  });
   onTestFinished(() => store.close().catch(() => undefined));
   return store;
 }
 
 /** A repository on `dir` (a fresh one by default), closed after the test. */
-export function openRepo(dir = tmpDir('ckrepo'), extra: Partial<CheckpointRepositoryOptions> = {}): CheckpointRepository {
+export function openRepo(
+  dir = tmpDir('ckrepo'),
+  extra: Partial<CheckpointRepositoryOptions> = {},
+): CheckpointRepository {
   const repo = new CheckpointRepository({ storage: new LocalDirectoryStorage({ path: dir }), ...extra });
   onTestFinished(() => repo.close());
   return repo;
 }
 
 /** Puts `n` entries `k<i>` -> { i, tag, pad } into a partition and commits them with `offset`. */
-export async function fill(store: StateStore, tp: TopicPartition, n: number, offset: number | string, tag = 'v1'): Promise<void> {
+export async function fill(
+  store: StateStore,
+  tp: TopicPartition,
+  n: number,
+  offset: number | string,
+  tag = 'v1',
+): Promise<void> {
   const p = store.partition(tp.topic, tp.partition);
   for (let i = 0; i < n; i++) p.put(`k${String(i).padStart(6, '0')}`, { i, tag, pad: 'x'.repeat(i % 40) });
   await store.commit([{ topic: tp.topic, partition: tp.partition, offset }]);
 }
 
 /** Every stored entry of a partition as hex `key=value` strings, plus its offset: byte-exact state. */
-export async function rawState(store: StateStore, tp: TopicPartition): Promise<{ offset: string | undefined; entries: string[] }> {
+export async function rawState(
+  store: StateStore,
+  tp: TopicPartition,
+): Promise<{ offset: string | undefined; entries: string[] }> {
   const snap = await store.snapshot();
   try {
     const entries = [...snap.entries(tp)].map((e) => `${e.key.toString('hex')}=${e.value.toString('hex')}`);
@@ -109,7 +129,7 @@ export class FaultyStorage extends ForwardingStorage {
     return {
       write: async (chunk) => {
         const f = this.failWrite;
-        if (f !== undefined && f.match.test(key) && written + chunk.length > f.afterBytes) {
+        if (f?.match.test(key) && written + chunk.length > f.afterBytes) {
           throw errno(f.code, `injected while writing ${key}`);
         }
         written += chunk.length;
@@ -117,7 +137,7 @@ export class FaultyStorage extends ForwardingStorage {
       },
       commit: async () => {
         const f = this.failCommit;
-        if (f !== undefined && f.match.test(key)) {
+        if (f?.match.test(key)) {
           await w.abort();
           throw errno(f.code, `injected at commit of ${key}`);
         }

@@ -52,16 +52,35 @@ describe('the codec worker loads in every context', () => {
       process.execPath,
       [
         path.join(root, 'node_modules/typescript/bin/tsc'),
-        ...['--outDir', out, '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022', '--skipLibCheck', '--types', 'node'],
+        ...[
+          '--outDir',
+          out,
+          '--module',
+          'NodeNext',
+          '--moduleResolution',
+          'NodeNext',
+          '--target',
+          'ES2022',
+          '--skipLibCheck',
+          '--types',
+          'node',
+        ],
         ...['--noCheck', path.join(root, 'test/fixtures/checkpoint-roundtrip.ts')],
       ],
       { cwd: root, stdio: 'pipe' },
     );
-    const script = fs.readdirSync(out, { recursive: true }).map(String).find((f) => f.endsWith('checkpoint-roundtrip.js'))!;
-    const r = spawnSync(process.execPath, [path.join(out, script), path.join(dir, 'data'), pathToFileURL(path.join(out, 'dist')).href + '/'], {
-      encoding: 'utf8',
-      env: { ...process.env, NODE_OPTIONS: '' },
-    });
+    const script = fs
+      .readdirSync(out, { recursive: true })
+      .map(String)
+      .find((f) => f.endsWith('checkpoint-roundtrip.js'))!;
+    const r = spawnSync(
+      process.execPath,
+      [path.join(out, script), path.join(dir, 'data'), `${pathToFileURL(path.join(out, 'dist')).href}/`],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, NODE_OPTIONS: '' },
+      },
+    );
     expect(r.stderr).not.toMatch(/tsx|Unknown file extension/);
     expect(r.stdout.trim()).toBe('ROUNDTRIP valid 1000 {"i":999}');
   });

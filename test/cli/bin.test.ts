@@ -45,7 +45,11 @@ describe('the built bin', () => {
     expect(bin).toBe(path.join(dir, 'dist/cli/main.js'));
     expect(fs.readFileSync(bin, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
     fs.chmodSync(bin, 0o755); // npm does this when it links a bin
-    const env = { ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`, TIDEMARK_CHECKPOINT_KEY: '' };
+    const env = {
+      ...process.env,
+      PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`,
+      TIDEMARK_CHECKPOINT_KEY: '',
+    };
 
     const help = await run(bin, ['--help'], { env });
     expect(help.stdout).toMatch(/^Usage: tidemark <command> \[options\]/);
@@ -57,12 +61,18 @@ describe('the built bin', () => {
     // verify decodes in the codec worker: the compiled worker entry must load too.
     const verify = await run(bin, ['verify', '--checkpoints', checkpointsDir], { env });
     expect(verify.stdout).toContain('Summary: 2 checkpoints checked, 2 valid, 0 invalid.');
-    const exported = (await run(bin, ['export', '--checkpoints', checkpointsDir, '--partition', 'orders:0'], { env })).stdout;
+    const exported = (await run(bin, ['export', '--checkpoints', checkpointsDir, '--partition', 'orders:0'], { env }))
+      .stdout;
     const viaTsx = await tidemark(['export', '--state', stateDir, '--partition', 'orders:0']);
     expect(exported).toBe(viaTsx.stdout);
 
-    const failed = await run(bin, ['verify', '--checkpoints', path.join(dir, 'nope')], { env }).catch((e: { code: number; stderr: string }) => e);
-    expect(failed).toMatchObject({ code: 4, stderr: `tidemark: checkpoint directory ${path.join(dir, 'nope')} does not exist\n` });
+    const failed = await run(bin, ['verify', '--checkpoints', path.join(dir, 'nope')], { env }).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(failed).toMatchObject({
+      code: 4,
+      stderr: `tidemark: checkpoint directory ${path.join(dir, 'nope')} does not exist\n`,
+    });
   });
 });
 
@@ -78,10 +88,21 @@ describe('progress', () => {
 
   it.skipIf(!hasScript)('is drawn on stderr when it is a terminal (under script(1))', async () => {
     const { checkpointsDir } = fx.get();
-    const cmd = [process.execPath, '--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'verify', '--checkpoints', checkpointsDir]
+    const cmd = [
+      process.execPath,
+      '--import',
+      'tsx',
+      path.join(root, 'src/cli/main.ts'),
+      'verify',
+      '--checkpoints',
+      checkpointsDir,
+    ]
       .map((a) => `'${a.replace(/'/g, `'\\''`)}'`)
       .join(' ');
-    const { stdout } = await run('script', ['-qec', cmd, '/dev/null'], { cwd: root, env: { ...process.env, TIDEMARK_CHECKPOINT_KEY: '' } });
+    const { stdout } = await run('script', ['-qec', cmd, '/dev/null'], {
+      cwd: root,
+      env: { ...process.env, TIDEMARK_CHECKPOINT_KEY: '' },
+    });
     // cli-progress hides the cursor when a bar starts and shows it again when it stops.
     expect(stdout).toContain('\x1b[?25l');
     expect(stdout).toContain('\x1b[?25h');

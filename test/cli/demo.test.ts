@@ -19,7 +19,11 @@ describe("the CLI on the demo's output", () => {
 
     const list = await tidemark(['list', '--checkpoints', checkpointsDir, '--json']);
     expect(list.code).toBe(0);
-    const checkpoints = list.json().checkpoints as Array<{ id: string; status: string; partitions: Array<{ topic: string; partition: number; offset: string | null; file: string }> }>;
+    const checkpoints = list.json().checkpoints as Array<{
+      id: string;
+      status: string;
+      partitions: Array<{ topic: string; partition: number; offset: string | null; file: string }>;
+    }>;
     expect(checkpoints.length).toBeGreaterThanOrEqual(2);
     expect(checkpoints.every((c) => c.status === 'valid')).toBe(true);
     const [newest, previous] = checkpoints as [(typeof checkpoints)[0], (typeof checkpoints)[0]];
@@ -47,7 +51,9 @@ describe("the CLI on the demo's output", () => {
     const restore = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', target, '--json']);
     expect(restore.code).toBe(0);
     const result = restore.json();
-    expect(result.skipped).toEqual([{ id: newest.id, reason: `${newest.partitions[0]!.file}: segment sha256 mismatch (quarantined)` }]);
+    expect(result.skipped).toEqual([
+      { id: newest.id, reason: `${newest.partitions[0]!.file}: segment sha256 mismatch (quarantined)` },
+    ]);
     // Each partition from the checkpoint the consumer would take, past the
     // corrupt one: the highest offset, the newest among equals (a checkpoint
     // written while some partitions were still recovering holds only the others).
@@ -56,13 +62,21 @@ describe("the CLI on the demo's output", () => {
       for (const p of c.partitions) {
         const k = `${p.topic}:${p.partition}`;
         const had = best.get(k);
-        if (p.offset !== null && (had === undefined || BigInt(p.offset) > BigInt(had.offset))) best.set(k, { topic: p.topic, partition: p.partition, offset: p.offset, id: c.id });
+        if (p.offset !== null && (had === undefined || BigInt(p.offset) > BigInt(had.offset)))
+          best.set(k, { topic: p.topic, partition: p.partition, offset: p.offset, id: c.id });
       }
     }
-    const chosen = [...best.values()].sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
-    expect(result.restored.map((r: { topic: string; partition: number; offset: string; checkpointId: string }) => [r.topic, r.partition, r.offset, r.checkpointId])).toEqual(
-      chosen.map((b) => [b.topic, b.partition, b.offset, b.id]),
+    const chosen = [...best.values()].sort((a, b) =>
+      a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1,
     );
+    expect(
+      result.restored.map((r: { topic: string; partition: number; offset: string; checkpointId: string }) => [
+        r.topic,
+        r.partition,
+        r.offset,
+        r.checkpointId,
+      ]),
+    ).toEqual(chosen.map((b) => [b.topic, b.partition, b.offset, b.id]));
     expect(result.resumeFrom).toEqual(chosen.map(({ topic, partition, offset }) => ({ topic, partition, offset })));
     expect(fs.existsSync(path.join(checkpointsDir, 'quarantine', newest.id, 'manifest'))).toBe(true);
 

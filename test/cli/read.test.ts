@@ -18,7 +18,14 @@ function expectedExport(round: 1 | 2): unknown[] {
       lines.push({ topic: 'orders', partition, scope: '', key, value: { count: round, sum: round === 1 ? i : 3 * i } });
     }
   }
-  const pay = (scope: string, key: unknown, value: unknown, extra: object = {}) => ({ topic: 'payments', partition: 0, scope, key, value, ...extra });
+  const pay = (scope: string, key: unknown, value: unknown, extra: object = {}) => ({
+    topic: 'payments',
+    partition: 0,
+    scope,
+    key,
+    value,
+    ...extra,
+  });
   lines.push(
     pay('', 'every-type', {
       big: { $bigint: '12345678901234567890' },
@@ -77,7 +84,13 @@ describe('tidemark list', () => {
       expect(c.storedBytes).toBeGreaterThan(c.partitions.reduce((n: number, p: any) => n + p.storedBytes, 0));
       const offsets = Object.fromEntries(c.partitions.map((p: any) => [`${p.topic}:${p.partition}`, p.offset]));
       expect(offsets).toEqual(ROUND_OFFSETS[round - 1]);
-      expect(c.partitions[0]).toMatchObject({ topic: 'orders', partition: 0, entries: 20, file: 'orders.0.seg', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expect(c.partitions[0]).toMatchObject({
+        topic: 'orders',
+        partition: 0,
+        entries: 20,
+        file: 'orders.0.seg',
+        sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      });
     }
   });
 
@@ -103,7 +116,13 @@ describe('tidemark verify', () => {
     expect(r.stdout).toContain('Summary: 2 checkpoints checked, 2 valid, 0 invalid.');
     const j = await tidemark(['verify', '--checkpoints', checkpointsDir, ids[0], '--json']);
     expect(j.code).toBe(0);
-    expect(j.json()).toMatchObject({ ok: true, checked: 1, valid: 1, invalid: 0, results: [{ id: ids[0], status: 'valid', checked: true }] });
+    expect(j.json()).toMatchObject({
+      ok: true,
+      checked: 1,
+      valid: 1,
+      invalid: 0,
+      results: [{ id: ids[0], status: 'valid', checked: true }],
+    });
     expect(j.json().results[0].partitions).toHaveLength(3);
     expect(j.json().results[0].bytesChecked).toBeGreaterThan(0);
   });
@@ -174,18 +193,41 @@ describe('tidemark inspect', () => {
 
   it('--json: manifest, partitions and samples in export form', async () => {
     const { checkpointsDir, ids } = fx.get();
-    const r = await tidemark(['inspect', '--checkpoints', checkpointsDir, ids[0], '--partition', 'payments:0', '--sample', '10', '--json']);
+    const r = await tidemark([
+      'inspect',
+      '--checkpoints',
+      checkpointsDir,
+      ids[0],
+      '--partition',
+      'payments:0',
+      '--sample',
+      '10',
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     const doc = r.json();
     expect(doc.status).toBe('valid');
     expect(doc.checkpoint).toMatchObject({ id: ids[0], status: 'valid' });
-    expect(doc.manifest).toMatchObject({ format: 'tidemark-checkpoint', formatVersion: 1, id: ids[0], schemaVersion: 1, compression: { codec: 'zstd' } });
+    expect(doc.manifest).toMatchObject({
+      format: 'tidemark-checkpoint',
+      formatVersion: 1,
+      id: ids[0],
+      schemaVersion: 1,
+      compression: { codec: 'zstd' },
+    });
     expect(doc.manifest.partitions).toHaveLength(3);
     expect(doc.partitions).toHaveLength(1);
     const p = doc.partitions[0];
     expect(p).toMatchObject({ topic: 'payments', partition: 0, offset: '50', entries: 6, error: null });
     // Sample entries are what the store holds, expired ones included (inspect shows what is stored).
-    expect(p.sample.map((e: any) => e.key)).toEqual(['every-type', 'long-lived', 'short-lived', { $binary: '3q2+7w==' }, 'session-1', 'session-2']);
+    expect(p.sample.map((e: any) => e.key)).toEqual([
+      'every-type',
+      'long-lived',
+      'short-lived',
+      { $binary: '3q2+7w==' },
+      'session-1',
+      'session-2',
+    ]);
     const expected = expectedExport(1).filter((l: any) => l.topic === 'payments');
     expect(p.sample.filter((e: any) => e.key !== 'short-lived')).toEqual(expected);
   });
@@ -197,8 +239,14 @@ describe('tidemark inspect', () => {
     expect(r.code).toBe(1);
     const doc = r.json();
     expect(doc).toMatchObject({ status: 'corrupt', reason: 'payments:0: payments.0.seg: segment sha256 mismatch' });
-    expect(doc.partitions.map((p: any) => p.error)).toEqual([null, null, 'corrupt: payments.0.seg: segment sha256 mismatch']);
-    expect(r.stderr).toContain(`tidemark: checkpoint ${ids[1]} is corrupt: payments:0: payments.0.seg: segment sha256 mismatch`);
+    expect(doc.partitions.map((p: any) => p.error)).toEqual([
+      null,
+      null,
+      'corrupt: payments.0.seg: segment sha256 mismatch',
+    ]);
+    expect(r.stderr).toContain(
+      `tidemark: checkpoint ${ids[1]} is corrupt: payments:0: payments.0.seg: segment sha256 mismatch`,
+    );
 
     const noPart = await tidemark(['inspect', '--checkpoints', checkpointsDir, ids[0], '--partition', 'orders:9']);
     expect(noPart.code).toBe(4);
@@ -221,7 +269,14 @@ describe('tidemark export', () => {
 
   it('--include-expired adds entries whose TTL has passed', async () => {
     const { checkpointsDir } = fx.get();
-    const r = await tidemark(['export', '--checkpoints', checkpointsDir, '--partition', 'payments:0', '--include-expired']);
+    const r = await tidemark([
+      'export',
+      '--checkpoints',
+      checkpointsDir,
+      '--partition',
+      'payments:0',
+      '--include-expired',
+    ]);
     expect(r.code).toBe(0);
     const lines = r.jsonLines();
     expect(lines).toHaveLength(6);
@@ -231,10 +286,26 @@ describe('tidemark export', () => {
 
   it('--checkpoint and --partition: one partition of an older checkpoint', async () => {
     const { checkpointsDir, ids } = fx.get();
-    const r = await tidemark(['export', '--checkpoints', checkpointsDir, '--checkpoint', ids[0], '--partition', 'orders:1']);
+    const r = await tidemark([
+      'export',
+      '--checkpoints',
+      checkpointsDir,
+      '--checkpoint',
+      ids[0],
+      '--partition',
+      'orders:1',
+    ]);
     expect(r.code).toBe(0);
     expect(r.jsonLines()).toEqual(expectedExport(1).filter((l: any) => l.topic === 'orders' && l.partition === 1));
-    const absent = await tidemark(['export', '--checkpoints', checkpointsDir, '--checkpoint', ids[0], '--partition', 'orders:7']);
+    const absent = await tidemark([
+      'export',
+      '--checkpoints',
+      checkpointsDir,
+      '--checkpoint',
+      ids[0],
+      '--partition',
+      'orders:7',
+    ]);
     expect(absent.code).toBe(4);
     expect(absent.stdout).toBe('');
   });

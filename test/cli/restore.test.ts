@@ -58,7 +58,16 @@ describe('tidemark restore', () => {
   it('--json: restored, skipped, missing and resume offsets', async () => {
     const { checkpointsDir, ids } = fx.copy();
     const target = path.join(tmpDir('tm-cli-restore'), 'state');
-    const r = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', target, '--checkpoint', ids[0], '--json']);
+    const r = await tidemark([
+      'restore',
+      '--checkpoints',
+      checkpointsDir,
+      '--state',
+      target,
+      '--checkpoint',
+      ids[0],
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     expect(r.json()).toEqual({
       stateDir: target,
@@ -89,7 +98,17 @@ describe('tidemark restore', () => {
     );
     expect(await stateOf(stateDir)).toEqual(before);
 
-    const forced = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', stateDir, '--checkpoint', ids[0], '--force', '--json']);
+    const forced = await tidemark([
+      'restore',
+      '--checkpoints',
+      checkpointsDir,
+      '--state',
+      stateDir,
+      '--checkpoint',
+      ids[0],
+      '--force',
+      '--json',
+    ]);
     expect(forced.code).toBe(0);
     expect(forced.json().resumeFrom.map((o: any) => o.offset)).toEqual(['100', '200', '50']);
     const after = await stateOf(stateDir);
@@ -103,7 +122,9 @@ describe('tidemark restore', () => {
     fs.writeFileSync(path.join(target, 'notes.txt'), 'not state');
     const r = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', target]);
     expect(r.code).toBe(5);
-    expect(r.stderr).toMatch(/is not empty and holds no tidemark state \(notes\.txt\); check the path, or pass --force/);
+    expect(r.stderr).toMatch(
+      /is not empty and holds no tidemark state \(notes\.txt\); check the path, or pass --force/,
+    );
     expect(fs.readdirSync(target)).toEqual(['notes.txt']);
   });
 
@@ -114,7 +135,11 @@ describe('tidemark restore', () => {
     const [, pid] = await holder.waitFor(/^OPEN (\d+)$/);
     const r = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', target, '--force']);
     expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(new RegExp(`^tidemark: state directory \\S+ is locked by pid ${pid} on \\S+ \\(since [^)]+\\); stop that process first`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^tidemark: state directory \\S+ is locked by pid ${pid} on \\S+ \\(since [^)]+\\); stop that process first`,
+      ),
+    );
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     // Export reads a held state directory read-only, beside its owner.
     const e = await tidemark(['export', '--state', target]);
@@ -130,7 +155,16 @@ describe('tidemark restore', () => {
   it('--partition restores one partition only, from the checkpoint holding it furthest ahead', async () => {
     const { checkpointsDir, stateDir, ids } = fx.copy();
     const target = path.join(tmpDir('tm-cli-restore'), 'state');
-    const r = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', target, '--partition', 'payments:0', '--json']);
+    const r = await tidemark([
+      'restore',
+      '--checkpoints',
+      checkpointsDir,
+      '--state',
+      target,
+      '--partition',
+      'payments:0',
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     const doc = r.json();
     expect(doc.restored).toEqual([{ topic: 'payments', partition: 0, checkpointId: ids[1], offset: '80', entries: 6 }]);
@@ -140,14 +174,32 @@ describe('tidemark restore', () => {
     expect(restored['payments:0']).toEqual((await stateOf(stateDir))['payments:0']);
 
     // A second partition into the same directory: the first is not "existing state" for it.
-    const second = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', target, '--partition', 'orders:1', '--checkpoint', ids[0]]);
+    const second = await tidemark([
+      'restore',
+      '--checkpoints',
+      checkpointsDir,
+      '--state',
+      target,
+      '--partition',
+      'orders:1',
+      '--checkpoint',
+      ids[0],
+    ]);
     expect(second.code).toBe(0);
     expect(second.stdout).toContain(`restored orders:1 from ${ids[0]} at offset 200: 20 entries`);
     expect(second.stdout).toMatch(/orders:1\s+200\n\s+payments:0\s+80/);
 
     // A partition no checkpoint holds: exit 4, nothing created.
     const none = path.join(tmpDir('tm-cli-restore'), 'none');
-    const missing = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', none, '--partition', 'orders:9']);
+    const missing = await tidemark([
+      'restore',
+      '--checkpoints',
+      checkpointsDir,
+      '--state',
+      none,
+      '--partition',
+      'orders:9',
+    ]);
     expect(missing.code).toBe(4);
     expect(missing.stdout).toContain('missing orders:9: no valid checkpoint holds it');
     expect(fs.existsSync(none)).toBe(false);
@@ -186,12 +238,23 @@ describe('tidemark restore', () => {
     expect(state['orders:0']!.entries).toEqual((await stateOf(path.join(dir, 'ahead')))['orders:0']!.entries);
 
     const one = path.join(dir, 'one');
-    const p = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', one, '--partition', 'orders:0', '--json']);
+    const p = await tidemark([
+      'restore',
+      '--checkpoints',
+      checkpointsDir,
+      '--state',
+      one,
+      '--partition',
+      'orders:0',
+      '--json',
+    ]);
     expect(p.code).toBe(0);
-    expect(p.json().restored).toEqual([{ topic: 'orders', partition: 0, checkpointId: c1.id, offset: '10', entries: 12 }]);
+    expect(p.json().restored).toEqual([
+      { topic: 'orders', partition: 0, checkpointId: c1.id, offset: '10', entries: 12 },
+    ]);
   });
 
-  it('schema versions (issue 8, item 12): mixed ones are refused without --migrations; with the consumer\'s migrations older ones are migrated; newer ones refused', async () => {
+  it("schema versions (issue 8, item 12): mixed ones are refused without --migrations; with the consumer's migrations older ones are migrated; newer ones refused", async () => {
     const dir = tmpDir('tm-cli-schema');
     const checkpointsDir = path.join(dir, 'checkpoints');
     const repo = openRepo(checkpointsDir);
@@ -199,7 +262,12 @@ describe('tidemark restore', () => {
     await fill(v1, { topic: 'orders', partition: 0 }, 4, 10, 'old');
     const c1 = await checkpointNow(v1, repo);
     await v1.close();
-    const v2 = await StateStore.open({ path: path.join(dir, 'v2'), sweepIntervalMs: 0, schemaVersion: 2, migrations: { 1: (v: object) => ({ ...v, v2: true }) } });
+    const v2 = await StateStore.open({
+      path: path.join(dir, 'v2'),
+      sweepIntervalMs: 0,
+      schemaVersion: 2,
+      migrations: { 1: (v: object) => ({ ...v, v2: true }) },
+    });
     v2.partition('orders', 1).put('k', { tag: 'new', v2: true });
     await v2.commit([{ topic: 'orders', partition: 1, offset: '7' }]);
     const c2 = await checkpointNow(v2, repo, [{ topic: 'orders', partition: 1 }]);
@@ -210,14 +278,19 @@ describe('tidemark restore', () => {
     expect(refused.code).toBe(7);
     expect(refused.stderr).toBe(
       `tidemark: the checkpoints to restore hold schema versions 1 (orders:0 in ${c1.id}) and 2 (orders:1 in ${c2.id}); ` +
-        'one state directory holds one version: pass --migrations <module> (the consumer\'s schemaVersion and migrations) to migrate the older ones as they are restored\n',
+        "one state directory holds one version: pass --migrations <module> (the consumer's schemaVersion and migrations) to migrate the older ones as they are restored\n",
     );
     expect(fs.existsSync(target)).toBe(false);
 
     const module = path.join(dir, 'migrations.mjs');
-    fs.writeFileSync(module, 'export const schemaVersion = 2;\nexport const migrations = { 1: (v) => ({ ...v, v2: true }) };\n');
+    fs.writeFileSync(
+      module,
+      'export const schemaVersion = 2;\nexport const migrations = { 1: (v) => ({ ...v, v2: true }) };\n',
+    );
     const r = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', target, '--migrations', module]);
-    expect(r.stdout).toContain(`restored orders:0 from ${c1.id} at offset 10 (migrated from schema version 1 to 2): 4 entries`);
+    expect(r.stdout).toContain(
+      `restored orders:0 from ${c1.id} at offset 10 (migrated from schema version 1 to 2): 4 entries`,
+    );
     expect(r.stdout).toContain(`restored orders:1 from ${c2.id} at offset 7: 1 entry`);
     expect(r.code).toBe(0);
     const store = await StateStore.open({ path: target, sweepIntervalMs: 0, schemaVersion: 2 });
@@ -227,15 +300,37 @@ describe('tidemark restore', () => {
 
     // A checkpoint newer than the code's schema: refused, clearly, nothing created.
     fs.writeFileSync(module, 'export const schemaVersion = 1;\nexport const migrations = {};\n');
-    const newer = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', path.join(dir, 'none'), '--migrations', module]);
+    const newer = await tidemark([
+      'restore',
+      '--checkpoints',
+      checkpointsDir,
+      '--state',
+      path.join(dir, 'none'),
+      '--migrations',
+      module,
+    ]);
     expect(newer.code).toBe(7);
-    expect(newer.stderr).toMatch(new RegExp(`^tidemark: checkpoint ${c2.id} holds state of schema version 2, newer than this store's 1; refusing to restore it`));
+    expect(newer.stderr).toMatch(
+      new RegExp(
+        `^tidemark: checkpoint ${c2.id} holds state of schema version 2, newer than this store's 1; refusing to restore it`,
+      ),
+    );
     expect(fs.existsSync(path.join(dir, 'none'))).toBe(false);
     // A module without the exports: a usage error.
     fs.writeFileSync(module, 'export default {};\n');
-    const bad = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', path.join(dir, 'none'), '--migrations', module]);
+    const bad = await tidemark([
+      'restore',
+      '--checkpoints',
+      checkpointsDir,
+      '--state',
+      path.join(dir, 'none'),
+      '--migrations',
+      module,
+    ]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/--migrations .*migrations\.mjs must export "schemaVersion" \(an integer >= 1\) and "migrations"/);
+    expect(bad.stderr).toMatch(
+      /--migrations .*migrations\.mjs must export "schemaVersion" \(an integer >= 1\) and "migrations"/,
+    );
   });
 
   it('falls back past a corrupt checkpoint: quarantines it, prints it as skipped with its reason', async () => {
@@ -256,9 +351,17 @@ describe('tidemark restore', () => {
     const list = (await tidemark(['list', '--checkpoints', checkpointsDir, '--json'])).json();
     expect(list.checkpoints.map((c: any) => c.id)).toEqual([ids[0]]);
     expect(list.quarantined).toHaveLength(1);
-    expect(list.quarantined[0]).toMatchObject({ id: ids[1], quarantined: true, quarantine: { reason: 'orders.1.seg: segment sha256 mismatch' } });
+    expect(list.quarantined[0]).toMatchObject({
+      id: ids[1],
+      quarantined: true,
+      quarantine: { reason: 'orders.1.seg: segment sha256 mismatch' },
+    });
     const text = await tidemark(['list', '--checkpoints', checkpointsDir]);
-    expect(text.stdout).toMatch(new RegExp(`Quarantined[^\\n]*\\n\\s+${ids[1]}\\s+\\S+\\s+quarantined at \\S+ by \\S+ pid \\d+: orders\\.1\\.seg: segment sha256 mismatch`));
+    expect(text.stdout).toMatch(
+      new RegExp(
+        `Quarantined[^\\n]*\\n\\s+${ids[1]}\\s+\\S+\\s+quarantined at \\S+ by \\S+ pid \\d+: orders\\.1\\.seg: segment sha256 mismatch`,
+      ),
+    );
   });
 
   it('the corrupt checkpoint named with --checkpoint: exit 1, nothing restored', async () => {
@@ -279,7 +382,9 @@ describe('tidemark restore', () => {
     expect(r.code).toBe(4);
     expect(r.stdout).toContain(`skipped ${ids[1]}: orders.0.seg: segment sha256 mismatch (quarantined)`);
     expect(r.stdout).toContain(`skipped ${ids[0]}: orders.0.seg: segment sha256 mismatch (quarantined)`);
-    expect(r.stderr).toMatch(/^tidemark: nothing was restored: no valid checkpoint in \S+ \(2 checkpoints skipped\)\n$/);
+    expect(r.stderr).toMatch(
+      /^tidemark: nothing was restored: no valid checkpoint in \S+ \(2 checkpoints skipped\)\n$/,
+    );
     expect(fs.existsSync(target)).toBe(false);
   });
 });
@@ -304,7 +409,9 @@ describe('tidemark prune', () => {
       cleaned: [],
     });
     expect(fs.existsSync(path.join(checkpointsDir, ids[0]))).toBe(false);
-    expect((await tidemark(['list', '--checkpoints', checkpointsDir, '--json'])).json().checkpoints.map((c: any) => c.id)).toEqual([ids[1]]);
+    expect(
+      (await tidemark(['list', '--checkpoints', checkpointsDir, '--json'])).json().checkpoints.map((c: any) => c.id),
+    ).toEqual([ids[1]]);
   });
 
   it('--max-age deletes what is older, never the newest valid checkpoint; corrupt ones are quarantined', async () => {

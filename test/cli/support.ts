@@ -54,7 +54,12 @@ export function sharedFixture(key?: Buffer): { get(): CliFixture; copy(): CliFix
     copy: () => {
       const dest = tmpDir('tm-cli');
       fs.cpSync(fixture!.root, dest, { recursive: true });
-      return { ...fixture!, root: dest, stateDir: path.join(dest, 'state'), checkpointsDir: path.join(dest, 'checkpoints') };
+      return {
+        ...fixture!,
+        root: dest,
+        stateDir: path.join(dest, 'state'),
+        checkpointsDir: path.join(dest, 'checkpoints'),
+      };
     },
   };
 }

@@ -14,7 +14,10 @@ describe('usage errors exit 2 with a clear message', () => {
   it.each([
     [['frobnicate'], /^tidemark: unknown command 'frobnicate'\nRun "tidemark --help" for usage\.\n$/],
     [['lsit', '--checkpoints', 'x'], /^tidemark: unknown command 'lsit'\n\(Did you mean list\?\)\n/],
-    [['list'], /^tidemark: required option '--checkpoints <dir>' not specified\nRun "tidemark list --help" for usage\.\n$/],
+    [
+      ['list'],
+      /^tidemark: required option '--checkpoints <dir>' not specified\nRun "tidemark list --help" for usage\.\n$/,
+    ],
     [['list', '--checkpoints'], /^tidemark: option '--checkpoints <dir>' argument missing\n/],
     [['list', '--checkpoints', 'x', '--bogus'], /^tidemark: unknown option '--bogus'\n/],
     [['restore', '--checkpoints', 'x'], /^tidemark: required option '--state <dir>' not specified\n/],
@@ -22,17 +25,38 @@ describe('usage errors exit 2 with a clear message', () => {
       ['restore', '--checkpoints', 'x', '--state', 'y', '--partition', 'orders'],
       /^tidemark: option '--partition <topic:n>' argument 'orders' is invalid\. expected <topic>:<partition>, e\.g\. orders:3\nRun "tidemark restore --help" for usage\.\n$/,
     ],
-    [['export', '--checkpoints', 'x', '--partition', 'orders:-1'], /argument 'orders:-1' is invalid\. expected <topic>:<partition>/],
-    [['export', '--state', 'x', '--partition', 'bad topic:1'], /argument 'bad topic:1' is invalid\. invalid topic "bad topic"/],
+    [
+      ['export', '--checkpoints', 'x', '--partition', 'orders:-1'],
+      /argument 'orders:-1' is invalid\. expected <topic>:<partition>/,
+    ],
+    [
+      ['export', '--state', 'x', '--partition', 'bad topic:1'],
+      /argument 'bad topic:1' is invalid\. invalid topic "bad topic"/,
+    ],
     [['inspect', '--checkpoints', 'x'], /^tidemark: missing required argument 'id'\n/],
     [['verify', '--checkpoints', 'x', 'a', 'b'], /^tidemark: too many arguments for 'verify'/],
     [['prune', '--checkpoints', 'x'], /^tidemark: required option '--keep <n>' not specified\n/],
-    [['prune', '--checkpoints', 'x', '--keep', 'three'], /argument 'three' is invalid\. expected an integer >= 1, got "three"/],
-    [['prune', '--checkpoints', 'x', '--keep', '2', '--max-age', 'soon'], /argument 'soon' is invalid\. expected a duration such as 90s/],
+    [
+      ['prune', '--checkpoints', 'x', '--keep', 'three'],
+      /argument 'three' is invalid\. expected an integer >= 1, got "three"/,
+    ],
+    [
+      ['prune', '--checkpoints', 'x', '--keep', '2', '--max-age', 'soon'],
+      /argument 'soon' is invalid\. expected a duration such as 90s/,
+    ],
     [['inspect', '--checkpoints', 'x', 'id', '--sample', '-1'], /argument '-1' is invalid\. expected an integer >= 0/],
-    [['export'], /^tidemark: export: give exactly one of --checkpoints <dir> or --state <dir>\nRun "tidemark export --help" for usage\.\n$/],
-    [['export', '--checkpoints', 'x', '--state', 'y'], /^tidemark: export: give exactly one of --checkpoints <dir> or --state <dir>\n/],
-    [['export', '--state', 'y', '--checkpoint', 'z'], /^tidemark: export: --checkpoint <id> needs --checkpoints <dir>\n/],
+    [
+      ['export'],
+      /^tidemark: export: give exactly one of --checkpoints <dir> or --state <dir>\nRun "tidemark export --help" for usage\.\n$/,
+    ],
+    [
+      ['export', '--checkpoints', 'x', '--state', 'y'],
+      /^tidemark: export: give exactly one of --checkpoints <dir> or --state <dir>\n/,
+    ],
+    [
+      ['export', '--state', 'y', '--checkpoint', 'z'],
+      /^tidemark: export: --checkpoint <id> needs --checkpoints <dir>\n/,
+    ],
   ])('tidemark %j', async (args, message) => {
     const r = await tidemark(args);
     expect(r.code).toBe(2);
@@ -74,8 +98,10 @@ describe('--help', () => {
   });
 
   it('listing commands offer --json; checkpoint readers offer --key-file', async () => {
-    for (const c of ['list', 'verify', 'inspect', 'restore', 'prune']) expect((await tidemark([c, '--help'])).stdout).toContain('--json');
-    for (const c of ['list', 'verify', 'inspect', 'restore', 'export']) expect((await tidemark([c, '--help'])).stdout).toContain('--key-file <path>');
+    for (const c of ['list', 'verify', 'inspect', 'restore', 'prune'])
+      expect((await tidemark([c, '--help'])).stdout).toContain('--json');
+    for (const c of ['list', 'verify', 'inspect', 'restore', 'export'])
+      expect((await tidemark([c, '--help'])).stdout).toContain('--key-file <path>');
   });
 });
 
@@ -87,7 +113,9 @@ describe('errors', () => {
     expect(expectOneLineError(r.stderr)).toEqual([`tidemark: checkpoint directory ${dir} does not exist`]);
     const debug = await tidemark(['verify', '--checkpoints', dir], { TIDEMARK_DEBUG: '1' });
     expect(debug.code).toBe(4);
-    expect(debug.stderr).toMatch(/^tidemark: checkpoint directory .* does not exist\nCliError: checkpoint directory[^\n]*\n\s+at /);
+    expect(debug.stderr).toMatch(
+      /^tidemark: checkpoint directory .* does not exist\nCliError: checkpoint directory[^\n]*\n\s+at /,
+    );
   });
 });
 
@@ -102,7 +130,9 @@ describe('encrypted checkpoints', () => {
     expect(r.stdout).toBe('');
     expect(expectOneLineError(r.stderr)).toEqual([
       expect.stringMatching(
-        new RegExp(`^tidemark: checkpoint ${ids[1]} is encrypted with the key whose fingerprint is [0-9a-f]{16}; no key was given \\(give that key with --key-file <path> or TIDEMARK_CHECKPOINT_KEY; nothing was read\\)$`),
+        new RegExp(
+          `^tidemark: checkpoint ${ids[1]} is encrypted with the key whose fingerprint is [0-9a-f]{16}; no key was given \\(give that key with --key-file <path> or TIDEMARK_CHECKPOINT_KEY; nothing was read\\)$`,
+        ),
       ),
     ]);
     const list = await tidemark(['list', '--checkpoints', checkpointsDir, '--json']);
@@ -122,19 +152,32 @@ describe('encrypted checkpoints', () => {
       base64: `${key.toString('base64')}\n`,
       base64url: key.toString('base64url'),
     };
-    for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), content, { mode: 0o600 });
+    for (const [name, content] of Object.entries(files))
+      fs.writeFileSync(path.join(dir, name), content, { mode: 0o600 });
     for (const name of Object.keys(files)) {
       const r = await tidemark(['verify', '--checkpoints', checkpointsDir, '--key-file', path.join(dir, name)]);
       expect(r.code, `${name}: ${r.stderr}`).toBe(0);
     }
     for (const text of [key.toString('base64'), key.toString('hex')]) {
-      const r = await tidemark(['export', '--checkpoints', checkpointsDir, '--partition', 'orders:0'], { TIDEMARK_CHECKPOINT_KEY: text });
+      const r = await tidemark(['export', '--checkpoints', checkpointsDir, '--partition', 'orders:0'], {
+        TIDEMARK_CHECKPOINT_KEY: text,
+      });
       expect(r.code).toBe(0);
       expect(r.jsonLines()).toHaveLength(20);
     }
     // Several keys: the one that fits is used (key rotation).
     fs.writeFileSync(path.join(dir, 'other'), randomBytes(32));
-    const both = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', path.join(dir, 'state'), '--key-file', path.join(dir, 'other'), '--key-file', path.join(dir, 'hex')]);
+    const both = await tidemark([
+      'restore',
+      '--checkpoints',
+      checkpointsDir,
+      '--state',
+      path.join(dir, 'state'),
+      '--key-file',
+      path.join(dir, 'other'),
+      '--key-file',
+      path.join(dir, 'hex'),
+    ]);
     expect(both.code).toBe(0);
   });
 
@@ -143,10 +186,25 @@ describe('encrypted checkpoints', () => {
     const dir = tmpDir('tm-cli-keys');
     const wrong = randomBytes(32);
     fs.writeFileSync(path.join(dir, 'wrong'), wrong);
-    const r = await tidemark(['inspect', '--checkpoints', checkpointsDir, ids[0], '--key-file', path.join(dir, 'wrong')]);
+    const r = await tidemark([
+      'inspect',
+      '--checkpoints',
+      checkpointsDir,
+      ids[0],
+      '--key-file',
+      path.join(dir, 'wrong'),
+    ]);
     expect(r.code).toBe(6);
     expect(r.stdout).toContain('entries not shown: encrypted: give its key');
-    const restore = await tidemark(['restore', '--checkpoints', checkpointsDir, '--state', path.join(dir, 'state'), '--key-file', path.join(dir, 'wrong')]);
+    const restore = await tidemark([
+      'restore',
+      '--checkpoints',
+      checkpointsDir,
+      '--state',
+      path.join(dir, 'state'),
+      '--key-file',
+      path.join(dir, 'wrong'),
+    ]);
     expect(restore.code).toBe(6);
     expect(restore.stderr).toMatch(/the key\(s\) given have fingerprint\(s\) [0-9a-f]{16}/);
     expect(fs.existsSync(path.join(dir, 'state'))).toBe(false);

@@ -31,7 +31,8 @@ export function runTs(file: string, args: string[], env: NodeJS.ProcessEnv = {})
     err += d.toString();
   });
   const lines: string[] = [];
-  const waiters: Array<{ match: (line: string) => RegExpMatchArray | null; resolve: (m: RegExpMatchArray) => void }> = [];
+  const waiters: Array<{ match: (line: string) => RegExpMatchArray | null; resolve: (m: RegExpMatchArray) => void }> =
+    [];
   createInterface({ input: proc.stdout! }).on('line', (line) => {
     lines.push(line);
     for (let i = 0; i < waiters.length; i++) {
@@ -65,7 +66,11 @@ export function runTs(file: string, args: string[], env: NodeJS.ProcessEnv = {})
         }
         waiters.push({ match, resolve });
         void exited.then((code) =>
-          reject(new Error(`child exited (${code}) before printing ${re}; last stdout:\n${lines.slice(-15).join('\n')}\nstderr:\n${err.slice(-3000)}`)),
+          reject(
+            new Error(
+              `child exited (${code}) before printing ${re}; last stdout:\n${lines.slice(-15).join('\n')}\nstderr:\n${err.slice(-3000)}`,
+            ),
+          ),
         );
       }),
   };

@@ -26,7 +26,9 @@ import { inject, onTestFinished } from 'vitest';
 export function brokers(): string[] {
   const list = inject('kafkaBrokers');
   if (!list || list.length === 0) {
-    throw new Error('no Kafka broker was provided: Kafka helpers work in the "kafka" test project (test/kafka/**), whose globalSetup starts one');
+    throw new Error(
+      'no Kafka broker was provided: Kafka helpers work in the "kafka" test project (test/kafka/**), whose globalSetup starts one',
+    );
   }
   return list;
 }
@@ -129,7 +131,9 @@ export async function createTopic(admin: Admin, options: CreateTopicOptions = {}
 
 /** Produces `messages` to `topic` in one request (acks from all in-sync replicas) and disconnects. */
 export async function produce(topic: string, messages: Message[]): Promise<RecordMetadata[]> {
-  const producer = createKafka('tidemark-test-producer').producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = createKafka('tidemark-test-producer').producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   await producer.connect();
   try {
     return await producer.send({ topic, messages, acks: -1 });
@@ -143,7 +147,10 @@ export async function produce(topic: string, messages: Message[]): Promise<Recor
  * and assignment); rejects if the consumer crashes first or nothing happens
  * within `timeoutMs`. Call it before `consumer.run()`.
  */
-export function waitForConsumerToJoinGroup(consumer: Consumer, { timeoutMs = 30_000 } = {}): Promise<ConsumerGroupJoinEvent> {
+export function waitForConsumerToJoinGroup(
+  consumer: Consumer,
+  { timeoutMs = 30_000 } = {},
+): Promise<ConsumerGroupJoinEvent> {
   return new Promise((resolve, reject) => {
     const done = () => {
       clearTimeout(timer);

@@ -120,7 +120,9 @@ describe('exactly-once state on a real Kafka broker', () => {
       const [, what] = await run.waitFor(
         /^(CHECKPOINT_STARTED|COMMITTED|RECOVERED) /,
         (m) =>
-          (round % 2 === 1 ? m[1] === 'CHECKPOINT_STARTED' : run.lines.filter((l) => l.startsWith('COMMITTED ')).length >= commits) || atEnd(),
+          (round % 2 === 1
+            ? m[1] === 'CHECKPOINT_STARTED'
+            : run.lines.filter((l) => l.startsWith('COMMITTED ')).length >= commits) || atEnd(),
       );
       if (what === 'CHECKPOINT_STARTED') duringCheckpoint++;
       await killHard(run);
@@ -169,7 +171,9 @@ describe('exactly-once state on a real Kafka broker', () => {
     fs.rmSync(state, { recursive: true, force: true });
 
     const second = consumer(s, state);
-    const [, source, , id, skipped] = await second.waitFor(new RegExp(`^RECOVERED ${s.topic}:0 (\\S+) (\\S+) (\\S+) skipped=(\\d+)`));
+    const [, source, , id, skipped] = await second.waitFor(
+      new RegExp(`^RECOVERED ${s.topic}:0 (\\S+) (\\S+) (\\S+) skipped=(\\d+)`),
+    );
     expect(source).toBe('checkpoint');
     expect(id).not.toBe(newest.id);
     expect(Number(skipped)).toBeGreaterThanOrEqual(1);

@@ -38,12 +38,16 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     try {
       await describeCluster(brokers);
     } catch (e) {
-      throw new Error(`KAFKA_BROKERS=${configured} is set, but no Kafka broker answered there: ${(e as Error).message}\n${HOW_TO}`);
+      throw new Error(
+        `KAFKA_BROKERS=${configured} is set, but no Kafka broker answered there: ${(e as Error).message}\n${HOW_TO}`,
+      );
     }
     project.provide('kafkaBrokers', brokers);
     project.provide('kafkaVersion', 'external');
     if (process.env.KAFKA_VERSION) {
-      process.stderr.write(`kafka tests: KAFKA_VERSION=${process.env.KAFKA_VERSION} is ignored: KAFKA_BROKERS=${configured} is used as it is\n`);
+      process.stderr.write(
+        `kafka tests: KAFKA_VERSION=${process.env.KAFKA_VERSION} is ignored: KAFKA_BROKERS=${configured} is used as it is\n`,
+      );
     }
     return;
   }
@@ -55,7 +59,9 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     project.provide('kafkaVersion', broker.version);
     return broker.stop;
   } catch (e) {
-    throw new Error(`No Kafka broker (Apache Kafka ${requestedKafkaVersion()}) could be started for the kafka tests:\n${(e as Error).message}\n\n${HOW_TO}`);
+    throw new Error(
+      `No Kafka broker (Apache Kafka ${requestedKafkaVersion()}) could be started for the kafka tests:\n${(e as Error).message}\n\n${HOW_TO}`,
+    );
   }
 }
 

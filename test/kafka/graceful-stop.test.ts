@@ -5,7 +5,15 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { accountRecord } from '../helpers/accounts.js';
 import { runTs, type ChildRun } from '../helpers/child.js';
-import { brokers, createAdmin, createConsumer, createProducer, createTopic, produce, uniqueGroupId } from '../helpers/kafka.js';
+import {
+  brokers,
+  createAdmin,
+  createConsumer,
+  createProducer,
+  createTopic,
+  produce,
+  uniqueGroupId,
+} from '../helpers/kafka.js';
 import { prng } from '../helpers/prng.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -59,9 +67,15 @@ describe('a graceful stop on a real broker', () => {
         const bound = settled ? EXIT_BOUND_MS : REBALANCE_TIMEOUT_MS + EXIT_BOUND_MS;
         const at = performance.now();
         victim.proc.kill('SIGTERM');
-        const code = await Promise.race([victim.exited, new Promise<string>((r) => setTimeout(() => r('still running'), bound))]);
+        const code = await Promise.race([
+          victim.exited,
+          new Promise<string>((r) => setTimeout(() => r('still running'), bound)),
+        ]);
         const ms = performance.now() - at;
-        expect(code, `seed ${seed} round ${round} (${settled ? 'join settled' : 'in a join'}): exit after SIGTERM (${Math.round(ms)} ms); stdout:\n${victim.lines.join('\n')}\nstderr:\n${victim.stderr().slice(-2000)}`).toBe(0);
+        expect(
+          code,
+          `seed ${seed} round ${round} (${settled ? 'join settled' : 'in a join'}): exit after SIGTERM (${Math.round(ms)} ms); stdout:\n${victim.lines.join('\n')}\nstderr:\n${victim.stderr().slice(-2000)}`,
+        ).toBe(0);
         expect(victim.lines).toContain('STOPPED');
         exits.push(`${Math.round(ms)}${settled ? '' : ' (in a join)'}`);
         await joining.waitFor(/^REBALANCED \+\d/);
@@ -86,13 +100,21 @@ describe('a graceful stop on a real broker', () => {
     const admin = await createAdmin();
     const topic = await createTopic(admin, { partitions: 1, prefix: 'tm-stop' });
     const group = uniqueGroupId('tm-stop');
-    await produce(topic, Array.from({ length: 10 }, (_, i) => accountRecord(i)));
+    await produce(
+      topic,
+      Array.from({ length: 10 }, (_, i) => accountRecord(i)),
+    );
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     let busy!: () => void;
     const inBatch = new Promise<void>((r) => (busy = r));
     const REBALANCE_TIMEOUT_MS = 8000;
-    const holder = createConsumer({ groupId: group, sessionTimeout: REBALANCE_TIMEOUT_MS, rebalanceTimeout: REBALANCE_TIMEOUT_MS, heartbeatInterval: 1000 });
+    const holder = createConsumer({
+      groupId: group,
+      sessionTimeout: REBALANCE_TIMEOUT_MS,
+      rebalanceTimeout: REBALANCE_TIMEOUT_MS,
+      heartbeatInterval: 1000,
+    });
     await holder.connect();
     await holder.subscribe({ topics: [topic], fromBeginning: true });
     await holder.run({
@@ -116,10 +138,18 @@ describe('a graceful stop on a real broker', () => {
       const at = performance.now();
       joining.proc.kill('SIGTERM');
       const bound = REBALANCE_TIMEOUT_MS + EXIT_BOUND_MS;
-      const code = await Promise.race([joining.exited, new Promise<string>((r) => setTimeout(() => r('still running'), bound))]);
-      expect(code, `exit ${Math.round(performance.now() - at)} ms after SIGTERM; stdout:\n${joining.lines.join('\n')}\nstderr:\n${joining.stderr().slice(-3000)}`).toBe(0);
+      const code = await Promise.race([
+        joining.exited,
+        new Promise<string>((r) => setTimeout(() => r('still running'), bound)),
+      ]);
+      expect(
+        code,
+        `exit ${Math.round(performance.now() - at)} ms after SIGTERM; stdout:\n${joining.lines.join('\n')}\nstderr:\n${joining.stderr().slice(-3000)}`,
+      ).toBe(0);
       expect(joining.lines).toContain('STOPPED');
-      console.log(`stopped in a join: exited ${Math.round(performance.now() - at)} ms after SIGTERM (rebalance timeout ${REBALANCE_TIMEOUT_MS} ms)`);
+      console.log(
+        `stopped in a join: exited ${Math.round(performance.now() - at)} ms after SIGTERM (rebalance timeout ${REBALANCE_TIMEOUT_MS} ms)`,
+      );
     } finally {
       release();
     }

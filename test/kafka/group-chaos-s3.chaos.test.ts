@@ -13,7 +13,13 @@ import { uniqueName } from '../helpers/tmp.js';
 
 const TERM_BOUND_MS = 10_000;
 const seed = process.env.CHAOS_S3_SEED ? Number(process.env.CHAOS_S3_SEED) : 4;
-const AWS_VARS = ['AWS_ENDPOINT_URL', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] as const;
+const AWS_VARS = [
+  'AWS_ENDPOINT_URL',
+  'AWS_REGION',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED',
+] as const;
 const saved = new Map(AWS_VARS.map((k) => [k, process.env[k]]));
 let server: S3Server;
 
@@ -39,7 +45,12 @@ afterAll(async () => {
 
 it(`a churning group with checkpoints on S3 ends with exact state (seed ${seed})`, async () => {
   const bucket = uniqueName('tm-chaos').toLowerCase();
-  const client = new S3Client({ endpoint: server.endpoint, region: server.region, forcePathStyle: true, credentials: { accessKeyId: server.accessKey, secretAccessKey: server.secretKey } });
+  const client = new S3Client({
+    endpoint: server.endpoint,
+    region: server.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: server.accessKey, secretAccessKey: server.secretKey },
+  });
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
   client.destroy();
   process.stderr.write(`group chaos on S3: seed ${seed} (rerun with CHAOS_S3_SEED=${seed} npm run test:chaos)\n`);

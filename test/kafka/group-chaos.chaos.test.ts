@@ -19,10 +19,16 @@ import { brokers } from '../helpers/kafka.js';
 
 const TERM_BOUND_MS = 10_000;
 const seed =
-  process.env.CHAOS_SEED === 'random' ? Math.floor(Math.random() * 2 ** 31) : process.env.CHAOS_SEED ? Number(process.env.CHAOS_SEED) : 3;
+  process.env.CHAOS_SEED === 'random'
+    ? Math.floor(Math.random() * 2 ** 31)
+    : process.env.CHAOS_SEED
+      ? Number(process.env.CHAOS_SEED)
+      : 3;
 
 it(`a churning group ends with exact state (seed ${seed})`, async () => {
-  process.stderr.write(`group chaos: seed ${seed} (rerun with CHAOS_SEED=${seed} npm run test:chaos, or npm run chaos -- --seed ${seed})\n`);
+  process.stderr.write(
+    `group chaos: seed ${seed} (rerun with CHAOS_SEED=${seed} npm run test:chaos, or npm run chaos -- --seed ${seed})\n`,
+  );
   const report = await runChaos({
     brokers: brokers(),
     seed,

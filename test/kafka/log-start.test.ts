@@ -27,11 +27,21 @@ interface Run {
   gaps: OffsetGap[];
 }
 
-async function start(topic: string, state: string, fromBeginning: boolean, extra: Partial<PipelineOptions> = {}): Promise<Run> {
+async function start(
+  topic: string,
+  state: string,
+  fromBeginning: boolean,
+  extra: Partial<PipelineOptions> = {},
+): Promise<Run> {
   const gaps: OffsetGap[] = [];
   const pipeline = new Pipeline({
     source: new KafkaSource({
-      kafka: { clientId: 'tidemark-test-log-start', brokers: brokers(), logLevel: 0, retry: { initialRetryTime: 100, retries: 8 } },
+      kafka: {
+        clientId: 'tidemark-test-log-start',
+        brokers: brokers(),
+        logLevel: 0,
+        retry: { initialRetryTime: 100, retries: 8 },
+      },
       groupId: uniqueGroupId('tm-ls'),
       topics: [topic],
       fromBeginning,
@@ -48,7 +58,10 @@ async function start(topic: string, state: string, fromBeginning: boolean, extra
   return { pipeline, gaps };
 }
 
-async function stored(state: string, topic: string): Promise<{ offset: string | undefined; count: number | undefined }> {
+async function stored(
+  state: string,
+  topic: string,
+): Promise<{ offset: string | undefined; count: number | undefined }> {
   const store = await StateStore.open({ path: state });
   try {
     return { offset: store.offset(topic, 0), count: store.partition(topic, 0).get<number>('k') };
@@ -69,18 +82,21 @@ async function deleteRecords(admin: Admin, topic: string, before: string): Promi
 const records = (n: number) => Array.from({ length: n }, () => ({ key: 'k', value: 'v', partition: 0 }));
 
 describe('the log start on a real broker', () => {
-  it.each([false, true])("emptyStateStart 'earliest' starts at the log start after deleteRecords (fromBeginning %s)", async (fromBeginning) => {
-    const admin = await createAdmin();
-    const topic = await createTopic(admin, { prefix: 'tm-ls' });
-    await produce(topic, records(10));
-    await deleteRecords(admin, topic, '4');
-    const state = path.join(tmpDir('ls'), 'state');
-    const run = await start(topic, state, fromBeginning);
-    await expect.poll(() => run.pipeline.positions()[0]?.offset, { timeout: 30_000, interval: 20 }).toBe('10');
-    await run.pipeline.stop();
-    expect(await stored(state, topic)).toEqual({ offset: '10', count: 6 });
-    expect(run.gaps).toEqual([]);
-  });
+  it.each([false, true])(
+    "emptyStateStart 'earliest' starts at the log start after deleteRecords (fromBeginning %s)",
+    async (fromBeginning) => {
+      const admin = await createAdmin();
+      const topic = await createTopic(admin, { prefix: 'tm-ls' });
+      await produce(topic, records(10));
+      await deleteRecords(admin, topic, '4');
+      const state = path.join(tmpDir('ls'), 'state');
+      const run = await start(topic, state, fromBeginning);
+      await expect.poll(() => run.pipeline.positions()[0]?.offset, { timeout: 30_000, interval: 20 }).toBe('10');
+      await run.pipeline.stop();
+      expect(await stored(state, topic)).toEqual({ offset: '10', count: 6 });
+      expect(run.gaps).toEqual([]);
+    },
+  );
 
   it('a state offset below the log start fails the pipeline by default, and is resumed at the log start with onGap: accept', async () => {
     const admin = await createAdmin();

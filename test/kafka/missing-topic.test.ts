@@ -2,14 +2,25 @@
 // not ready and saying why, instead of dying with kafkajs's "This server does
 // not host this topic-partition"; a bound turns the wait into a coded error.
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { KafkaSource, Pipeline, StateStore, TidemarkMetrics, TopicNotFoundError, type PartitionState, type PipelineMessage } from '../../src/index.js';
+import {
+  KafkaSource,
+  Pipeline,
+  StateStore,
+  TidemarkMetrics,
+  TopicNotFoundError,
+  type PartitionState,
+  type PipelineMessage,
+} from '../../src/index.js';
 import { brokers, createAdmin, createKafka, produce, uniqueGroupId, uniqueTopicName } from '../helpers/kafka.js';
 
 function count(message: PipelineMessage, state: PartitionState): void {
   state.update<number>(message.key!.toString(), (n) => (n ?? 0) + 1);
 }
 
-async function pipelineOn(topic: string, topicWaitMs?: number): Promise<{ pipeline: Pipeline; waiting: string[]; store: StateStore }> {
+async function pipelineOn(
+  topic: string,
+  topicWaitMs?: number,
+): Promise<{ pipeline: Pipeline; waiting: string[]; store: StateStore }> {
   const waiting: string[] = [];
   const store = await StateStore.open({ backend: 'memory' });
   const pipeline = new Pipeline({
@@ -41,7 +52,11 @@ describe('a consumer started before its topic exists', () => {
     void started.finally(() => (startSettled = true));
 
     await expect.poll(() => waiting.length, { timeout: 10_000, interval: 20 }).toBeGreaterThan(0);
-    expect(waiting[0]).toMatch(new RegExp(`^waiting for topic\\(s\\) ${topic} to exist \\(group tm-mt-\\S+; waited 0 s, giving up after 600 s\\)$`));
+    expect(waiting[0]).toMatch(
+      new RegExp(
+        `^waiting for topic\\(s\\) ${topic} to exist \\(group tm-mt-\\S+; waited 0 s, giving up after 600 s\\)$`,
+      ),
+    );
     expect(pipeline.ready).toBe(false);
     expect(metrics.readiness()).toEqual({ ok: false, reason: waiting[0] });
     expect(startSettled).toBe(false);
@@ -53,7 +68,10 @@ describe('a consumer started before its topic exists', () => {
       await cleaner.connect();
       await cleaner.deleteTopics({ topics: [topic] }).finally(() => cleaner.disconnect());
     });
-    await produce(topic, Array.from({ length: 5 }, () => ({ key: 'k', value: 'v' })));
+    await produce(
+      topic,
+      Array.from({ length: 5 }, () => ({ key: 'k', value: 'v' })),
+    );
     await started;
     await expect.poll(() => pipeline.positions()[0]?.offset, { timeout: 30_000, interval: 20 }).toBe('5');
     expect(pipeline.ready).toBe(true);
@@ -84,6 +102,8 @@ describe('a consumer started before its topic exists', () => {
   });
 
   it('refuses a bad topicWaitMs', () => {
-    expect(() => new KafkaSource({ kafka: { brokers: brokers() }, groupId: 'g', topics: ['t'], topicWaitMs: -1 })).toThrow(/"topicWaitMs" must be an integer >= 0/);
+    expect(
+      () => new KafkaSource({ kafka: { brokers: brokers() }, groupId: 'g', topics: ['t'], topicWaitMs: -1 }),
+    ).toThrow(/"topicWaitMs" must be an integer >= 0/);
   });
 });

@@ -41,11 +41,22 @@ describe('a restart on a real broker', () => {
       await pipeline.start();
       return { pipeline, recoveredAt, firstBatchAt };
     };
-    await produce(topic, Array.from({ length: 200 }, (_, i) => accountRecord(i)));
+    await produce(
+      topic,
+      Array.from({ length: 200 }, (_, i) => accountRecord(i)),
+    );
     const first = await run();
-    await expect.poll(() => first.pipeline.positions().reduce((n, p) => n + Number(p.offset), 0), { timeout: 30_000, interval: 20 }).toBe(200);
+    await expect
+      .poll(() => first.pipeline.positions().reduce((n, p) => n + Number(p.offset), 0), {
+        timeout: 30_000,
+        interval: 20,
+      })
+      .toBe(200);
     await first.pipeline.stop();
-    await produce(topic, Array.from({ length: 200 }, (_, i) => accountRecord(200 + i)));
+    await produce(
+      topic,
+      Array.from({ length: 200 }, (_, i) => accountRecord(200 + i)),
+    );
 
     const second = await run();
     await expect.poll(() => second.firstBatchAt.length, { timeout: 30_000, interval: 10 }).toBe(1);
@@ -78,7 +89,10 @@ describe('a restart on a real broker', () => {
       await pipeline.start();
       return pipeline;
     };
-    await produce(topic, Array.from({ length: 200 }, (_, i) => accountRecord(i)));
+    await produce(
+      topic,
+      Array.from({ length: 200 }, (_, i) => accountRecord(i)),
+    );
     const ends = (await admin.fetchTopicOffsets(topic)).sort((a, b) => a.partition - b.partition).map((o) => o.high);
     const first = await start(uniqueGroupId('tm-rl'));
     await expect.poll(() => first.positions().map((p) => p.offset), { timeout: 30_000, interval: 20 }).toEqual(ends);
@@ -87,7 +101,9 @@ describe('a restart on a real broker', () => {
     const group = uniqueGroupId('tm-rl'); // a group with no committed offsets at all
     const second = await start(group);
     const committed = async () =>
-      (await admin.fetchOffsets({ groupId: group, topics: [topic] }))[0]!.partitions.sort((a, b) => a.partition - b.partition).map((p) => p.offset);
+      (await admin.fetchOffsets({ groupId: group, topics: [topic] }))[0]!.partitions
+        .sort((a, b) => a.partition - b.partition)
+        .map((p) => p.offset);
     await expect.poll(committed, { timeout: 15_000, interval: 100 }).toEqual(ends);
     await second.stop();
   }, 90_000);

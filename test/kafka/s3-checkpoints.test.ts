@@ -49,10 +49,22 @@ async function setup(count: number): Promise<Setup> {
   for (let i = 0; i < records.length; i += 2000) await producer.send({ topic, messages: records.slice(i, i + 2000) });
   const ends = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, o.high]));
   const bucket = uniqueName('tm').toLowerCase();
-  const client = new S3Client({ endpoint: server.endpoint, region: server.region, forcePathStyle: true, credentials: { accessKeyId: server.accessKey, secretAccessKey: server.secretKey } });
+  const client = new S3Client({
+    endpoint: server.endpoint,
+    region: server.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: server.accessKey, secretAccessKey: server.secretKey },
+  });
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
   client.destroy();
-  return { topic, group: uniqueGroupId('tm-s3'), records, ends, dir: tmpDir('kafka-s3'), url: `s3://${bucket}/group/checkpoints` };
+  return {
+    topic,
+    group: uniqueGroupId('tm-s3'),
+    records,
+    ends,
+    dir: tmpDir('kafka-s3'),
+    url: `s3://${bucket}/group/checkpoints`,
+  };
 }
 
 function consumer(s: Setup, stateDir: string): ChildRun {
@@ -73,7 +85,8 @@ function committed(runs: ChildRun[]): Map<number, bigint> {
   };
   for (const run of runs) {
     for (const line of run.lines) {
-      if (line.startsWith('COMMITTED ')) for (const part of line.slice(10).split(' ')) note(Number(part.split('=')[0]), part.split('=')[1]);
+      if (line.startsWith('COMMITTED '))
+        for (const part of line.slice(10).split(' ')) note(Number(part.split('=')[0]), part.split('=')[1]);
       const m = /^RECOVERED \S+:(\d+) \S+ (\S+) /.exec(line);
       if (m) note(Number(m[1]), m[2]);
     }
@@ -82,7 +95,12 @@ function committed(runs: ChildRun[]): Map<number, bigint> {
 }
 
 async function untilCaughtUp(s: Setup, runs: ChildRun[]): Promise<void> {
-  await expect.poll(() => [...s.ends].every(([p, end]) => committed(runs).get(p) === BigInt(end)), { timeout: 90_000, interval: 50 }).toBe(true);
+  await expect
+    .poll(() => [...s.ends].every(([p, end]) => committed(runs).get(p) === BigInt(end)), {
+      timeout: 90_000,
+      interval: 50,
+    })
+    .toBe(true);
 }
 
 async function stopGracefully(run: ChildRun): Promise<void> {
@@ -115,7 +133,9 @@ describe('exactly-once state with checkpoints in S3, on a real Kafka broker', ()
     await killHard(first);
     fs.rmSync(state, { recursive: true, force: true });
     const second = consumer(s, state);
-    const recovered = await Promise.all([...Array(PARTITIONS).keys()].map((p) => second.waitFor(new RegExp(`^RECOVERED ${s.topic}:${p} (\\S+) `))));
+    const recovered = await Promise.all(
+      [...Array(PARTITIONS).keys()].map((p) => second.waitFor(new RegExp(`^RECOVERED ${s.topic}:${p} (\\S+) `))),
+    );
     expect(recovered.map((m) => m[1])).toEqual(['checkpoint', 'checkpoint', 'checkpoint', 'checkpoint']);
     await untilCaughtUp(s, [second]);
     await stopGracefully(second);

@@ -1,7 +1,13 @@
 import * as path from 'node:path';
 import { Registry } from 'prom-client';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { ConfigError, LocalDirectoryStorage, startMetricsServer, type ObjectWriter, type StoredObject } from '../../src/index.js';
+import {
+  ConfigError,
+  LocalDirectoryStorage,
+  startMetricsServer,
+  type ObjectWriter,
+  type StoredObject,
+} from '../../src/index.js';
 import { balanceHandler } from '../helpers/accounts.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { appendRecords, caughtUp, get, scrape, seedLog, servedMetrics, startRun, TOPIC } from './support.js';
@@ -41,7 +47,12 @@ describe('/readyz and /healthz', () => {
     const { metrics, server } = await servedMetrics();
     expect(await get(server, '/readyz')).toEqual({ status: 503, body: 'not ready: no pipeline is instrumented\n' });
 
-    const run = await startRun(metrics, log, { state: path.join(dir, 'state'), checkpoints: path.join(dir, 'checkpoints') }, { storage, awaitStart: false });
+    const run = await startRun(
+      metrics,
+      log,
+      { state: path.join(dir, 'state'), checkpoints: path.join(dir, 'checkpoints') },
+      { storage, awaitStart: false },
+    );
     onTestFinished(() => storage.open()); // runs before the pipeline is stopped, should the test fail early
     // Assigned, and recovery is waiting on the checkpoint listing.
     await expect.poll(() => storage.listing, { timeout: 10_000, interval: 5 }).toBe(true);
@@ -68,10 +79,15 @@ describe('/readyz and /healthz', () => {
     const dir = tmpDir('mx');
     const storage = new FailingStorage({ path: path.join(dir, 'checkpoints') });
     const { metrics, server } = await servedMetrics();
-    const run = await startRun(metrics, log, { state: path.join(dir, 'state'), checkpoints: path.join(dir, 'checkpoints') }, {
-      storage,
-      coordinator: { unhealthyAfterFailures: 2 },
-    });
+    const run = await startRun(
+      metrics,
+      log,
+      { state: path.join(dir, 'state'), checkpoints: path.join(dir, 'checkpoints') },
+      {
+        storage,
+        coordinator: { unhealthyAfterFailures: 2 },
+      },
+    );
     await caughtUp(run, log);
     expect(await get(server, '/healthz')).toEqual({ status: 200, body: 'ok\n' });
 
@@ -91,7 +107,9 @@ describe('/readyz and /healthz', () => {
     expect(s.value('tidemark_checkpoint_last_success_timestamp_seconds')).toBe(0);
     const unhealthy = await get(server, '/healthz');
     expect(unhealthy.status).toBe(503);
-    expect(unhealthy.body).toMatch(/^unhealthy: checkpoints are failing: 2 consecutive failures \(last error: .*no space left on device.*\)\n$/);
+    expect(unhealthy.body).toMatch(
+      /^unhealthy: checkpoints are failing: 2 consecutive failures \(last error: .*no space left on device.*\)\n$/,
+    );
     expect(await get(server, '/readyz')).toEqual({ status: 200, body: 'ready\n' }); // still processing
 
     storage.failing = false;
@@ -107,21 +125,28 @@ describe('/readyz and /healthz', () => {
     const log = seedLog(300, 1);
     const dir = tmpDir('mx');
     const { metrics, server } = await servedMetrics();
-    const run = await startRun(metrics, log, { state: path.join(dir, 'state'), checkpoints: path.join(dir, 'checkpoints') }, {
-      pipeline: {
-        errors: { retries: 0, backoffMs: 0 },
-        handler: (m, s, ctx) => {
-          if (ctx.offset === '350') throw new Error('poison record');
-          balanceHandler(m, s);
+    const run = await startRun(
+      metrics,
+      log,
+      { state: path.join(dir, 'state'), checkpoints: path.join(dir, 'checkpoints') },
+      {
+        pipeline: {
+          errors: { retries: 0, backoffMs: 0 },
+          handler: (m, s, ctx) => {
+            if (ctx.offset === '350') throw new Error('poison record');
+            balanceHandler(m, s);
+          },
         },
       },
-    });
+    );
     await caughtUp(run, log);
     appendRecords(log, 300, 100);
     await expect(run.pipeline.done).rejects.toThrow(/poison record/);
     const health = await get(server, '/healthz');
     expect(health.status).toBe(503);
-    expect(health.body).toMatch(/^unhealthy: the pipeline failed: handler failed 1 time\(s\) on payments:0 offset 350: poison record/);
+    expect(health.body).toMatch(
+      /^unhealthy: the pipeline failed: handler failed 1 time\(s\) on payments:0 offset 350: poison record/,
+    );
     const ready = await get(server, '/readyz');
     expect(ready.status).toBe(503);
     expect(ready.body).toMatch(/^not ready: the pipeline failed: /);
@@ -154,7 +179,8 @@ describe('startMetricsServer', () => {
       expect(await get(server, '/readyz')).toEqual({ status: 200, body: 'ready\n' });
       expect(await get(server, '/healthz')).toEqual({ status: 200, body: 'ok\n' }); // no check given: healthy
       expect((await get(server, '/metrics?format=text')).status).toBe(200);
-      for (const p of ['/', '/metric', '/metrics/x', '/healthz/', '/favicon.ico']) expect((await get(server, p)).status, p).toBe(404);
+      for (const p of ['/', '/metric', '/metrics/x', '/healthz/', '/favicon.ico'])
+        expect((await get(server, p)).status, p).toBe(404);
       const post = await fetch(`${server.url}/metrics`, { method: 'POST' });
       expect(post.status).toBe(405);
       expect(post.headers.get('allow')).toBe('GET, HEAD');
@@ -173,9 +199,14 @@ describe('startMetricsServer', () => {
   it('answers 503 with the message when a check throws, and 500 when collecting fails', async () => {
     const registry = new Registry();
     const { Gauge } = await import('prom-client');
-    new Gauge({ name: 'broken', help: 'collect throws', registers: [registry], collect: () => {
-      throw new Error('collector broke');
-    } });
+    new Gauge({
+      name: 'broken',
+      help: 'collect throws',
+      registers: [registry],
+      collect: () => {
+        throw new Error('collector broke');
+      },
+    });
     const server = await startMetricsServer({
       port: 0,
       host: '127.0.0.1',
@@ -188,7 +219,10 @@ describe('startMetricsServer', () => {
     try {
       expect(await get(server, '/readyz')).toEqual({ status: 503, body: 'not ready: the check threw: boom\n' });
       expect(await get(server, '/healthz')).toEqual({ status: 503, body: 'unhealthy: disk full\n' });
-      expect(await get(server, '/metrics')).toEqual({ status: 500, body: 'collecting metrics failed: collector broke\n' });
+      expect(await get(server, '/metrics')).toEqual({
+        status: 500,
+        body: 'collecting metrics failed: collector broke\n',
+      });
     } finally {
       await server.close();
     }
@@ -198,14 +232,24 @@ describe('startMetricsServer', () => {
     const registry = new Registry();
     const ready = () => true;
     await expect(startMetricsServer({ port: -1, registry, ready })).rejects.toThrow(ConfigError);
-    await expect(startMetricsServer({ port: 70_000, registry, ready })).rejects.toThrow(/"port" must be an integer in 0\.\.65535/);
+    await expect(startMetricsServer({ port: 70_000, registry, ready })).rejects.toThrow(
+      /"port" must be an integer in 0\.\.65535/,
+    );
     await expect(startMetricsServer({ port: 1.5, registry, ready })).rejects.toThrow(ConfigError);
-    await expect(startMetricsServer({ port: 0, registry: {} as Registry, ready })).rejects.toThrow(/"registry" must be a prom-client Registry/);
-    await expect(startMetricsServer({ port: 0, registry, ready: undefined as never })).rejects.toThrow(/"ready" must be a function/);
-    await expect(startMetricsServer({ port: 0, registry, ready, healthy: 'yes' as never })).rejects.toThrow(/"healthy" must be a function/);
+    await expect(startMetricsServer({ port: 0, registry: {} as Registry, ready })).rejects.toThrow(
+      /"registry" must be a prom-client Registry/,
+    );
+    await expect(startMetricsServer({ port: 0, registry, ready: undefined as never })).rejects.toThrow(
+      /"ready" must be a function/,
+    );
+    await expect(startMetricsServer({ port: 0, registry, ready, healthy: 'yes' as never })).rejects.toThrow(
+      /"healthy" must be a function/,
+    );
     const first = await startMetricsServer({ port: 0, host: '127.0.0.1', registry, ready });
     try {
-      await expect(startMetricsServer({ port: first.port, host: '127.0.0.1', registry, ready })).rejects.toThrow(/EADDRINUSE/);
+      await expect(startMetricsServer({ port: first.port, host: '127.0.0.1', registry, ready })).rejects.toThrow(
+        /EADDRINUSE/,
+      );
     } finally {
       await first.close();
     }

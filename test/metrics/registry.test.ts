@@ -2,7 +2,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Registry } from 'prom-client';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { ConfigError, InProcessLog, InProcessSource, ManualClock, Pipeline, StateStore, TidemarkMetrics } from '../../src/index.js';
+import {
+  ConfigError,
+  InProcessLog,
+  InProcessSource,
+  ManualClock,
+  Pipeline,
+  StateStore,
+  TidemarkMetrics,
+} from '../../src/index.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { documentedMetrics, ROOT, Scrape } from './support.js';
 
@@ -25,10 +33,13 @@ describe('TidemarkMetrics registries', () => {
     const withDefaults = await scrapeOf(new TidemarkMetrics({ defaultMetrics: true }));
     expect(withDefaults.types.get('nodejs_eventloop_lag_seconds')).toBe('gauge');
     expect(withDefaults.has('nodejs_eventloop_lag_p99_seconds')).toBe(true);
-    for (const d of documentedMetrics().filter((m) => !m.name.startsWith('tidemark_'))) expect(withDefaults.types.get(d.name), d.name).toBe(d.type);
+    for (const d of documentedMetrics().filter((m) => !m.name.startsWith('tidemark_')))
+      expect(withDefaults.types.get(d.name), d.name).toBe(d.type);
     const shared = new Registry();
     new TidemarkMetrics({ registry: shared, defaultMetrics: true });
-    expect(() => new TidemarkMetrics({ registry: shared, prefix: 'b_', defaultMetrics: true })).toThrow(/already holds Node default metrics/);
+    expect(() => new TidemarkMetrics({ registry: shared, prefix: 'b_', defaultMetrics: true })).toThrow(
+      /already holds Node default metrics/,
+    );
     expect(shared.getSingleMetric('b_ready')).toBeUndefined(); // refused whole
     const configured = await scrapeOf(new TidemarkMetrics({ defaultMetrics: { labels: { app: 'x' } } }));
     expect(configured.samples.find((s) => s.name === 'nodejs_eventloop_lag_p99_seconds')?.labels).toEqual({ app: 'x' });
@@ -48,7 +59,9 @@ describe('TidemarkMetrics registries', () => {
     const registry = new Registry();
     const first = new TidemarkMetrics({ registry });
     expect(() => new TidemarkMetrics({ registry })).toThrow(ConfigError);
-    expect(() => new TidemarkMetrics({ registry })).toThrow(/already holds tidemark_records_processed_total, .*another prefix/);
+    expect(() => new TidemarkMetrics({ registry })).toThrow(
+      /already holds tidemark_records_processed_total, .*another prefix/,
+    );
     const second = new TidemarkMetrics({ registry, prefix: 'other_' });
     second.pipelineObserver.batchProcessed!(tp0, 2, 1);
     const s = await scrapeOf(first);
@@ -62,7 +75,9 @@ describe('TidemarkMetrics registries', () => {
     openMetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never);
     expect(() => new TidemarkMetrics({ registry: openMetrics })).toThrow(/Prometheus text format/);
     expect(() => new TidemarkMetrics({ registy: new Registry() } as never)).toThrow(/unknown metrics option "registy"/);
-    expect(() => new TidemarkMetrics({ registry: {} as Registry })).toThrow(/"registry" must be a prom-client Registry/);
+    expect(() => new TidemarkMetrics({ registry: {} as Registry })).toThrow(
+      /"registry" must be a prom-client Registry/,
+    );
     const metrics = new TidemarkMetrics();
     expect(() => metrics.instrument({} as never)).toThrow(/needs a Pipeline/);
     expect(() => metrics.trackStore({} as never)).toThrow(/needs a StateStore/);
@@ -72,11 +87,19 @@ describe('TidemarkMetrics registries', () => {
     const store = await StateStore.open({ backend: 'memory' });
     onTestFinished(() => store.close());
     const log = new InProcessLog();
-    const pipeline = new Pipeline({ source: new InProcessSource({ log, topics: [] }), store, handler: () => undefined, handleSignals: false });
+    const pipeline = new Pipeline({
+      source: new InProcessSource({ log, topics: [] }),
+      store,
+      handler: () => undefined,
+      handleSignals: false,
+    });
     const metrics = new TidemarkMetrics();
     const release = metrics.instrument(pipeline, { store });
     expect(() => metrics.instrument(pipeline)).toThrow(/already instrumented/);
-    expect(metrics.readiness()).toEqual({ ok: false, reason: 'no partition assigned yet, or the pipeline is not running' });
+    expect(metrics.readiness()).toEqual({
+      ok: false,
+      reason: 'no partition assigned yet, or the pipeline is not running',
+    });
     store.partition('orders', 0).put('k', 1);
     expect((await scrapeOf(metrics)).value('tidemark_state_puts_total')).toBe(1);
     release();
@@ -157,7 +180,15 @@ describe('the pipeline observer without instrument()', () => {
     o.rebalanced!({ assigned: [tp0, { topic: 'orders', partition: 1 }], revoked: [] });
     expect(metrics.readiness()).toEqual({ ok: false, reason: 'recovering orders:0, orders:1' });
     for (const partition of [0, 1]) {
-      o.recovered!({ topic: 'orders', partition, source: 'checkpoint', offset: '10', durationMs: 1500, checkpointId: 'x', skipped: [{ id: 'y', reason: 'bad' }] });
+      o.recovered!({
+        topic: 'orders',
+        partition,
+        source: 'checkpoint',
+        offset: '10',
+        durationMs: 1500,
+        checkpointId: 'x',
+        skipped: [{ id: 'y', reason: 'bad' }],
+      });
     }
     o.readinessChanged!(true);
     expect(metrics.readiness()).toEqual({ ok: true });
@@ -187,12 +218,38 @@ describe('the pipeline observer without instrument()', () => {
     const c = metrics.checkpointObserver;
     c.checkpointStarted!({ id: 'a', trigger: 'periodic', partitions: [tp0] });
     expect((await scrapeOf(metrics)).value('tidemark_checkpoint_in_progress')).toBe(1);
-    c.checkpointCompleted!({ id: 'a', trigger: 'periodic', durationMs: 2000, partitions: 1, entries: 5, rawBytes: 1000, storedBytes: 300, at: 1_700_000_000_000 });
-    c.checkpointFailed!({ trigger: 'periodic', durationMs: 10, error: new Error('EIO'), consecutiveFailures: 1, healthy: true });
-    c.checkpointFailed!({ trigger: 'periodic', durationMs: 10, error: new Error('EIO again'), consecutiveFailures: 2, healthy: false });
+    c.checkpointCompleted!({
+      id: 'a',
+      trigger: 'periodic',
+      durationMs: 2000,
+      partitions: 1,
+      entries: 5,
+      rawBytes: 1000,
+      storedBytes: 300,
+      at: 1_700_000_000_000,
+    });
+    c.checkpointFailed!({
+      trigger: 'periodic',
+      durationMs: 10,
+      error: new Error('EIO'),
+      consecutiveFailures: 1,
+      healthy: true,
+    });
+    c.checkpointFailed!({
+      trigger: 'periodic',
+      durationMs: 10,
+      error: new Error('EIO again'),
+      consecutiveFailures: 2,
+      healthy: false,
+    });
     c.retentionCompleted!({ deleted: ['x', 'y'], deletedIncomplete: ['z'], quarantined: [], kept: 3, durationMs: 1 });
     c.retentionFailed!({ error: new Error('EACCES') });
-    c.restoreCompleted!({ durationMs: 250, restored: [{ ...tp0, checkpointId: 'a', offset: '5', entries: 5 }], skipped: [], missing: [] });
+    c.restoreCompleted!({
+      durationMs: 250,
+      restored: [{ ...tp0, checkpointId: 'a', offset: '5', entries: 5 }],
+      skipped: [],
+      missing: [],
+    });
     c.corruptCheckpoint!({ id: 'b', reason: 'sha256 mismatch', quarantined: false });
     const s = await scrapeOf(metrics);
     expect(s.value('tidemark_checkpoint_in_progress')).toBe(0);
@@ -210,7 +267,10 @@ describe('the pipeline observer without instrument()', () => {
     expect(s.value('tidemark_checkpoint_restore_duration_seconds_sum')).toBe(0.25);
     expect(s.value('tidemark_checkpoint_restored_partitions_total')).toBe(1);
     expect(s.value('tidemark_corrupt_checkpoints_total', { quarantined: 'false' })).toBe(1);
-    expect(metrics.health()).toEqual({ ok: false, reason: 'checkpoints are failing: 2 consecutive failures (last error: EIO again)' });
+    expect(metrics.health()).toEqual({
+      ok: false,
+      reason: 'checkpoints are failing: 2 consecutive failures (last error: EIO again)',
+    });
     c.healthChanged!({ healthy: true, consecutiveFailures: 0 });
     expect(metrics.health()).toEqual({ ok: true });
   });
@@ -220,11 +280,14 @@ describe('docs/METRICS.md and docs/grafana-dashboard.json', () => {
   it('the alerts and prose name documented metrics only', () => {
     const doc = fs.readFileSync(path.join(ROOT, 'docs/METRICS.md'), 'utf8');
     const documented = new Set(documentedMetrics().map((d) => d.name));
-    const named = new Set([...doc.matchAll(/\b(tidemark_[a-z0-9_]+)/g)].map((m) => m[1]!.replace(/_(bucket|sum|count)$/, '')));
+    const named = new Set(
+      [...doc.matchAll(/\b(tidemark_[a-z0-9_]+)/g)].map((m) => m[1]!.replace(/_(bucket|sum|count)$/, '')),
+    );
     expect([...named].filter((name) => !documented.has(name) && !name.endsWith('_'))).toEqual([]);
-    expect(doc).toMatch(/- alert: TidemarkCheckpointFailing\n\s+expr: tidemark_checkpoint_consecutive_failures > 0\n\s+for: 10m/);
+    expect(doc).toMatch(
+      /- alert: TidemarkCheckpointFailing\n\s+expr: tidemark_checkpoint_consecutive_failures > 0\n\s+for: 10m/,
+    );
   });
-
 
   it('is a dashboard whose queries use documented metrics only', () => {
     const dashboard = JSON.parse(fs.readFileSync(path.join(ROOT, 'docs/grafana-dashboard.json'), 'utf8')) as {
@@ -235,7 +298,13 @@ describe('docs/METRICS.md and docs/grafana-dashboard.json', () => {
     const documented = new Set(documentedMetrics().map((d) => d.name));
     const exprs = dashboard.panels.flatMap((p) => p.targets ?? []).map((t) => t.expr);
     expect(exprs.length).toBeGreaterThan(20);
-    const used = new Set(exprs.flatMap((e) => [...e.matchAll(/\b((?:tidemark|nodejs|process)_[a-z0-9_]+)/g)].map((m) => m[1]!.replace(/_(bucket|sum|count)$/, ''))));
+    const used = new Set(
+      exprs.flatMap((e) =>
+        [...e.matchAll(/\b((?:tidemark|nodejs|process)_[a-z0-9_]+)/g)].map((m) =>
+          m[1]!.replace(/_(bucket|sum|count)$/, ''),
+        ),
+      ),
+    );
     expect([...used].filter((name) => !documented.has(name))).toEqual([]);
     // Most of what is documented is on it.
     expect([...documented].filter((name) => name.startsWith('tidemark_') && !used.has(name))).toEqual([]);

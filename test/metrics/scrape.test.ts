@@ -36,7 +36,12 @@ describe('metrics of a real pipeline, scraped over HTTP', () => {
     const dead: string[] = [];
     const first = await startRun(metrics, log, dirs, {
       pipeline: {
-        errors: { retries: 1, backoffMs: 0, onFailure: 'skip', deadLetter: (r) => void dead.push(`${r.partition}:${r.offset}`) },
+        errors: {
+          retries: 1,
+          backoffMs: 0,
+          onFailure: 'skip',
+          deadLetter: (r) => void dead.push(`${r.partition}:${r.offset}`),
+        },
         handler: (m, s, ctx) => {
           if (ctx.partition === 0 && ctx.offset === '5') throw new Error('poison');
           balanceHandler(m, s);
@@ -74,7 +79,9 @@ describe('metrics of a real pipeline, scraped over HTTP', () => {
         expect(labels.sort(), `labels of ${sample.name}`).toEqual([...d.labels].sort());
       }
     }
-    const undocumented = [...s.types.keys()].filter((name) => name.startsWith('tidemark_') && !documented.some((d) => d.name === name));
+    const undocumented = [...s.types.keys()].filter(
+      (name) => name.startsWith('tidemark_') && !documented.some((d) => d.name === name),
+    );
     expect(undocumented).toEqual([]);
 
     // What the scenario did shows.
@@ -105,7 +112,9 @@ describe('metrics of a real pipeline, scraped over HTTP', () => {
       const produced = Number(log.endOffset({ topic: TOPIC, partition: p }));
       expect(s.value('tidemark_records_processed_total', { topic: TOPIC, partition: String(p) })).toBe(produced);
       expect(s.value('tidemark_consumer_lag', { topic: TOPIC, partition: String(p) })).toBe(0);
-      expect(s.value('tidemark_partition_recoveries_total', { topic: TOPIC, partition: String(p), source: 'empty' })).toBe(1);
+      expect(
+        s.value('tidemark_partition_recoveries_total', { topic: TOPIC, partition: String(p), source: 'empty' }),
+      ).toBe(1);
     }
     expect(s.value('tidemark_records_processed_total')).toBe(2000);
     const commits = s.value('tidemark_commits_total', { result: 'success' });
@@ -161,7 +170,8 @@ describe('metrics of a real pipeline, scraped over HTTP', () => {
     const dir = tmpDir('mx');
     const dirs = dirsIn(dir);
     const { metrics, server } = await servedMetrics();
-    const recoveries = async (source: string): Promise<number> => (await scrape(server)).value('tidemark_partition_recoveries_total', { source });
+    const recoveries = async (source: string): Promise<number> =>
+      (await scrape(server)).value('tidemark_partition_recoveries_total', { source });
 
     const first = await startRun(metrics, log, dirs);
     await caughtUp(first, log);
@@ -198,8 +208,14 @@ describe('metrics of a real pipeline, scraped over HTTP', () => {
 
   it('reports the lag of each partition as of its last batch, and drops it when the partition is revoked', async () => {
     const log = seedLog(0, 2);
-    log.append(TOPIC, Array.from({ length: 1000 }, (_, i) => ({ ...accountRecord(i), partition: 0 })));
-    log.append(TOPIC, Array.from({ length: 10 }, (_, i) => ({ ...accountRecord(i), partition: 1 })));
+    log.append(
+      TOPIC,
+      Array.from({ length: 1000 }, (_, i) => ({ ...accountRecord(i), partition: 0 })),
+    );
+    log.append(
+      TOPIC,
+      Array.from({ length: 10 }, (_, i) => ({ ...accountRecord(i), partition: 1 })),
+    );
     const { metrics, server } = await servedMetrics();
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -213,10 +229,20 @@ describe('metrics of a real pipeline, scraped over HTTP', () => {
       },
     });
     // After partition 0's first batch: 1000 - 100 records behind.
-    await expect.poll(async () => (await scrape(server)).value('tidemark_consumer_lag', { partition: '0' }), { timeout: 10_000, interval: 10 }).toBe(900);
+    await expect
+      .poll(async () => (await scrape(server)).value('tidemark_consumer_lag', { partition: '0' }), {
+        timeout: 10_000,
+        interval: 10,
+      })
+      .toBe(900);
     release();
     await caughtUp(run, log);
-    await expect.poll(async () => (await scrape(server)).value('tidemark_consumer_lag', { partition: '0' }), { timeout: 10_000, interval: 10 }).toBe(0);
+    await expect
+      .poll(async () => (await scrape(server)).value('tidemark_consumer_lag', { partition: '0' }), {
+        timeout: 10_000,
+        interval: 10,
+      })
+      .toBe(0);
     await run.source.reassign([{ topic: TOPIC, partition: 0 }]);
     const s = await scrape(server);
     expect(s.has('tidemark_consumer_lag', { partition: '1' })).toBe(false);

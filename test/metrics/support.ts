@@ -34,11 +34,16 @@ export function seedLog(n: number, partitions = 4): InProcessLog {
 
 /** Appends account records `from` .. `from + n - 1`. */
 export function appendRecords(log: InProcessLog, from: number, n: number): void {
-  log.append(TOPIC, Array.from({ length: n }, (_, i) => accountRecord(from + i)));
+  log.append(
+    TOPIC,
+    Array.from({ length: n }, (_, i) => accountRecord(from + i)),
+  );
 }
 
 /** A metrics instance with its server on a free port, both closed after the test. */
-export async function servedMetrics(options: ConstructorParameters<typeof TidemarkMetrics>[0] = {}): Promise<{ metrics: TidemarkMetrics; server: MetricsServer }> {
+export async function servedMetrics(
+  options: ConstructorParameters<typeof TidemarkMetrics>[0] = {},
+): Promise<{ metrics: TidemarkMetrics; server: MetricsServer }> {
   const metrics = new TidemarkMetrics(options);
   const server = await metrics.serve({ port: 0, host: '127.0.0.1' });
   onTestFinished(() => server.close());
@@ -93,7 +98,13 @@ export async function startRun(
     commitInterval: { records: 250, ms: 50 },
     checkpoints: {
       repository,
-      coordinator: { intervalMs: 3_600_000, minPauseMs: 0, retention: { keepLast: 3 }, ...options.coordinator, observer: metrics.checkpointObserver },
+      coordinator: {
+        intervalMs: 3_600_000,
+        minPauseMs: 0,
+        retention: { keepLast: 3 },
+        ...options.coordinator,
+        observer: metrics.checkpointObserver,
+      },
     },
     ...options.pipeline,
   });
@@ -114,7 +125,9 @@ export async function caughtUp(run: Run, log: InProcessLog): Promise<void> {
     .poll(
       () => {
         const positions = run.pipeline.positions();
-        return positions.length === run.pipeline.assignment().length && positions.every((p) => p.offset === log.endOffset(p));
+        return (
+          positions.length === run.pipeline.assignment().length && positions.every((p) => p.offset === log.endOffset(p))
+        );
       },
       { timeout: 20_000, interval: 5 },
     )
@@ -124,7 +137,10 @@ export async function caughtUp(run: Run, log: InProcessLog): Promise<void> {
 /** Resolves once every owned partition's processed position is durably committed. */
 export async function committed(run: Run): Promise<void> {
   await expect
-    .poll(() => run.pipeline.positions().every((p) => run.store.offset(p.topic, p.partition) === p.offset), { timeout: 20_000, interval: 5 })
+    .poll(() => run.pipeline.positions().every((p) => run.store.offset(p.topic, p.partition) === p.offset), {
+      timeout: 20_000,
+      interval: 5,
+    })
     .toBe(true);
 }
 
@@ -157,7 +173,10 @@ export class Scrape {
   /** Samples of a metric (a histogram's `_bucket`, `_sum` and `_count` lines belong to it). */
   of(metric: string): Sample[] {
     const histogram = this.types.get(metric) === 'histogram';
-    return this.samples.filter((s) => s.name === metric || (histogram && [`${metric}_bucket`, `${metric}_sum`, `${metric}_count`].includes(s.name)));
+    return this.samples.filter(
+      (s) =>
+        s.name === metric || (histogram && [`${metric}_bucket`, `${metric}_sum`, `${metric}_count`].includes(s.name)),
+    );
   }
 
   /** Sum of the samples named exactly `name` whose labels include `labels`. */
@@ -182,7 +201,11 @@ export async function scrape(server: MetricsServer): Promise<Scrape> {
 }
 
 /** Status and body of a GET. */
-export async function get(server: MetricsServer, pathname: string, init?: RequestInit): Promise<{ status: number; body: string }> {
+export async function get(
+  server: MetricsServer,
+  pathname: string,
+  init?: RequestInit,
+): Promise<{ status: number; body: string }> {
   const res = await fetch(`${server.url}${pathname}`, init);
   return { status: res.status, body: await res.text() };
 }

@@ -28,7 +28,10 @@ function logOf(n: number): InProcessLog {
 }
 
 function append(log: InProcessLog, n: number): void {
-  log.append(TOPIC, Array.from({ length: n }, () => ({ key: 'k', value: 'v', partition: 0 })));
+  log.append(
+    TOPIC,
+    Array.from({ length: n }, () => ({ key: 'k', value: 'v', partition: 0 })),
+  );
 }
 
 interface Run {
@@ -82,8 +85,16 @@ describe('records deleted before they were processed (a gap)', () => {
     const second = await start(log, state);
     const err = await second.pipeline.done.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OffsetGapError);
-    expect(err).toMatchObject({ code: 'ERR_TIDEMARK_OFFSET_GAP', topic: TOPIC, partition: 0, offset: '10', logStart: '15' });
-    expect((err as Error).message).toMatch(/t:0: the state is at offset 10 but the log starts at 15: 5 record\(s\) were deleted/);
+    expect(err).toMatchObject({
+      code: 'ERR_TIDEMARK_OFFSET_GAP',
+      topic: TOPIC,
+      partition: 0,
+      offset: '10',
+      logStart: '15',
+    });
+    expect((err as Error).message).toMatch(
+      /t:0: the state is at offset 10 but the log starts at 15: 5 record\(s\) were deleted/,
+    );
     expect(await stored(state)).toEqual({ offset: '10', count: 10 });
   });
 
@@ -182,7 +193,9 @@ describe('records deleted before they were processed (a gap)', () => {
   it('refuses a bad onGap', async () => {
     const store = await StateStore.open({ backend: 'memory' });
     const source = new InProcessSource({ log: new InProcessLog(), topics: [] });
-    expect(() => new Pipeline({ source, store, handler: count, onGap: 'ignore' as never })).toThrow(/"onGap" must be one of fail, accept/);
+    expect(() => new Pipeline({ source, store, handler: count, onGap: 'ignore' as never })).toThrow(
+      /"onGap" must be one of fail, accept/,
+    );
     await store.close();
   });
 });

@@ -13,10 +13,18 @@ describe('the group offsets after a recovery', () => {
   it('are brought up to the recovered state, with no new record to process', async () => {
     const log = new InProcessLog();
     log.createTopic('t', 3);
-    log.append('t', Array.from({ length: 900 }, (_, i) => accountRecord(i)));
+    log.append(
+      't',
+      Array.from({ length: 900 }, (_, i) => accountRecord(i)),
+    );
     const state = path.join(tmpDir('go'), 'state');
     const open = async (source: InProcessSource) => {
-      const pipeline = new Pipeline({ source, store: await StateStore.open({ path: state }), handler: balanceHandler, handleSignals: false });
+      const pipeline = new Pipeline({
+        source,
+        store: await StateStore.open({ path: state }),
+        handler: balanceHandler,
+        handleSignals: false,
+      });
       await pipeline.start();
       return pipeline;
     };
@@ -28,7 +36,9 @@ describe('the group offsets after a recovery', () => {
     // A source whose group lost every commit (like commits a SIGKILL cut off).
     const source = new InProcessSource({ log, topics: ['t'] });
     const second = await open(source);
-    await expect.poll(() => [0, 1, 2].map((p) => source.committed.get(`t:${p}`)), { timeout: 5000, interval: 5 }).toEqual(ends);
+    await expect
+      .poll(() => [0, 1, 2].map((p) => source.committed.get(`t:${p}`)), { timeout: 5000, interval: 5 })
+      .toEqual(ends);
     await second.stop();
   });
 });

@@ -41,7 +41,12 @@ async function startPipeline(
   partitions?: Array<{ topic: string; partition: number }>,
 ): Promise<Run> {
   const store = await StateStore.open({ path: dirs.state });
-  const source = new InProcessSource({ log, topics: [TOPIC], maxBatchRecords: 137, ...(partitions ? { partitions } : {}) });
+  const source = new InProcessSource({
+    log,
+    topics: [TOPIC],
+    maxBatchRecords: 137,
+    ...(partitions ? { partitions } : {}),
+  });
   const reports: RecoveryReport[] = [];
   const pipeline = new Pipeline({
     source,
@@ -52,7 +57,11 @@ async function startPipeline(
     observers: [{ recovered: (r) => reports.push(r) }],
     ...(dirs.checkpoints === undefined
       ? {}
-      : { checkpoints: { repository: new CheckpointRepository({ storage: new LocalDirectoryStorage({ path: dirs.checkpoints }) }) } }),
+      : {
+          checkpoints: {
+            repository: new CheckpointRepository({ storage: new LocalDirectoryStorage({ path: dirs.checkpoints }) }),
+          },
+        }),
     ...extra,
   });
   await pipeline.start();
@@ -63,7 +72,9 @@ async function startPipeline(
 async function caughtUp(run: Run, log: InProcessLog): Promise<void> {
   await expect
     .poll(
-      () => run.pipeline.positions().every((p) => p.offset === log.endOffset(p)) && run.pipeline.positions().length === run.pipeline.assignment().length,
+      () =>
+        run.pipeline.positions().every((p) => p.offset === log.endOffset(p)) &&
+        run.pipeline.positions().length === run.pipeline.assignment().length,
       { timeout: 20_000, interval: 5 },
     )
     .toBe(true);
@@ -97,7 +108,8 @@ describe('pipeline over the in-process source', () => {
     for (let p = 0; p < 4; p++) expect(store.offset(TOPIC, p)).toBe(log.endOffset({ topic: TOPIC, partition: p }));
     await store.close();
     // the source got the same offsets
-    for (let p = 0; p < 4; p++) expect(run.source.committed.get(`${TOPIC}:${p}`)).toBe(log.endOffset({ topic: TOPIC, partition: p }));
+    for (let p = 0; p < 4; p++)
+      expect(run.source.committed.get(`${TOPIC}:${p}`)).toBe(log.endOffset({ topic: TOPIC, partition: p }));
   });
 
   it('after a crash, resumes from local state and replays only what was not committed', async () => {
@@ -106,12 +118,17 @@ describe('pipeline over the in-process source', () => {
     const first = await startPipeline(log, { state });
     await expect.poll(() => first.store.stats().commits, { timeout: 10_000, interval: 1 }).toBeGreaterThan(3);
     await first.pipeline.abort(); // like SIGKILL: no commit, no checkpoint
-    log.append(TOPIC, Array.from({ length: 1000 }, (_, i) => accountRecord(3000 + i)));
+    log.append(
+      TOPIC,
+      Array.from({ length: 1000 }, (_, i) => accountRecord(3000 + i)),
+    );
     const second = await startPipeline(log, { state });
     expect(second.reports.every((r) => r.source === 'local')).toBe(true);
     await caughtUp(second, log);
     await second.pipeline.stop();
-    expect(await stateOf(state)).toEqual(reference([...records, ...Array.from({ length: 1000 }, (_, i) => accountRecord(3000 + i))]));
+    expect(await stateOf(state)).toEqual(
+      reference([...records, ...Array.from({ length: 1000 }, (_, i) => accountRecord(3000 + i))]),
+    );
   });
 
   it('after a lost disk, restores from the checkpoint and stays exact', async () => {
@@ -122,12 +139,17 @@ describe('pipeline over the in-process source', () => {
     await caughtUp(first, log);
     await first.pipeline.stop(); // final checkpoint
     fs.rmSync(dirs.state, { recursive: true });
-    log.append(TOPIC, Array.from({ length: 500 }, (_, i) => accountRecord(4000 + i)));
+    log.append(
+      TOPIC,
+      Array.from({ length: 500 }, (_, i) => accountRecord(4000 + i)),
+    );
     const second = await startPipeline(log, dirs);
     expect(second.reports.map((r) => r.source)).toEqual(['checkpoint', 'checkpoint', 'checkpoint', 'checkpoint']);
     await caughtUp(second, log);
     await second.pipeline.stop();
-    expect(await stateOf(dirs.state)).toEqual(reference([...records, ...Array.from({ length: 500 }, (_, i) => accountRecord(4000 + i))]));
+    expect(await stateOf(dirs.state)).toEqual(
+      reference([...records, ...Array.from({ length: 500 }, (_, i) => accountRecord(4000 + i))]),
+    );
   });
 
   it('delivers tombstones and null keys to the handler as such', async () => {
@@ -165,17 +187,21 @@ describe('pipeline over the in-process source', () => {
     const { log, records } = seed(1200, 2);
     const state = path.join(tmpDir('pl'), 'state');
     const failures = new Map<string, number>();
-    const run = await startPipeline(log, { state }, {
-      errors: { retries: 3, backoffMs: 1 },
-      handler: (m, s, ctx) => {
-        balanceHandler(m, s); // changes the state first...
-        const k = `${ctx.partition}:${ctx.offset}`;
-        if (Number(ctx.offset) % 100 === 7 && (failures.get(k) ?? 0) < 2) {
-          failures.set(k, (failures.get(k) ?? 0) + 1);
-          throw new Error('flaky'); // ...then fails: the change must not count
-        }
+    const run = await startPipeline(
+      log,
+      { state },
+      {
+        errors: { retries: 3, backoffMs: 1 },
+        handler: (m, s, ctx) => {
+          balanceHandler(m, s); // changes the state first...
+          const k = `${ctx.partition}:${ctx.offset}`;
+          if (Number(ctx.offset) % 100 === 7 && (failures.get(k) ?? 0) < 2) {
+            failures.set(k, (failures.get(k) ?? 0) + 1);
+            throw new Error('flaky'); // ...then fails: the change must not count
+          }
+        },
       },
-    });
+    );
     await caughtUp(run, log);
     await run.pipeline.stop();
     expect([...failures.values()].every((n) => n === 2)).toBe(true);
@@ -187,14 +213,18 @@ describe('pipeline over the in-process source', () => {
     const { log } = seed(600, 1);
     const state = path.join(tmpDir('pl'), 'state');
     const attempts: number[] = [];
-    const run = await startPipeline(log, { state }, {
-      errors: { retries: 2, backoffMs: 1 },
-      observers: [{ handlerFailed: (_r: SourceRecord, _e: Error, attempt: number) => attempts.push(attempt) }],
-      handler: (m, s, ctx) => {
-        balanceHandler(m, s);
-        if (ctx.offset === '333') throw new Error('poison');
+    const run = await startPipeline(
+      log,
+      { state },
+      {
+        errors: { retries: 2, backoffMs: 1 },
+        observers: [{ handlerFailed: (_r: SourceRecord, _e: Error, attempt: number) => attempts.push(attempt) }],
+        handler: (m, s, ctx) => {
+          balanceHandler(m, s);
+          if (ctx.offset === '333') throw new Error('poison');
+        },
       },
-    });
+    );
     const err = await run.pipeline.done.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HandlerFailedError);
     expect((err as HandlerFailedError).record.offset).toBe('333');
@@ -210,20 +240,24 @@ describe('pipeline over the in-process source', () => {
     const { log, records } = seed(600, 1);
     const state = path.join(tmpDir('pl'), 'state');
     const dead: Array<[string, string]> = [];
-    const run = await startPipeline(log, { state }, {
-      errors: {
-        retries: 1,
-        backoffMs: 1,
-        onFailure: 'skip',
-        deadLetter: (r, e) => {
-          dead.push([r.offset, e.message]);
+    const run = await startPipeline(
+      log,
+      { state },
+      {
+        errors: {
+          retries: 1,
+          backoffMs: 1,
+          onFailure: 'skip',
+          deadLetter: (r, e) => {
+            dead.push([r.offset, e.message]);
+          },
+        },
+        handler: (m, s, ctx) => {
+          balanceHandler(m, s);
+          if (ctx.offset === '100' || ctx.offset === '250') throw new Error(`bad ${ctx.offset}`);
         },
       },
-      handler: (m, s, ctx) => {
-        balanceHandler(m, s);
-        if (ctx.offset === '100' || ctx.offset === '250') throw new Error(`bad ${ctx.offset}`);
-      },
-    });
+    );
     await caughtUp(run, log);
     await run.pipeline.stop();
     expect(dead).toEqual([
@@ -240,7 +274,9 @@ describe('pipeline over the in-process source', () => {
     expect(() => new Pipeline({ ...base, errors: { onFailure: 'skip' } })).toThrow(/never dropped silently/);
     expect(() => new Pipeline({ ...base, commitInterval: { records: 0 } })).toThrow(/commitInterval.records/);
     expect(() => new Pipeline({ ...base, emptyStateStart: 'middle' as never })).toThrow(/emptyStateStart/);
-    expect(() => new Pipeline({ ...base, handlr: () => undefined } as never)).toThrow(/unknown pipeline option "handlr"/);
+    expect(() => new Pipeline({ ...base, handlr: () => undefined } as never)).toThrow(
+      /unknown pipeline option "handlr"/,
+    );
     expect(() => new Pipeline({ ...base, store: {} as StateStore })).toThrow(/open StateStore/);
     await store.close();
   });
@@ -261,7 +297,12 @@ describe('pipeline over the in-process source', () => {
       { topic: TOPIC, partition: 2 },
       { topic: TOPIC, partition: 3 },
     ]);
-    expect(b.reports.filter((r) => r.source === 'checkpoint').map((r) => r.partition).sort()).toEqual([2, 3]);
+    expect(
+      b.reports
+        .filter((r) => r.source === 'checkpoint')
+        .map((r) => r.partition)
+        .sort(),
+    ).toEqual([2, 3]);
     await caughtUp(a, log);
     await caughtUp(b, log);
     await a.pipeline.stop();
@@ -275,7 +316,8 @@ describe('pipeline over the in-process source', () => {
       [sa, [0, 1]],
       [sb, [2, 3]],
     ] as const) {
-      for (const p of parts) for (const e of s.partition(TOPIC, p).entries<Balance>()) final.set(e.key as string, e.value);
+      for (const p of parts)
+        for (const e of s.partition(TOPIC, p).entries<Balance>()) final.set(e.key as string, e.value);
     }
     await sa.close();
     await sb.close();

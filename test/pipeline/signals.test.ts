@@ -26,7 +26,10 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('the pipeline on %s', (signal) => 
     // the in-process log places keys the same way every time: rebuild it to know each record's offset
     const log = new InProcessLog();
     log.createTopic('payments', 2);
-    const placed = log.append('payments', Array.from({ length: 20000 }, (_, i) => accountRecord(i)));
+    const placed = log.append(
+      'payments',
+      Array.from({ length: 20000 }, (_, i) => accountRecord(i)),
+    );
     placed.forEach((p, i) => {
       const next = seen.get(p.partition) ?? 0;
       if (next < byPartition.get(p.partition)!) processed.push(accountRecord(i));
@@ -34,7 +37,8 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('the pipeline on %s', (signal) => 
     });
     expect(processed.length).toBeLessThan(20000); // it really stopped mid-stream
     const got = new Map<string, Balance>();
-    for (const o of offsets) for (const e of store.partition('payments', o.partition).entries<Balance>()) got.set(e.key as string, e.value);
+    for (const o of offsets)
+      for (const e of store.partition('payments', o.partition).entries<Balance>()) got.set(e.key as string, e.value);
     expect(got).toEqual(reference(processed));
     await store.close();
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { InProcessLog, InProcessSource, Pipeline, StateStore, TidemarkMetrics, type StalledPartition } from '../../src/index.js';
+import {
+  InProcessLog,
+  InProcessSource,
+  Pipeline,
+  StateStore,
+  TidemarkMetrics,
+  type StalledPartition,
+} from '../../src/index.js';
 
 // Issue 8, item 14: a consumer that cannot make progress says why (observer
 // event, /readyz, a metric), never sits silent.
@@ -7,7 +14,10 @@ describe('the stall watchdog', () => {
   it('reports a partition with records waiting and no batch for stallAfterMs, not ready until it moves again', async () => {
     const log = new InProcessLog();
     log.createTopic('t', 2);
-    log.append('t', Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, value: 'v', partition: i % 2 })));
+    log.append(
+      't',
+      Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, value: 'v', partition: i % 2 })),
+    );
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const reports: StalledPartition[][] = [];
@@ -26,11 +36,18 @@ describe('the stall watchdog', () => {
     metrics.instrument(pipeline);
     await pipeline.start();
     await expect.poll(() => reports.length, { timeout: 5000, interval: 10 }).toBeGreaterThan(0);
-    expect(reports[0]).toEqual([{ topic: 't', partition: 1, next: '5', logEnd: '10', idleMs: expect.any(Number) as number }]);
+    expect(reports[0]).toEqual([
+      { topic: 't', partition: 1, next: '5', logEnd: '10', idleMs: expect.any(Number) as number },
+    ]);
     expect(reports[0]![0]!.idleMs).toBeGreaterThanOrEqual(200);
     expect(pipeline.ready).toBe(false);
-    expect(metrics.readiness()).toEqual({ ok: false, reason: expect.stringMatching(/^stalled: t:1 \(at 5 of 10, no batch for \d+ s\)$/) as string });
-    expect((await metrics.registry.getSingleMetricAsString('tidemark_stalled_partitions')).trim().split('\n').at(-1)).toBe('tidemark_stalled_partitions 1');
+    expect(metrics.readiness()).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/^stalled: t:1 \(at 5 of 10, no batch for \d+ s\)$/) as string,
+    });
+    expect(
+      (await metrics.registry.getSingleMetricAsString('tidemark_stalled_partitions')).trim().split('\n').at(-1),
+    ).toBe('tidemark_stalled_partitions 1');
 
     release();
     await expect.poll(() => reports.at(-1), { timeout: 5000, interval: 10 }).toEqual([]);

@@ -1,6 +1,14 @@
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InProcessLog, InProcessSource, Pipeline, StateStore, type PartitionState, type PipelineMessage, type RecordHandler } from '../../src/index.js';
+import {
+  InProcessLog,
+  InProcessSource,
+  Pipeline,
+  StateStore,
+  type PartitionState,
+  type PipelineMessage,
+  type RecordHandler,
+} from '../../src/index.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const TOPIC = 't';
@@ -9,7 +17,12 @@ function count(message: PipelineMessage, state: PartitionState): void {
   state.update<number>(message.key!.toString(), (n) => (n ?? 0) + 1);
 }
 
-async function run(log: InProcessLog, state: string, handler: RecordHandler, commit: { records: number; ms: number }): Promise<Pipeline> {
+async function run(
+  log: InProcessLog,
+  state: string,
+  handler: RecordHandler,
+  commit: { records: number; ms: number },
+): Promise<Pipeline> {
   const store = await StateStore.open({ path: state });
   const pipeline = new Pipeline({
     source: new InProcessSource({ log, topics: [TOPIC], maxBatchRecords: 10 }),
@@ -23,7 +36,9 @@ async function run(log: InProcessLog, state: string, handler: RecordHandler, com
   return pipeline;
 }
 
-async function stored(state: string): Promise<Array<{ partition: number; offset: string | undefined; count: number | undefined }>> {
+async function stored(
+  state: string,
+): Promise<Array<{ partition: number; offset: string | undefined; count: number | undefined }>> {
   const store = await StateStore.open({ path: state });
   try {
     return [0, 1].map((partition) => ({
@@ -45,8 +60,14 @@ describe('a stop during a retry backoff', () => {
   ])('commits state exactly at its stored offset (%s)', async (_label, commit, poison) => {
     const log = new InProcessLog();
     log.createTopic(TOPIC, 2);
-    log.append(TOPIC, Array.from({ length: 20 }, () => ({ key: 'k', value: 'v', partition: 0 })));
-    log.append(TOPIC, Array.from({ length: 5 }, () => ({ key: 'j', value: 'v', partition: 1 })));
+    log.append(
+      TOPIC,
+      Array.from({ length: 20 }, () => ({ key: 'k', value: 'v', partition: 0 })),
+    );
+    log.append(
+      TOPIC,
+      Array.from({ length: 5 }, () => ({ key: 'j', value: 'v', partition: 1 })),
+    );
     const state = path.join(tmpDir('backoff'), 'state');
 
     let failing = true;
@@ -74,8 +95,12 @@ describe('a stop during a retry backoff', () => {
     }
 
     const second = await run(log, state, count, commit);
-    await expect.poll(() => second.positions().find((p) => p.partition === 0)?.offset, { timeout: 10_000, interval: 5 }).toBe('20');
-    await expect.poll(() => second.positions().find((p) => p.partition === 1)?.offset, { timeout: 10_000, interval: 5 }).toBe('5');
+    await expect
+      .poll(() => second.positions().find((p) => p.partition === 0)?.offset, { timeout: 10_000, interval: 5 })
+      .toBe('20');
+    await expect
+      .poll(() => second.positions().find((p) => p.partition === 1)?.offset, { timeout: 10_000, interval: 5 })
+      .toBe('5');
     await second.stop();
     expect(await stored(state)).toEqual([
       { partition: 0, offset: '20', count: 20 },

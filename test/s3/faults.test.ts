@@ -3,7 +3,14 @@
 // with none that lists as valid, and nothing half-written visible.
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CheckpointRepository, MIN_PART_BYTES, ObjectStorageError, type S3CheckpointStorage, type S3RetryEvent, type StateStore } from '../../src/index.js';
+import {
+  CheckpointRepository,
+  MIN_PART_BYTES,
+  ObjectStorageError,
+  type S3CheckpointStorage,
+  type S3RetryEvent,
+  type StateStore,
+} from '../../src/index.js';
 import { checkpointNow, fill, openStore, rawState } from '../checkpoint/support.js';
 import { FaultProxy } from './fault-proxy.js';
 import { s3Server, s3Storage } from './support.js';
@@ -44,7 +51,12 @@ async function setup(retry: { maxAttempts?: number; attemptTimeoutMs?: number } 
 }
 
 /** The checkpoint lists as valid, verifies, and restores to exactly the store's state; nothing else is stored. */
-async function expectPublished(repo: CheckpointRepository, direct: S3CheckpointStorage, store: StateStore, id: string): Promise<void> {
+async function expectPublished(
+  repo: CheckpointRepository,
+  direct: S3CheckpointStorage,
+  store: StateStore,
+  id: string,
+): Promise<void> {
   const checker = new CheckpointRepository({ storage: direct });
   try {
     expect((await checker.list()).map((c) => [c.id, c.status])).toEqual([[id, 'valid']]);
@@ -73,9 +85,19 @@ describe('S3 faults between client and server', () => {
   it('throttling (503 SlowDown, 429, 500) on parts, the upload completion and the manifest is retried with backoff, each retry reported', async () => {
     const { repo, direct, retries, store } = await setup();
     proxy!.faults.push(
-      { match: (m, u) => m === 'PUT' && u.includes('partNumber=1'), action: { kind: 'throttle', status: 503, code: 'SlowDown' }, times: 2 },
-      { match: (m, u) => m === 'POST' && u.includes('uploadId='), action: { kind: 'throttle', status: 429, code: 'TooManyRequests' } },
-      { match: (m, u) => m === 'PUT' && /\/manifest(\?|$)/.test(u), action: { kind: 'throttle', status: 500, code: 'InternalError' } },
+      {
+        match: (m, u) => m === 'PUT' && u.includes('partNumber=1'),
+        action: { kind: 'throttle', status: 503, code: 'SlowDown' },
+        times: 2,
+      },
+      {
+        match: (m, u) => m === 'POST' && u.includes('uploadId='),
+        action: { kind: 'throttle', status: 429, code: 'TooManyRequests' },
+      },
+      {
+        match: (m, u) => m === 'PUT' && /\/manifest(\?|$)/.test(u),
+        action: { kind: 'throttle', status: 500, code: 'InternalError' },
+      },
     );
     const info = await checkpointNow(store, repo);
     expect(retries.map((r) => [r.operation, r.reason])).toEqual([
@@ -90,7 +112,10 @@ describe('S3 faults between client and server', () => {
 
   it('a connection dropped in the middle of a part upload is retried and the checkpoint completes', async () => {
     const { repo, direct, retries, store } = await setup();
-    proxy!.faults.push({ match: (m, u) => m === 'PUT' && u.includes('partNumber=2'), action: { kind: 'drop', afterBytes: 64 * 1024 } });
+    proxy!.faults.push({
+      match: (m, u) => m === 'PUT' && u.includes('partNumber=2'),
+      action: { kind: 'drop', afterBytes: 64 * 1024 },
+    });
     const info = await checkpointNow(store, repo);
     expect(retries.map((r) => [r.operation, r.reason])).toEqual([['UploadPart', 'ECONNRESET']]);
     await expectPublished(repo, direct, store, info.id);
@@ -98,7 +123,10 @@ describe('S3 faults between client and server', () => {
 
   it('a server stalling past the attempt deadline counts as a timeout and is retried', async () => {
     const { repo, direct, retries, store } = await setup({ attemptTimeoutMs: 1500 });
-    proxy!.faults.push({ match: (m, u) => m === 'PUT' && /\/manifest(\?|$)/.test(u), action: { kind: 'stall', ms: 10_000 } });
+    proxy!.faults.push({
+      match: (m, u) => m === 'PUT' && /\/manifest(\?|$)/.test(u),
+      action: { kind: 'stall', ms: 10_000 },
+    });
     const info = await checkpointNow(store, repo);
     expect(retries.map((r) => [r.operation, r.reason])).toEqual([['PutObject', 'timeout']]);
     await expectPublished(repo, direct, store, info.id);
@@ -108,7 +136,10 @@ describe('S3 faults between client and server', () => {
     const { repo, direct, retries, store } = await setup({ maxAttempts: 3 });
     // Gone from the second part on: the first part is on the server, the upload open.
     let stopped: Promise<void> | undefined;
-    proxy!.faults.push({ match: (m, u) => m === 'PUT' && u.includes('partNumber=2'), action: { kind: 'drop', afterBytes: 1 } });
+    proxy!.faults.push({
+      match: (m, u) => m === 'PUT' && u.includes('partNumber=2'),
+      action: { kind: 'drop', afterBytes: 1 },
+    });
     const p = proxy!;
     const realTake = p.faults[0]!.match;
     p.faults[0]!.match = (m, u) => {
@@ -128,7 +159,9 @@ describe('S3 faults between client and server', () => {
     await expectNothing(repo, direct);
     // The server is back (same port): the next checkpoint publishes.
     await p.start();
-    const repo2 = new CheckpointRepository({ storage: (await s3Storage({ bucket: direct.bucket, prefix: 'ck', endpoint: p.endpoint })).storage });
+    const repo2 = new CheckpointRepository({
+      storage: (await s3Storage({ bucket: direct.bucket, prefix: 'ck', endpoint: p.endpoint })).storage,
+    });
     await fill(store, { topic: 'orders', partition: 1 }, 10, 7);
     const info = await checkpointNow(store, repo2);
     const checker = new CheckpointRepository({ storage: direct });

@@ -20,7 +20,13 @@ See docs/DEVELOPMENT.md, "S3 server for tests".`;
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   try {
     const s = await startServer();
-    project.provide('s3', { endpoint: s.endpoint, root: s.root, accessKey: s.accessKey, secretKey: s.secretKey, region: s.region });
+    project.provide('s3', {
+      endpoint: s.endpoint,
+      root: s.root,
+      accessKey: s.accessKey,
+      secretKey: s.secretKey,
+      region: s.region,
+    });
     return s.stop;
   } catch (e) {
     throw new Error(`No S3 server could be started for the s3 tests:\n${(e as Error).message}\n\n${HOW_TO}`);

@@ -16,7 +16,12 @@ describe('a pipeline with S3 checkpoints', () => {
     const proxy = new FaultProxy(s3Server().endpoint);
     await proxy.start();
     const { storage: direct, bucket } = await s3Storage({ prefix: 'pl' });
-    const { storage } = await s3Storage({ bucket, prefix: 'pl', endpoint: proxy.endpoint, retry: { maxAttempts: 2, baseDelayMs: 5, maxDelayMs: 20, attemptTimeoutMs: 2000 } });
+    const { storage } = await s3Storage({
+      bucket,
+      prefix: 'pl',
+      endpoint: proxy.endpoint,
+      retry: { maxAttempts: 2, baseDelayMs: 5, maxDelayMs: 20, attemptTimeoutMs: 2000 },
+    });
     const log = new InProcessLog();
     log.createTopic(TOPIC, 4);
     const records = Array.from({ length: 3000 }, (_, i) => accountRecord(i));
@@ -25,7 +30,10 @@ describe('a pipeline with S3 checkpoints', () => {
     const store = await StateStore.open({ path: path.join(dir, 'state') });
     const completed: string[] = [];
     const failed: string[] = [];
-    const observer = { checkpointCompleted: (e: { id: string }) => void completed.push(e.id), checkpointFailed: (e: { error: Error }) => void failed.push(e.error.message) };
+    const observer = {
+      checkpointCompleted: (e: { id: string }) => void completed.push(e.id),
+      checkpointFailed: (e: { error: Error }) => void failed.push(e.error.message),
+    };
     const repository = new CheckpointRepository({ storage });
     const pipeline = new Pipeline({
       source: new InProcessSource({ log, topics: [TOPIC], maxBatchRecords: 100 }),
@@ -37,7 +45,10 @@ describe('a pipeline with S3 checkpoints', () => {
     });
     const caughtUp = () =>
       expect
-        .poll(() => pipeline.positions().length === 4 && pipeline.positions().every((p) => p.offset === log.endOffset(p)), { timeout: 20_000, interval: 5 })
+        .poll(
+          () => pipeline.positions().length === 4 && pipeline.positions().every((p) => p.offset === log.endOffset(p)),
+          { timeout: 20_000, interval: 5 },
+        )
         .toBe(true);
     try {
       await pipeline.start();
@@ -51,7 +62,9 @@ describe('a pipeline with S3 checkpoints', () => {
       await caughtUp();
       await expect.poll(() => failed.length, { timeout: 20_000 }).toBeGreaterThan(failedBefore);
       expect(failed.at(-1)).toMatch(/ECONNREFUSED|ECONNRESET|timeout/);
-      const validWhileDown = (await new CheckpointRepository({ storage: direct }).list()).filter((c) => c.status === 'valid').map((c) => c.id);
+      const validWhileDown = (await new CheckpointRepository({ storage: direct }).list())
+        .filter((c) => c.status === 'valid')
+        .map((c) => c.id);
       expect(validWhileDown.every((id) => completed.includes(id))).toBe(true);
 
       // Back: the next checkpoint publishes and holds everything applied.

@@ -11,7 +11,9 @@ import { s3Storage } from './support.js';
 const A0 = { topic: 'orders', partition: 0 };
 const A1 = { topic: 'orders', partition: 1 };
 
-async function s3Repo(partBytes = MIN_PART_BYTES): Promise<{ repo: CheckpointRepository; storage: S3CheckpointStorage; dir: string }> {
+async function s3Repo(
+  partBytes = MIN_PART_BYTES,
+): Promise<{ repo: CheckpointRepository; storage: S3CheckpointStorage; dir: string }> {
   const { storage, dir } = await s3Storage({ prefix: 'prod/orders', partBytes });
   const repo = new CheckpointRepository({ storage });
   return { repo, storage, dir: path.join(dir, 'prod', 'orders') };
@@ -71,9 +73,15 @@ describe('checkpoint repository on S3', () => {
       const keys = (await storage.list('')).map((o) => o.key).sort();
       expect(keys.filter((k) => k.startsWith(`${bad.id}/`))).toEqual([]);
       expect(keys.filter((k) => k.startsWith(`${QUARANTINE_PREFIX}${bad.id}/`)).sort()).toEqual(
-        [`${QUARANTINE_PREFIX}${bad.id}/${bad.partitions[0]!.file}`, `${QUARANTINE_PREFIX}${bad.id}/manifest`, `${QUARANTINE_PREFIX}${bad.id}/quarantine-note`].sort(),
+        [
+          `${QUARANTINE_PREFIX}${bad.id}/${bad.partitions[0]!.file}`,
+          `${QUARANTINE_PREFIX}${bad.id}/manifest`,
+          `${QUARANTINE_PREFIX}${bad.id}/quarantine-note`,
+        ].sort(),
       );
-      expect(JSON.parse((await storage.read(`${QUARANTINE_PREFIX}${bad.id}/quarantine-note`)).toString()).reason).toMatch(/sha-?256|checksum|corrupt|size|decompress|tag/i);
+      expect(
+        JSON.parse((await storage.read(`${QUARANTINE_PREFIX}${bad.id}/quarantine-note`)).toString()).reason,
+      ).toMatch(/sha-?256|checksum|corrupt|size|decompress|tag/i);
     } finally {
       await repo.close();
     }
@@ -102,7 +110,11 @@ describe('checkpoint repository on S3', () => {
       const left = new Set((await storage.list('')).map((o) => o.key.split('/')[0]));
       expect([...left].sort()).toEqual([ids[2], ids[3]].sort());
       const target = await openStore();
-      expect((await repo.restore(target)).restored[0]).toMatchObject({ checkpointId: ids[3], offset: '4', entries: 40 });
+      expect((await repo.restore(target)).restored[0]).toMatchObject({
+        checkpointId: ids[3],
+        offset: '4',
+        entries: 40,
+      });
     } finally {
       await repo.close();
     }

@@ -5,7 +5,14 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, LocalDirectoryStorage, MIN_PART_BYTES, ObjectStorageError, type CheckpointStorage, type S3RetryEvent } from '../../src/index.js';
+import {
+  InvalidArgumentError,
+  LocalDirectoryStorage,
+  MIN_PART_BYTES,
+  ObjectStorageError,
+  type CheckpointStorage,
+  type S3RetryEvent,
+} from '../../src/index.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { s3Server, s3Storage } from './support.js';
 
@@ -173,8 +180,15 @@ describe('S3 storage on a real server', () => {
     expect((err as Error).message).toMatch(/bucket does not exist/);
     await expect(put(noBucket, 'c1/x', 'x')).rejects.toMatchObject({ serverCode: 'NoSuchBucket' });
     const srv = s3Server();
-    const { storage: denied } = await s3Storage({ credentials: { accessKeyId: srv.accessKey, secretAccessKey: 'not-the-secret' }, onRetry: (e) => retries.push(e) });
-    await expect(denied.read('c1/x')).rejects.toMatchObject({ code: 'ERR_TIDEMARK_OBJECT_STORAGE', serverCode: 'SignatureDoesNotMatch', transient: false });
+    const { storage: denied } = await s3Storage({
+      credentials: { accessKeyId: srv.accessKey, secretAccessKey: 'not-the-secret' },
+      onRetry: (e) => retries.push(e),
+    });
+    await expect(denied.read('c1/x')).rejects.toMatchObject({
+      code: 'ERR_TIDEMARK_OBJECT_STORAGE',
+      serverCode: 'SignatureDoesNotMatch',
+      transient: false,
+    });
     expect(retries).toEqual([]);
   });
 });

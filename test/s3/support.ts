@@ -16,7 +16,12 @@ export function s3Server(): { endpoint: string; root: string; accessKey: string;
 export async function freshBucket(): Promise<{ bucket: string; dir: string }> {
   const s = s3Server();
   const bucket = uniqueName('tm').toLowerCase();
-  const client = new S3Client({ endpoint: s.endpoint, region: s.region, forcePathStyle: true, credentials: { accessKeyId: s.accessKey, secretAccessKey: s.secretKey } });
+  const client = new S3Client({
+    endpoint: s.endpoint,
+    region: s.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: s.accessKey, secretAccessKey: s.secretKey },
+  });
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
   client.destroy();
   const dir = path.join(s.root, bucket);
@@ -29,7 +34,10 @@ export async function s3Storage(
   options: Partial<S3CheckpointStorageOptions> = {},
 ): Promise<{ storage: S3CheckpointStorage; bucket: string; dir: string }> {
   const s = s3Server();
-  const { bucket, dir } = options.bucket !== undefined ? { bucket: options.bucket, dir: path.join(s.root, options.bucket) } : await freshBucket();
+  const { bucket, dir } =
+    options.bucket !== undefined
+      ? { bucket: options.bucket, dir: path.join(s.root, options.bucket) }
+      : await freshBucket();
   const storage = new S3CheckpointStorage({
     bucket,
     endpoint: s.endpoint,

@@ -31,7 +31,7 @@ describe('bad input is rejected at the call, with a clear error, storing nothing
     ['an empty Buffer key', Buffer.alloc(0), /must not be empty/],
     ['a number key', 42, /string or a Buffer, got number/],
     ['a null key', null, /string or a Buffer, got null/],
-    ['a key over LMDB\'s limit', 'k'.repeat(1977), /too long.*1978/],
+    ["a key over LMDB's limit", 'k'.repeat(1977), /too long.*1978/],
     ['a multi-byte key over the limit', '€'.repeat(700), /too long/],
     ['a Buffer key over the limit', Buffer.alloc(2000, 1), /too long/],
   ])('%s', async (_label, key, message) => {
@@ -77,8 +77,24 @@ describe('bad input is rejected at the call, with a clear error, storing nothing
     ['a class instance', new Point(1, 2), /Point instance would lose its class/],
     ['a Promise', Promise.resolve(1), /Promise instance/],
     ['an invalid Date', new Date(Number.NaN), /invalid Date/],
-    ['a cycle', (() => { const o: Record<string, unknown> = {}; o.self = o; return o; })(), /cycle/],
-    ['a cycle through an array', (() => { const a: unknown[] = []; a.push({ a }); return a; })(), /cycle/],
+    [
+      'a cycle',
+      (() => {
+        const o: Record<string, unknown> = {};
+        o.self = o;
+        return o;
+      })(),
+      /cycle/,
+    ],
+    [
+      'a cycle through an array',
+      (() => {
+        const a: unknown[] = [];
+        a.push({ a });
+        return a;
+      })(),
+      /cycle/,
+    ],
   ])('%s as a value', async (_label, value, message) => {
     await withStore(async (store) => {
       const p = store.partition('t', 0);
@@ -123,7 +139,9 @@ describe('bad input is rejected at the call, with a clear error, storing nothing
   ])('%s', async (_label, offset) => {
     await withStore(async (store) => {
       store.partition('t', 0).put('k', 1);
-      await expect(store.commit([{ topic: 't', partition: 0, offset: offset as number }])).rejects.toThrow(InvalidArgumentError);
+      await expect(store.commit([{ topic: 't', partition: 0, offset: offset as number }])).rejects.toThrow(
+        InvalidArgumentError,
+      );
       // nothing was captured: the change is still pending and lands with a good commit
       expect(store.stats().dirtyEntries).toBe(1);
       await store.commit([{ topic: 't', partition: 0, offset: 1 }]);

@@ -5,9 +5,11 @@ import { tmpDir } from '../helpers/tmp.js';
 // The cache's own structures, read through their private names: what must
 // stay bounded is the real memory, not a counter beside it.
 function held(store: StateStore): { order: number; indexed: number } {
+  // biome-ignore lint/complexity/useLiteralKeys: reads a private field on purpose
   const ctx = store['ctx'];
   const order = (ctx.cache as unknown as { order: Set<unknown> }).order.size;
   let indexed = 0;
+  // biome-ignore lint/complexity/useLiteralKeys: reads a private field on purpose
   for (const state of store['owned'].values()) {
     for (const view of state.views.values()) {
       const v = view as unknown as { strings: Map<string, unknown>; binaries: Map<string, unknown> };

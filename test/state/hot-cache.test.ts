@@ -59,7 +59,8 @@ describe('hot cache', () => {
     for (let i = 0; i < 100; i++) p.put(`k${i}`, i);
     await store.commit();
     const before = p.stats();
-    for (let round = 0; round < 10; round++) for (let i = 0; i < 100; i++) p.put(`k${i}`, (p.get<number>(`k${i}`) ?? 0) + 1);
+    for (let round = 0; round < 10; round++)
+      for (let i = 0; i < 100; i++) p.put(`k${i}`, (p.get<number>(`k${i}`) ?? 0) + 1);
     const after = p.stats();
     expect(after.cacheMisses).toBe(before.cacheMisses);
     expect(after.cacheHits - before.cacheHits).toBe(1000);

@@ -5,7 +5,8 @@ import { tmpDir } from '../helpers/tmp.js';
 // The same contract holds for both backends.
 describe.each(['lmdb', 'memory'] as const)('key-value state (%s backend)', (backend) => {
   async function open(extra: Partial<StateStoreOptions> = {}): Promise<StateStore> {
-    const opts: StateStoreOptions = backend === 'lmdb' ? { path: tmpDir('kv'), ...extra } : { backend: 'memory', ...extra };
+    const opts: StateStoreOptions =
+      backend === 'lmdb' ? { path: tmpDir('kv'), ...extra } : { backend: 'memory', ...extra };
     const store = await StateStore.open(opts);
     return store;
   }

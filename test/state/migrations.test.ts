@@ -32,12 +32,20 @@ describe('schema versions and migrations', () => {
     };
     const store = await StateStore.open({ path: dir, schemaVersion: 3, migrations });
     expect(store.partition('accounts', 0).get('a')).toEqual({ name: 'Ann', currency: 'EUR', cents: 1000 });
-    expect(store.partition('accounts', 0).scope('archive').get('a')).toEqual({ name: 'Old Ann', currency: 'EUR', cents: 100 });
+    expect(store.partition('accounts', 0).scope('archive').get('a')).toEqual({
+      name: 'Old Ann',
+      currency: 'EUR',
+      cents: 100,
+    });
     expect(store.partition('accounts', 1).get('c')).toEqual({ name: 'Cy', currency: 'EUR', cents: 3000 });
     expect(store.offset('accounts', 0)).toBe('7');
     expect(calls.filter(([n]) => n === 1)).toHaveLength(4);
     expect(calls.filter(([n]) => n === 2)).toHaveLength(4);
-    expect(calls.map(([, c]) => c).find((c) => c.scope === 'archive')).toMatchObject({ topic: 'accounts', partition: 0, key: 'a' });
+    expect(calls.map(([, c]) => c).find((c) => c.scope === 'archive')).toMatchObject({
+      topic: 'accounts',
+      partition: 0,
+      key: 'a',
+    });
     await store.close();
 
     // opening again at 3 runs nothing
@@ -65,7 +73,9 @@ describe('schema versions and migrations', () => {
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MigrationError);
     expect((err as MigrationError).fromVersion).toBe(2);
-    expect((err as Error).message).toMatch(/from schema version 2 to 3 failed; the store is unchanged at version 1: bad row/);
+    expect((err as Error).message).toMatch(
+      /from schema version 2 to 3 failed; the store is unchanged at version 1: bad row/,
+    );
     // the lock was released and the data is exactly version 1
     const store = await StateStore.open({ path: dir, schemaVersion: 1 });
     expect(store.partition('accounts', 0).get('a')).toEqual({ name: 'Ann', balance: 10 });
@@ -105,8 +115,8 @@ describe('schema versions and migrations', () => {
   it('refuses an upgrade with a gap in the chain', async () => {
     const dir = path.join(tmpDir('mig'), 'state');
     await seedV1(dir);
-    await expect(StateStore.open({ path: dir, schemaVersion: 3, migrations: { 1: (v: unknown) => v } })).rejects.toThrow(
-      /no migration from 2 to 3/,
-    );
+    await expect(
+      StateStore.open({ path: dir, schemaVersion: 3, migrations: { 1: (v: unknown) => v } }),
+    ).rejects.toThrow(/no migration from 2 to 3/);
   });
 });

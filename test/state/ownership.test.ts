@@ -57,7 +57,10 @@ describe('one owner per state directory', () => {
     fs.writeFileSync(path.join(dir, LOCK_FILE), '');
     const store = await StateStore.open({ path: dir });
     await store.close();
-    fs.writeFileSync(path.join(dir, LOCK_FILE), JSON.stringify({ pid: 1234, host: `not-${os.hostname()}`, since: 'x' }));
+    fs.writeFileSync(
+      path.join(dir, LOCK_FILE),
+      JSON.stringify({ pid: 1234, host: `not-${os.hostname()}`, since: 'x' }),
+    );
     await expect(StateStore.open({ path: dir })).rejects.toThrow(/pid 1234 on not-/);
   });
 

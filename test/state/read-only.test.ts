@@ -1,7 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, LOCK_FILE, ManualClock, StateLockedError, StateStore, StorageError, StoreReadOnlyError } from '../../src/index.js';
+import {
+  ConfigError,
+  LOCK_FILE,
+  ManualClock,
+  StateLockedError,
+  StateStore,
+  StorageError,
+  StoreReadOnlyError,
+} from '../../src/index.js';
 import { runTs } from '../helpers/child.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -39,7 +47,8 @@ describe('a read-only store', () => {
     const snap = await ro.snapshot();
     expect(snap.partitions()).toHaveLength(2);
     snap.release();
-    for (const write of [() => p.put('a', 2), () => p.delete('a'), () => p.update('a', () => 3)]) expect(write).toThrow(StoreReadOnlyError);
+    for (const write of [() => p.put('a', 2), () => p.delete('a'), () => p.update('a', () => 3)])
+      expect(write).toThrow(StoreReadOnlyError);
     await expect(ro.commit()).rejects.toThrow(/opened read-only/);
     await expect(ro.replacePartition({ topic: 't', partition: 0 }, [], '1')).rejects.toThrow(StoreReadOnlyError);
     await expect(ro.dropPartition({ topic: 't', partition: 0 })).rejects.toThrow(StoreReadOnlyError);

@@ -44,19 +44,25 @@ describe('store snapshots', () => {
     await store.close();
   });
 
-  it.each(['lmdb', 'memory'] as const)('transientEntries gives the same records as entries, each value valid while it is current (%s)', async (backend) => {
-    const store = await StateStore.open(backend === 'lmdb' ? { path: path.join(tmpDir('snap'), 'state') } : { backend: 'memory' });
-    const p = store.partition('t', 0);
-    for (let i = 0; i < 300; i++) p.put(`k${String(i).padStart(3, '0')}`, { i, pad: 'x'.repeat(i * 7) }); // up to ~2 KB
-    await store.commit([{ topic: 't', partition: 0, offset: 1 }]);
-    const snap = await store.snapshot();
-    const tp = { topic: 't', partition: 0 };
-    const copied = [...snap.entries(tp)].map((e) => `${e.key.toString('hex')}=${e.value.toString('hex')}`);
-    const viewed: string[] = [];
-    for (const e of snap.transientEntries(tp)) viewed.push(`${e.key.toString('hex')}=${Buffer.from(e.value).toString('hex')}`);
-    expect(viewed).toEqual(copied);
-    expect(viewed).toHaveLength(300);
-    snap.release();
-    await store.close();
-  });
+  it.each(['lmdb', 'memory'] as const)(
+    'transientEntries gives the same records as entries, each value valid while it is current (%s)',
+    async (backend) => {
+      const store = await StateStore.open(
+        backend === 'lmdb' ? { path: path.join(tmpDir('snap'), 'state') } : { backend: 'memory' },
+      );
+      const p = store.partition('t', 0);
+      for (let i = 0; i < 300; i++) p.put(`k${String(i).padStart(3, '0')}`, { i, pad: 'x'.repeat(i * 7) }); // up to ~2 KB
+      await store.commit([{ topic: 't', partition: 0, offset: 1 }]);
+      const snap = await store.snapshot();
+      const tp = { topic: 't', partition: 0 };
+      const copied = [...snap.entries(tp)].map((e) => `${e.key.toString('hex')}=${e.value.toString('hex')}`);
+      const viewed: string[] = [];
+      for (const e of snap.transientEntries(tp))
+        viewed.push(`${e.key.toString('hex')}=${Buffer.from(e.value).toString('hex')}`);
+      expect(viewed).toEqual(copied);
+      expect(viewed).toHaveLength(300);
+      snap.release();
+      await store.close();
+    },
+  );
 });

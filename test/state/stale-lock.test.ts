@@ -60,7 +60,12 @@ describe('a stale lock is taken over, a live one never', () => {
   it('takes over a lock from an earlier boot of this host, even if its pid is alive now', async () => {
     const dir = path.join(tmpDir('lock'), 'state');
     const pid = await liveProcess();
-    writeLock(dir, { pid, host: os.hostname(), bootId: '00000000-0000-0000-0000-000000000000', startTime: startTime(pid) });
+    writeLock(dir, {
+      pid,
+      host: os.hostname(),
+      bootId: '00000000-0000-0000-0000-000000000000',
+      startTime: startTime(pid),
+    });
     expect(await opens(dir)).toBe(true);
   });
 
@@ -81,10 +86,17 @@ describe('a stale lock is taken over, a live one never', () => {
     const [, pid] = await holder.waitFor(/^LOCKED (\d+)$/);
     const file = path.join(dir, LOCK_FILE);
     const record = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-    expect(record).toMatchObject({ pid: Number(pid), host: os.hostname(), bootId: BOOT_ID, startTime: startTime(Number(pid)) });
+    expect(record).toMatchObject({
+      pid: Number(pid),
+      host: os.hostname(),
+      bootId: BOOT_ID,
+      startTime: startTime(Number(pid)),
+    });
     // As another container would see it: a foreign host name, and an old mtime.
     writeLock(dir, { ...record, host: 'elsewhere' }, 120_000);
-    await expect.poll(() => Date.now() - fs.statSync(file).mtimeMs, { interval: 20, timeout: 5_000 }).toBeLessThan(5_000);
+    await expect
+      .poll(() => Date.now() - fs.statSync(file).mtimeMs, { interval: 20, timeout: 5_000 })
+      .toBeLessThan(5_000);
     expect(await opens(dir)).toBe(false);
     writeLock(dir, record);
     expect(await opens(dir)).toBe(false);

@@ -25,7 +25,12 @@ const handler = (m: PipelineMessage, state: PartitionState) => {
 };
 
 async function member(log: InProcessLog, dir: string, name: string, clock: ManualClock, expired: ExpiredEntry[]) {
-  const store = await StateStore.open({ path: path.join(dir, name), clock, sweepIntervalMs: 0, onExpired: (e) => expired.push(e) });
+  const store = await StateStore.open({
+    path: path.join(dir, name),
+    clock,
+    sweepIntervalMs: 0,
+    onExpired: (e) => expired.push(e),
+  });
   const source = new InProcessSource({ log, topics: [TOPIC], partitions: [], maxBatchRecords: 50 });
   const reports: RecoveryReport[] = [];
   let failure: Error | undefined;
@@ -37,16 +42,23 @@ async function member(log: InProcessLog, dir: string, name: string, clock: Manua
     commitInterval: { records: 100, ms: 20 },
     observers: [{ recovered: (r) => reports.push(r), failed: (e) => (failure = e) }],
     checkpoints: {
-      repository: new CheckpointRepository({ storage: new LocalDirectoryStorage({ path: path.join(dir, 'checkpoints') }) }),
+      repository: new CheckpointRepository({
+        storage: new LocalDirectoryStorage({ path: path.join(dir, 'checkpoints') }),
+      }),
     },
   });
   await pipeline.start();
   const caughtUp = () =>
     expect
-      .poll(() => pipeline.positions().every((p) => p.offset === log.endOffset(p)) && pipeline.positions().length === pipeline.assignment().length, {
-        timeout: 20_000,
-        interval: 5,
-      })
+      .poll(
+        () =>
+          pipeline.positions().every((p) => p.offset === log.endOffset(p)) &&
+          pipeline.positions().length === pipeline.assignment().length,
+        {
+          timeout: 20_000,
+          interval: 5,
+        },
+      )
       .toBe(true);
   return { store, source, pipeline, reports, caughtUp, failure: () => failure };
 }
@@ -58,7 +70,10 @@ describe('TTL sweep and a partition handed over and back', () => {
     const log = new InProcessLog();
     log.createTopic(TOPIC, 2);
     const clicks = (partition: number, n: number) =>
-      log.append(TOPIC, Array.from({ length: n }, (_, i) => ({ key: `user-${partition}-${i % 20}`, value: 'click', partition })));
+      log.append(
+        TOPIC,
+        Array.from({ length: n }, (_, i) => ({ key: `user-${partition}-${i % 20}`, value: 'click', partition })),
+      );
     clicks(0, 200);
     clicks(1, 200);
     const expiredA: ExpiredEntry[] = [];

@@ -7,7 +7,12 @@ describe('TTL sweep: owned partitions only, each expiry reported once', () => {
   it('never touches a partition this store does not own: no onExpired for it, no change that could refuse its restore', async () => {
     const clock = new ManualClock(0);
     const seen: ExpiredEntry[] = [];
-    const store = await StateStore.open({ path: tmpDir('sweep'), clock, sweepIntervalMs: 0, onExpired: (e) => seen.push(e) });
+    const store = await StateStore.open({
+      path: tmpDir('sweep'),
+      clock,
+      sweepIntervalMs: 0,
+      onExpired: (e) => seen.push(e),
+    });
     for (const n of [0, 1, 2]) {
       const p = store.partition('t', n);
       for (let i = 0; i < 10; i++) p.put(`k${i}`, i, { ttlMs: 100 });
@@ -33,7 +38,13 @@ describe('TTL sweep: owned partitions only, each expiry reported once', () => {
   it('stops at a partition released and opened again while it sweeps, leaving the new owner untouched', async () => {
     const clock = new ManualClock(0);
     const seen: ExpiredEntry[] = [];
-    const store = await StateStore.open({ path: tmpDir('sweep'), clock, sweepIntervalMs: 0, cacheEntries: 10, onExpired: (e) => seen.push(e) });
+    const store = await StateStore.open({
+      path: tmpDir('sweep'),
+      clock,
+      sweepIntervalMs: 0,
+      cacheEntries: 10,
+      onExpired: (e) => seen.push(e),
+    });
     const p = store.partition('t', 0);
     for (let i = 0; i < 20_000; i++) p.put(`k${String(i).padStart(5, '0')}`, i, { ttlMs: 100 });
     await store.commit([{ topic: 't', partition: 0, offset: 1 }]);

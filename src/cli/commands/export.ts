@@ -33,7 +33,13 @@ export async function exportCommand(opts: ExportOptions, out: Output): Promise<n
 }
 
 /** Writes one partition's entries; returns how many were written. */
-async function writeEntries(tp: TopicPartition, entries: Iterable<RawEntry>, opts: ExportOptions, out: Output, progress: Progress): Promise<number> {
+async function writeEntries(
+  tp: TopicPartition,
+  entries: Iterable<RawEntry>,
+  opts: ExportOptions,
+  out: Output,
+  progress: Progress,
+): Promise<number> {
   const now = Date.now();
   let n = 0;
   let seen = 0;
@@ -52,7 +58,9 @@ async function writeEntries(tp: TopicPartition, entries: Iterable<RawEntry>, opt
 async function exportCheckpoints(opts: ExportOptions & CheckpointDirOptions, out: Output): Promise<number> {
   const { repo } = openCheckpoints(opts, out.io.env);
   try {
-    return opts.checkpoint !== undefined ? await exportOne(repo, opts.checkpoint, opts, out) : await exportNewest(repo, opts, out);
+    return opts.checkpoint !== undefined
+      ? await exportOne(repo, opts.checkpoint, opts, out)
+      : await exportNewest(repo, opts, out);
   } finally {
     await repo.close();
   }
@@ -61,12 +69,22 @@ async function exportCheckpoints(opts: ExportOptions & CheckpointDirOptions, out
 // --checkpoint <id>: that checkpoint only, no fallback.
 async function exportOne(repo: CheckpointRepository, id: string, opts: ExportOptions, out: Output): Promise<number> {
   const info = await repo.get(id);
-  if (info.status !== 'valid') throw new CliError(ExitCode.INVALID, `checkpoint ${id} is ${info.status}: ${info.reason ?? ''}`);
+  if (info.status !== 'valid')
+    throw new CliError(ExitCode.INVALID, `checkpoint ${id} is ${info.status}: ${info.reason ?? ''}`);
   const tps = opts.partition ?? info.partitions;
   const absent = tps.filter((tp) => !info.partitions.some((p) => same(p, tp)));
-  if (absent.length > 0) throw new CliError(ExitCode.NOT_FOUND, `checkpoint ${id} holds no partition ${absent.map(formatTopicPartition).join(', ')}`);
+  if (absent.length > 0)
+    throw new CliError(
+      ExitCode.NOT_FOUND,
+      `checkpoint ${id} holds no partition ${absent.map(formatTopicPartition).join(', ')}`,
+    );
   const parts = info.partitions.filter((p) => tps.some((tp) => same(p, tp)));
-  const progress = startProgress(out.io, 'export', parts.reduce((n, p) => n + p.entries, 0), 'entries');
+  const progress = startProgress(
+    out.io,
+    'export',
+    parts.reduce((n, p) => n + p.entries, 0),
+    'entries',
+  );
   let total = 0;
   try {
     for (const p of parts) {
@@ -77,7 +95,10 @@ async function exportOne(repo: CheckpointRepository, id: string, opts: ExportOpt
         if (err instanceof CheckpointCorruptError) {
           throw new CliError(
             ExitCode.INVALID,
-            `checkpoint ${id} is corrupt: ${err.reason}` + (total > 0 || parts.indexOf(p) > 0 ? ` (stdout holds the partitions before ${formatTopicPartition(p)}, each complete)` : ''),
+            `checkpoint ${id} is corrupt: ${err.reason}` +
+              (total > 0 || parts.indexOf(p) > 0
+                ? ` (stdout holds the partitions before ${formatTopicPartition(p)}, each complete)`
+                : ''),
             { cause: err },
           );
         }
@@ -99,11 +120,13 @@ async function exportOne(repo: CheckpointRepository, id: string, opts: ExportOpt
 async function exportNewest(repo: CheckpointRepository, opts: ExportOptions, out: Output): Promise<number> {
   const listing = await repo.list();
   const plan = planRestore(listing, opts.partition);
-  if (plan.partitions.length === 0) throw new CliError(ExitCode.NOT_FOUND, `no valid checkpoint in ${repo.storage.location}`);
+  if (plan.partitions.length === 0)
+    throw new CliError(ExitCode.NOT_FOUND, `no valid checkpoint in ${repo.storage.location}`);
   const byId = new Map(listing.map((i) => [i.id, i]));
   const failed = new Set<string>();
   const missing: TopicPartition[] = [];
-  const entriesIn = (id: string | undefined, tp: TopicPartition): number => byId.get(id ?? '')?.partitions.find((p) => same(p, tp))?.entries ?? 0;
+  const entriesIn = (id: string | undefined, tp: TopicPartition): number =>
+    byId.get(id ?? '')?.partitions.find((p) => same(p, tp))?.entries ?? 0;
   const estimate = plan.partitions.reduce((n, p) => n + entriesIn(p.candidates[0]?.id, p), 0);
   const progress = startProgress(out.io, 'export', estimate, 'entries');
   try {
@@ -116,7 +139,9 @@ async function exportNewest(repo: CheckpointRepository, opts: ExportOptions, out
         const entries = await readOrSkip(repo, info, tp, failed, progress);
         if (entries === undefined) continue;
         const n = await writeEntries(tp, entries, opts, out, progress);
-        progress.note(`exported ${formatTopicPartition(tp)} from ${info.id} (offset ${c.offset}): ${plural(n, 'entry', 'entries')}`);
+        progress.note(
+          `exported ${formatTopicPartition(tp)} from ${info.id} (offset ${c.offset}): ${plural(n, 'entry', 'entries')}`,
+        );
         done = true;
         break;
       }
@@ -144,7 +169,9 @@ async function readOrSkip(
   } catch (err) {
     if (!(err instanceof CheckpointCorruptError)) throw err;
     failed.add(info.id);
-    progress.note(`skipped ${info.id}: ${err.reason} (left in place; "tidemark restore" or "tidemark prune" quarantines it)`);
+    progress.note(
+      `skipped ${info.id}: ${err.reason} (left in place; "tidemark restore" or "tidemark prune" quarantines it)`,
+    );
     return undefined;
   }
 }
@@ -157,12 +184,23 @@ async function exportState(dir: string, opts: ExportOptions, out: Output): Promi
       const present = snap.partitions();
       const tps = opts.partition ?? present;
       const absent = tps.filter((tp) => !present.some((p) => same(p, tp)));
-      if (absent.length > 0) throw new CliError(ExitCode.NOT_FOUND, `no state for ${absent.map(formatTopicPartition).join(', ')} in ${store.path}`);
-      const progress = startProgress(out.io, 'export', tps.reduce((n, tp) => n + snap.entryCount(tp), 0), 'entries');
+      if (absent.length > 0)
+        throw new CliError(
+          ExitCode.NOT_FOUND,
+          `no state for ${absent.map(formatTopicPartition).join(', ')} in ${store.path}`,
+        );
+      const progress = startProgress(
+        out.io,
+        'export',
+        tps.reduce((n, tp) => n + snap.entryCount(tp), 0),
+        'entries',
+      );
       try {
         for (const tp of tps) {
           const n = await writeEntries(tp, snap.entries(tp), opts, out, progress);
-          progress.note(`exported ${formatTopicPartition(tp)} from ${store.path} (offset ${snap.offset(tp) ?? 'none'}): ${plural(n, 'entry', 'entries')}`);
+          progress.note(
+            `exported ${formatTopicPartition(tp)} from ${store.path} (offset ${snap.offset(tp) ?? 'none'}): ${plural(n, 'entry', 'entries')}`,
+          );
         }
       } finally {
         progress.stop();

@@ -1,7 +1,14 @@
 import type { CheckpointInfo, ManifestPartition } from '../../checkpoint/index.js';
 import { CheckpointCorruptError, CheckpointKeyError } from '../../errors/index.js';
 import { formatTopicPartition, type TopicPartition } from '../../util/topic-partition.js';
-import { checkpointJson, lacksKey, manifestPartition, openCheckpoints, readQuarantineNote, type CheckpointDirOptions } from '../checkpoints.js';
+import {
+  checkpointJson,
+  lacksKey,
+  manifestPartition,
+  openCheckpoints,
+  readQuarantineNote,
+  type CheckpointDirOptions,
+} from '../checkpoints.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { formatBytes, plural, type Output } from '../io.js';
 import { decodeEntry, type ExportLine } from '../json-value.js';
@@ -26,12 +33,19 @@ export async function inspectCommand(id: string, opts: InspectOptions, out: Outp
     const info = await repo.get(id);
     const wanted = opts.partition;
     if (wanted !== undefined && info.manifest !== undefined) {
-      const absent = wanted.filter((tp) => !info.partitions.some((p) => p.topic === tp.topic && p.partition === tp.partition));
+      const absent = wanted.filter(
+        (tp) => !info.partitions.some((p) => p.topic === tp.topic && p.partition === tp.partition),
+      );
       if (absent.length > 0) {
-        throw new CliError(ExitCode.NOT_FOUND, `checkpoint ${id} holds no partition ${absent.map(formatTopicPartition).join(', ')}`);
+        throw new CliError(
+          ExitCode.NOT_FOUND,
+          `checkpoint ${id} holds no partition ${absent.map(formatTopicPartition).join(', ')}`,
+        );
       }
     }
-    const parts = info.partitions.filter((p) => wanted === undefined || wanted.some((tp) => tp.topic === p.topic && tp.partition === p.partition));
+    const parts = info.partitions.filter(
+      (p) => wanted === undefined || wanted.some((tp) => tp.topic === p.topic && tp.partition === p.partition),
+    );
     let code: number = info.status === 'valid' ? ExitCode.OK : ExitCode.INVALID;
     const details: PartitionDetail[] = [];
     for (const p of parts) {
@@ -64,9 +78,18 @@ export async function inspectCommand(id: string, opts: InspectOptions, out: Outp
     // The listing checks the manifest and sizes; a segment read for the sample may still fail.
     const failed = details.find((d) => d.error?.startsWith('corrupt: '));
     const status = failed === undefined ? info.status : 'corrupt';
-    const reason = info.reason ?? (failed === undefined ? null : `${formatTopicPartition(failed)}: ${failed.error!.slice('corrupt: '.length)}`);
+    const reason =
+      info.reason ??
+      (failed === undefined ? null : `${formatTopicPartition(failed)}: ${failed.error!.slice('corrupt: '.length)}`);
     if (opts.json) {
-      await out.json({ status, reason, checkpoint: checkpointJson(info), quarantine: note, manifest: info.manifest ?? null, partitions: details });
+      await out.json({
+        status,
+        reason,
+        checkpoint: checkpointJson(info),
+        quarantine: note,
+        manifest: info.manifest ?? null,
+        partitions: details,
+      });
     } else {
       await out.lines(describe(info, status, reason, details, opts.sample, note?.reason ?? null));
     }
@@ -96,15 +119,29 @@ function describe(
     row('schema', `version ${m.schemaVersion}`);
     row('compression', `${m.compression.codec} level ${m.compression.level}`);
     const enc = info.encryption!;
-    row('encryption', enc.algorithm === 'none' ? 'none' : `${enc.algorithm}, key fingerprint ${enc.keyFingerprint} (${enc.keyAvailable ? 'key given' : 'key not given'})`);
+    row(
+      'encryption',
+      enc.algorithm === 'none'
+        ? 'none'
+        : `${enc.algorithm}, key fingerprint ${enc.keyFingerprint} (${enc.keyAvailable ? 'key given' : 'key not given'})`,
+    );
     row('writer', `${m.writer.host} pid ${m.writer.pid}`);
   }
-  row('size', `${plural(info.entries, 'entry', 'entries')}, raw ${formatBytes(info.rawBytes)}, stored ${formatBytes(info.storedBytes)}`);
+  row(
+    'size',
+    `${plural(info.entries, 'entry', 'entries')}, raw ${formatBytes(info.rawBytes)}, stored ${formatBytes(info.storedBytes)}`,
+  );
   if (m === undefined) return lines;
-  lines.push(`  partitions  ${details.length === info.partitions.length ? info.partitions.length : `${details.length} of ${info.partitions.length}`}`);
+  lines.push(
+    `  partitions  ${details.length === info.partitions.length ? info.partitions.length : `${details.length} of ${info.partitions.length}`}`,
+  );
   for (const d of details) {
-    lines.push(`    ${formatTopicPartition(d)}  offset ${d.offset ?? '(none)'}  ${plural(d.entries, 'entry', 'entries')}`);
-    lines.push(`      file ${d.file}, raw ${formatBytes(d.rawBytes)}, stored ${formatBytes(d.storedBytes)}, sha256 ${d.sha256}`);
+    lines.push(
+      `    ${formatTopicPartition(d)}  offset ${d.offset ?? '(none)'}  ${plural(d.entries, 'entry', 'entries')}`,
+    );
+    lines.push(
+      `      file ${d.file}, raw ${formatBytes(d.rawBytes)}, stored ${formatBytes(d.storedBytes)}, sha256 ${d.sha256}`,
+    );
     if (d.error !== null) lines.push(`      entries not shown: ${d.error}`);
     else if (d.sample !== null) {
       lines.push(`      first ${Math.min(sample, d.entries)} of ${d.entries} entries (verified):`);

@@ -1,6 +1,12 @@
 import type { CheckpointInfo } from '../../checkpoint/index.js';
 import { formatTopicPartition } from '../../util/topic-partition.js';
-import { checkpointJson, openCheckpoints, readQuarantineNote, type CheckpointDirOptions, type QuarantineNote } from '../checkpoints.js';
+import {
+  checkpointJson,
+  openCheckpoints,
+  readQuarantineNote,
+  type CheckpointDirOptions,
+  type QuarantineNote,
+} from '../checkpoints.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatBytes, plural, table, type Output } from '../io.js';
 
@@ -24,7 +30,9 @@ export async function listCommand(opts: ListOptions, out: Output): Promise<numbe
       });
       return ExitCode.OK;
     }
-    await out.line(`Checkpoints in ${dir}: ${checkpoints.length}${quarantined.length > 0 ? `, quarantined: ${quarantined.length}` : ''}`);
+    await out.line(
+      `Checkpoints in ${dir}: ${checkpoints.length}${quarantined.length > 0 ? `, quarantined: ${quarantined.length}` : ''}`,
+    );
     if (checkpoints.length === 0) await out.line('  (none)');
     for (const info of checkpoints) await out.lines(describeCheckpoint(info));
     if (quarantined.length > 0) {
@@ -51,7 +59,10 @@ export function describeCheckpoint(info: CheckpointInfo, statusText?: string): s
     return lines;
   }
   const enc = info.encryption;
-  const encText = enc === undefined || enc.algorithm === 'none' ? '' : `, encrypted (key ${enc.keyFingerprint}${enc.keyAvailable ? '' : ', not given'})`;
+  const encText =
+    enc === undefined || enc.algorithm === 'none'
+      ? ''
+      : `, encrypted (key ${enc.keyFingerprint}${enc.keyAvailable ? '' : ', not given'})`;
   lines.push(
     `    ${plural(info.partitions.length, 'partition')}, ${plural(info.entries, 'entry', 'entries')}, ` +
       `raw ${formatBytes(info.rawBytes)}, stored ${formatBytes(info.storedBytes)}${encText}`,

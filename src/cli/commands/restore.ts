@@ -42,7 +42,10 @@ export async function restoreCommand(opts: RestoreCommandOptions, out: Output): 
       );
     }
     const planned = await plannedCheckpoints(repo, opts);
-    const schema = opts.migrations === undefined ? { schemaVersion: singleSchemaVersion(planned, opts) } : await loadMigrations(opts.migrations);
+    const schema =
+      opts.migrations === undefined
+        ? { schemaVersion: singleSchemaVersion(planned, opts) }
+        : await loadMigrations(opts.migrations);
     const schemaVersion = schema.schemaVersion;
 
     let store: StateStore;
@@ -54,7 +57,7 @@ export async function restoreCommand(opts: RestoreCommandOptions, out: Output): 
           ExitCode.FAILURE,
           `the state in ${dir} is at schema version ${err.storedVersion}, the restore at ${schemaVersion}: ` +
             (opts.migrations === undefined
-              ? 'restore into an empty directory, or pass --migrations <module> (the consumer\'s schemaVersion and migrations)'
+              ? "restore into an empty directory, or pass --migrations <module> (the consumer's schemaVersion and migrations)"
               : `${err.message}`),
           { cause: err },
         );
@@ -88,8 +91,14 @@ export async function restoreCommand(opts: RestoreCommandOptions, out: Output): 
         progress.stop();
       }
       restoredAny = result.restored.length > 0;
-      kept = store.partitions().filter((p) => !result.restored.some((r) => same(r, p)) && (wanted === undefined || !wanted.some((w) => same(w, p))));
-      resumeFrom = store.partitions().map((p) => ({ topic: p.topic, partition: p.partition, offset: store.offset(p.topic, p.partition) ?? null }));
+      kept = store
+        .partitions()
+        .filter(
+          (p) => !result.restored.some((r) => same(r, p)) && (wanted === undefined || !wanted.some((w) => same(w, p))),
+        );
+      resumeFrom = store
+        .partitions()
+        .map((p) => ({ topic: p.topic, partition: p.partition, offset: store.offset(p.topic, p.partition) ?? null }));
     } finally {
       await store.close();
       // A directory this restore created and left empty goes again.
@@ -109,16 +118,24 @@ export async function restoreCommand(opts: RestoreCommandOptions, out: Output): 
       for (const s of result.skipped) await out.line(`skipped ${s.id}: ${s.reason}`);
       for (const r of result.restored) {
         const at = r.offset === null ? 'with no offset' : `at offset ${r.offset}`;
-        const migrated = r.migratedFrom === undefined ? '' : ` (migrated from schema version ${r.migratedFrom} to ${schemaVersion})`;
-        await out.line(`restored ${formatTopicPartition(r)} from ${r.checkpointId} ${at}${migrated}: ${plural(r.entries, 'entry', 'entries')}`);
+        const migrated =
+          r.migratedFrom === undefined ? '' : ` (migrated from schema version ${r.migratedFrom} to ${schemaVersion})`;
+        await out.line(
+          `restored ${formatTopicPartition(r)} from ${r.checkpointId} ${at}${migrated}: ${plural(r.entries, 'entry', 'entries')}`,
+        );
       }
-      for (const m of result.missing) await out.line(`missing ${formatTopicPartition(m)}: no valid checkpoint holds it`);
-      if (kept.length > 0) await out.line(`kept local state (not in the checkpoint): ${kept.map(formatTopicPartition).join(', ')}`);
+      for (const m of result.missing)
+        await out.line(`missing ${formatTopicPartition(m)}: no valid checkpoint holds it`);
+      if (kept.length > 0)
+        await out.line(`kept local state (not in the checkpoint): ${kept.map(formatTopicPartition).join(', ')}`);
       if (resumeFrom.length > 0) {
         await out.line(`The consumer will resume from (state directory ${dir}):`);
         await out.lines(
           table(
-            resumeFrom.map((r) => [formatTopicPartition(r), r.offset ?? "(no offset: the consumer's configured start position)"]),
+            resumeFrom.map((r) => [
+              formatTopicPartition(r),
+              r.offset ?? "(no offset: the consumer's configured start position)",
+            ]),
             '  ',
           ),
         );
@@ -151,7 +168,9 @@ export async function restoreCommand(opts: RestoreCommandOptions, out: Output): 
 async function plannedCheckpoints(repo: CheckpointRepository, opts: RestoreCommandOptions): Promise<CheckpointInfo[]> {
   if (opts.checkpoint !== undefined) return [await repo.get(opts.checkpoint)];
   const listing = await repo.list();
-  const ids = new Set(planRestore(listing, opts.partition).partitions.flatMap((p) => p.candidates.slice(0, 1).map((c) => c.id)));
+  const ids = new Set(
+    planRestore(listing, opts.partition).partitions.flatMap((p) => p.candidates.slice(0, 1).map((c) => c.id)),
+  );
   return listing.filter((i) => ids.has(i.id));
 }
 
@@ -190,9 +209,14 @@ async function loadMigrations(file: string): Promise<{ schemaVersion: number; mi
   try {
     mod = (await import(pathToFileURL(where).href)) as Record<string, unknown>;
   } catch (err) {
-    throw new CliError(ExitCode.USAGE, `--migrations ${where} could not be loaded: ${(err as Error).message}`, { cause: err });
+    throw new CliError(ExitCode.USAGE, `--migrations ${where} could not be loaded: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
-  const source = mod.schemaVersion === undefined && typeof mod.default === 'object' && mod.default !== null ? (mod.default as Record<string, unknown>) : mod;
+  const source =
+    mod.schemaVersion === undefined && typeof mod.default === 'object' && mod.default !== null
+      ? (mod.default as Record<string, unknown>)
+      : mod;
   const { schemaVersion, migrations } = source;
   const ok =
     Number.isSafeInteger(schemaVersion) &&
@@ -211,7 +235,8 @@ async function loadMigrations(file: string): Promise<{ schemaVersion: number; mi
 
 // Bytes the restore will read if nothing fails: each partition's segment in its chosen checkpoint.
 function expectedBytes(planned: CheckpointInfo[], opts: RestoreCommandOptions): number {
-  if (opts.checkpoint !== undefined) return planned.flatMap((i) => partsOf(i, opts.partition)).reduce((n, p) => n + p.storedBytes, 0);
+  if (opts.checkpoint !== undefined)
+    return planned.flatMap((i) => partsOf(i, opts.partition)).reduce((n, p) => n + p.storedBytes, 0);
   const plan = planRestore(planned, opts.partition);
   let n = 0;
   for (const p of plan.partitions) {

@@ -34,7 +34,12 @@ export async function verifyCommand(id: string | undefined, opts: VerifyOptions,
     const infos = id === undefined ? await repo.list() : [await repo.get(id)];
     const quarantinedCount = id === undefined ? (await repo.listQuarantined()).length : 0;
     const toRead = infos.filter((i) => i.status === 'valid' && !lacksKey(i));
-    const progress = startProgress(out.io, 'verify', toRead.reduce((n, i) => n + i.storedBytes, 0), 'bytes');
+    const progress = startProgress(
+      out.io,
+      'verify',
+      toRead.reduce((n, i) => n + i.storedBytes, 0),
+      'bytes',
+    );
     storage.onRead = (n) => progress.advance(n);
     const entries: VerifyEntry[] = [];
     try {
@@ -43,7 +48,9 @@ export async function verifyCommand(id: string | undefined, opts: VerifyOptions,
       progress.stop();
     }
 
-    const invalid = entries.filter((e) => e.status === 'corrupt' || e.status === 'unsupported' || (e.status === 'incomplete' && e.checked));
+    const invalid = entries.filter(
+      (e) => e.status === 'corrupt' || e.status === 'unsupported' || (e.status === 'incomplete' && e.checked),
+    );
     const noKey = entries.filter((e) => e.status === 'no-key');
     const valid = entries.filter((e) => e.status === 'valid');
     const code = invalid.length > 0 ? ExitCode.INVALID : noKey.length > 0 ? ExitCode.KEY : ExitCode.OK;
@@ -60,20 +67,32 @@ export async function verifyCommand(id: string | undefined, opts: VerifyOptions,
     } else {
       if (entries.length === 0) await out.line('No checkpoints to verify.');
       for (const e of entries) await out.lines(describe(e));
-      const parts = [`${plural(entries.filter((e) => e.checked).length, 'checkpoint')} checked`, `${valid.length} valid`, `${invalid.length} invalid`];
+      const parts = [
+        `${plural(entries.filter((e) => e.checked).length, 'checkpoint')} checked`,
+        `${valid.length} valid`,
+        `${invalid.length} invalid`,
+      ];
       if (noKey.length > 0) parts.push(`${noKey.length} not readable without their key`);
       if (quarantinedCount > 0) parts.push(`${quarantinedCount} in quarantine not checked`);
       await out.line(`Summary: ${parts.join(', ')}.`);
     }
-    if (invalid.length > 0) out.note(`tidemark: ${plural(invalid.length, 'invalid checkpoint')}: ${invalid.map((e) => e.id).join(', ')}`);
-    else if (noKey.length > 0) out.note(`tidemark: ${plural(noKey.length, 'checkpoint')} could not be verified without the encryption key (--key-file or TIDEMARK_CHECKPOINT_KEY)`);
+    if (invalid.length > 0)
+      out.note(`tidemark: ${plural(invalid.length, 'invalid checkpoint')}: ${invalid.map((e) => e.id).join(', ')}`);
+    else if (noKey.length > 0)
+      out.note(
+        `tidemark: ${plural(noKey.length, 'checkpoint')} could not be verified without the encryption key (--key-file or TIDEMARK_CHECKPOINT_KEY)`,
+      );
     return code;
   } finally {
     await repo.close();
   }
 }
 
-async function verifyOne(info: CheckpointInfo, named: boolean, verify: () => Promise<VerifyResult[]>): Promise<VerifyEntry> {
+async function verifyOne(
+  info: CheckpointInfo,
+  named: boolean,
+  verify: () => Promise<VerifyResult[]>,
+): Promise<VerifyEntry> {
   const entry: VerifyEntry = {
     id: info.id,
     status: info.status,
@@ -81,7 +100,13 @@ async function verifyOne(info: CheckpointInfo, named: boolean, verify: () => Pro
     checked: info.status !== 'incomplete' || named,
     quarantined: info.quarantined,
     bytesChecked: 0,
-    partitions: info.partitions.map((p) => ({ topic: p.topic, partition: p.partition, file: p.file, ok: info.status === 'valid', reason: null })),
+    partitions: info.partitions.map((p) => ({
+      topic: p.topic,
+      partition: p.partition,
+      file: p.file,
+      ok: info.status === 'valid',
+      reason: null,
+    })),
   };
   if (info.status !== 'valid') return entry;
   if (lacksKey(info)) {
@@ -108,14 +133,22 @@ async function verifyOne(info: CheckpointInfo, named: boolean, verify: () => Pro
   entry.status = result.status;
   entry.reason = result.reason ?? null;
   entry.bytesChecked = info.storedBytes;
-  entry.partitions = result.partitions.map((p) => ({ topic: p.topic, partition: p.partition, file: p.file, ok: p.ok, reason: p.reason ?? null }));
+  entry.partitions = result.partitions.map((p) => ({
+    topic: p.topic,
+    partition: p.partition,
+    file: p.file,
+    ok: p.ok,
+    reason: p.reason ?? null,
+  }));
   return entry;
 }
 
 function describe(e: VerifyEntry): string[] {
   const where = e.quarantined ? ' (quarantined)' : '';
   if (e.status === 'valid') {
-    return [`${e.id}${where}  valid  (${plural(e.partitions.length, 'partition')}, ${formatBytes(e.bytesChecked)} re-read)`];
+    return [
+      `${e.id}${where}  valid  (${plural(e.partitions.length, 'partition')}, ${formatBytes(e.bytesChecked)} re-read)`,
+    ];
   }
   if (e.status === 'incomplete' && !e.checked) return [`${e.id}  incomplete, not checked: ${e.reason ?? ''}`];
   if (e.status === 'no-key') return [`${e.id}${where}  NOT CHECKED: ${e.reason ?? ''}`];
