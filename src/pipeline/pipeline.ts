@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import PQueue from 'p-queue';
 import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
 import type { CheckpointRepository } from '../checkpoint/repository.js';
+import { HandlerFailedError } from '../errors/handler-failed-error.js';
 import { OffsetGapError } from '../errors/offset-gap-error.js';
 import { TidemarkError } from '../errors/tidemark-error.js';
 import type { PartitionState } from '../state/partition-state.js';
@@ -21,24 +22,6 @@ import {
 } from './pipeline-options.js';
 import { recoverPartition } from './recovery.js';
 import type { BatchControl, Source, SourceBatch, SourceListener, SourceRecord } from './source.js';
-
-/** A record's handler kept failing and the error policy is 'fail'. */
-export class HandlerFailedError extends TidemarkError {
-  static readonly code: string = 'ERR_TIDEMARK_HANDLER_FAILED';
-
-  constructor(
-    readonly record: SourceRecord,
-    attempts: number,
-    cause: unknown,
-  ) {
-    super(
-      HandlerFailedError.code,
-      `handler failed ${attempts} time(s) on ${record.topic}:${record.partition} offset ${record.offset}: ` +
-        `${(cause as Error)?.message ?? String(cause)}; state is committed up to the record before it`,
-      { cause },
-    );
-  }
-}
 
 interface Progress {
   readonly tp: TopicPartition;
