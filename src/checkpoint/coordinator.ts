@@ -3,7 +3,7 @@ import { ConfigError } from '../errors/config-error.js';
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
 import type { StateStore } from '../state/state-store.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import { assertTopicPartition, type TopicPartition } from '../util/topic-partition.js';
+import { assertTopicPartition, type TopicPartition, formatTopicPartition } from '../util/topic-partition.js';
 import { notify, type CheckpointObserver, type CheckpointTrigger } from './observer.js';
 import type { CheckpointInfo, CheckpointRepository } from './repository.js';
 import { resolveRetention, type ResolvedRetention, type RetentionPolicy } from './retention.js';
@@ -309,7 +309,7 @@ export class CheckpointCoordinator {
         partitions === undefined
           ? '*'
           : partitions
-              .map((tp) => `${tp.topic}:${tp.partition}`)
+              .map((tp) => formatTopicPartition(tp))
               .sort()
               .join(','),
     };
@@ -398,7 +398,7 @@ function merge(into: Request, wanted: Request['partitions']): void {
 
 function collect(tps: Iterable<TopicPartition>): Map<string, TopicPartition> {
   const out = new Map<string, TopicPartition>();
-  for (const tp of tps) out.set(`${tp.topic}:${tp.partition}`, { topic: tp.topic, partition: tp.partition });
+  for (const tp of tps) out.set(formatTopicPartition(tp), { topic: tp.topic, partition: tp.partition });
   return out;
 }
 

@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors/config-error.js';
-import type { TopicPartition } from '../util/topic-partition.js';
+import { type TopicPartition, formatTopicPartition } from '../util/topic-partition.js';
 import { checkpointTime } from './checkpoint-id.js';
 import { firstChoices } from './restore-plan.js';
 
@@ -102,7 +102,7 @@ export function planRetention(
   }));
   for (const choice of firstChoices(planned).values()) {
     const list = furthest.get(choice.id) ?? [];
-    list.push(`${choice.topic}:${choice.partition} at its highest offset, ${choice.offset}`);
+    list.push(`${formatTopicPartition(choice)} at its highest offset, ${choice.offset}`);
     furthest.set(choice.id, list);
   }
   let newestValid = true;
@@ -125,7 +125,7 @@ export function planRetention(
     let newestOfAPartition = false;
     let superseded = true;
     for (const tp of c.partitions) {
-      const k = `${tp.topic}:${tp.partition}`;
+      const k = formatTopicPartition(tp);
       const n = newer.get(k) ?? 0;
       if (n === 0) newestOfAPartition = true;
       if (n < policy.keepLast) superseded = false;

@@ -270,7 +270,7 @@ export class TidemarkMetrics {
       },
       recovered: (r) => {
         if (!live()) return;
-        t.recovering.delete(key(r));
+        t.recovering.delete(formatTopicPartition(r));
         m.recoveries.inc({ ...labels(r), source: r.source });
         m.recoveryDuration.observe({ source: r.source }, r.durationMs / 1000);
         m.recoverySkipped.inc(r.skipped.length);
@@ -278,20 +278,20 @@ export class TidemarkMetrics {
       rebalanced: ({ assigned, revoked }) => {
         if (!live()) return;
         for (const tp of revoked) {
-          t.assigned.delete(key(tp));
-          t.recovering.delete(key(tp));
+          t.assigned.delete(formatTopicPartition(tp));
+          t.recovering.delete(formatTopicPartition(tp));
           m.lag.remove(labels(tp));
         }
         t.waiting = undefined;
         for (const tp of assigned) {
-          t.assigned.set(key(tp), tp);
-          t.recovering.set(key(tp), tp);
+          t.assigned.set(formatTopicPartition(tp), tp);
+          t.recovering.set(formatTopicPartition(tp), tp);
         }
         if (assigned.length > 0) m.rebalances.inc({ change: 'assigned' });
         if (revoked.length > 0) m.rebalances.inc({ change: 'revoked' });
       },
       lag: (tp, lag) => {
-        if (live() && t.assigned.has(key(tp))) m.lag.set(labels(tp), lag);
+        if (live() && t.assigned.has(formatTopicPartition(tp))) m.lag.set(labels(tp), lag);
       },
       handlerFailed: (record) => {
         if (live()) m.handlerFailures.inc(labels(record));
@@ -441,10 +441,6 @@ function oncePerScrape(refresh: () => void): () => void {
 
 function labels(tp: TopicPartition): { topic: string; partition: string } {
   return { topic: tp.topic, partition: String(tp.partition) };
-}
-
-function key(tp: TopicPartition): string {
-  return `${tp.topic}:${tp.partition}`;
 }
 
 function describe(tps: TopicPartition[]): string {
