@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Registry, type DefaultMetricsCollectorConfigurat
 import type { CheckpointObserver } from '../checkpoint/observer.js';
 import type { S3RetryEvent } from '../checkpoint/s3-retry.js';
 import { ConfigError } from '../errors/config-error.js';
+import { checkOptions } from '../util/options.js';
 import type { PipelineObserver, StalledPartition } from '../pipeline/observer.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { StateStore } from '../state/state-store.js';
@@ -117,10 +118,7 @@ export class TidemarkMetrics {
   private stopped = 0;
 
   constructor(options: TidemarkMetricsOptions = {}) {
-    if (typeof options !== 'object' || options === null) throw new ConfigError('metrics options must be an object');
-    const known = ['registry', 'prefix', 'defaultMetrics'];
-    for (const k of Object.keys(options))
-      if (!known.includes(k)) throw new ConfigError(`unknown metrics option "${k}"; known: ${known.join(', ')}`);
+    checkOptions(options, 'metrics', ['registry', 'prefix', 'defaultMetrics']);
     const prefix = options.prefix ?? 'tidemark_';
     if (typeof prefix !== 'string' || !PREFIX_RE.test(prefix))
       throw new ConfigError(`"prefix" must match [a-zA-Z_:][a-zA-Z0-9_:]*, got ${JSON.stringify(prefix)}`);
