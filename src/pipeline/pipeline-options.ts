@@ -79,7 +79,12 @@ export interface PipelineOptions {
   commitInterval?: { records?: number; ms?: number };
   errors?: ErrorPolicy;
   observers?: PipelineObserver[];
-  /** Stop gracefully on SIGTERM and SIGINT, then re-raise the signal. Default true. */
+  /**
+   * Install SIGTERM and SIGINT handlers that stop the pipeline gracefully,
+   * then re-raise the signal (the process ends as it would have). Default
+   * false: a library leaves a process's signals to its application; an
+   * application that has no handlers of its own opts in (the examples do).
+   */
   handleSignals?: boolean;
   /**
    * Where a partition with no state at all (no local state, no checkpoint)
@@ -166,7 +171,7 @@ export function resolvePipelineOptions(o: PipelineOptions): ResolvedPipelineOpti
     maxBackoffMs: int('errors.maxBackoffMs', e.maxBackoffMs, 5000, 0),
     onFailure,
     deadLetter: e.deadLetter,
-    handleSignals: o.handleSignals ?? true,
+    handleSignals: o.handleSignals ?? false,
     emptyStateStart: oneOf('emptyStateStart', o.emptyStateStart, ['earliest', 'source'] as const, 'earliest'),
     onGap: oneOf('onGap', o.onGap, ['fail', 'accept'] as const, 'fail'),
     stallAfterMs: int('stallAfterMs', o.stallAfterMs, 60_000, 0),
