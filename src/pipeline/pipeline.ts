@@ -1,19 +1,14 @@
 import PQueue from 'p-queue';
 import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
 import type { CheckpointRepository } from '../checkpoint/repository.js';
-import { OffsetGapError } from '../errors/offset-gap-error.js';
 import { TidemarkError } from '../errors/tidemark-error.js';
 import type { StateStore } from '../state/state-store.js';
-import {
-  compareTopicPartitions,
-  formatTopicPartition,
-  type PartitionOffset,
-  type TopicPartition,
-} from '../util/topic-partition.js';
+import { compareTopicPartitions, type PartitionOffset, type TopicPartition } from '../util/topic-partition.js';
 import { Lifecycle } from './lifecycle.js';
+import { acceptGap, logStarts } from './log-start.js';
 import { notify, type PipelineObserver, type RecoveryReport } from './observer.js';
 import { resolvePipelineOptions, type PipelineOptions, type ResolvedPipelineOptions } from './pipeline-options.js';
-import { type PartitionProgress, Progress } from './progress.js';
+import { Progress } from './progress.js';
 import { asError, heartbeat, RecordRunner } from './record-runner.js';
 import { recoverPartition } from './recovery.js';
 import { installSignalHandlers } from './signals.js';
@@ -218,7 +213,7 @@ export class Pipeline {
     const reports: RecoveryReport[] = [];
     for (const tp of tps) reports.push(await recoverPartition(this.store, this.repository, listing, tp));
     // Asked after the recoveries, which can take long, so the log starts are current.
-    const starts = await this.logStarts(tps);
+    const starts = await logStarts(this.source, tps);
     for (const report of reports) {
       const p = this.progress.get(report);
       if (p === undefined) continue;
@@ -227,9 +222,9 @@ export class Pipeline {
         this.store.partition(tp.topic, tp.partition),
         report.offset === undefined ? undefined : BigInt(report.offset),
       );
-      const logStart = BigInt(starts.get(key(tp))!);
+      const logStart = starts.get(key(tp))!;
       if (p.next !== undefined) {
-        if (p.next < logStart) this.gap(p, logStart); // throws unless accepted
+        if (p.next < logStart) notify(this.observers, 'gap', acceptGap(p, logStart, this.opts.onGap)); // throws unless accepted
         this.source.seek(tp, String(p.next));
       } else if (this.opts.emptyStateStart === 'earliest') {
         // The log's actual start: a seek to 'earliest' is resolved by the
@@ -283,12 +278,12 @@ export class Pipeline {
     if (!this.lifecycle.active) return;
     const kept = tps.filter((tp) => this.progress.get(tp)?.recovering === false);
     const starts = kept.some((tp) => this.progress.get(tp)!.next === undefined)
-      ? await this.logStarts(kept)
+      ? await logStarts(this.source, kept)
       : undefined;
     for (const tp of kept) {
       const p = this.progress.get(tp)!;
       if (p.next !== undefined) this.source.seek(tp, String(p.next));
-      else if (this.opts.emptyStateStart === 'earliest') this.source.seek(tp, starts!.get(key(tp))!);
+      else if (this.opts.emptyStateStart === 'earliest') this.source.seek(tp, String(starts!.get(key(tp))!));
     }
   }
 
@@ -301,9 +296,9 @@ export class Pipeline {
     // The source jumped past the next offset: compaction, transaction
     // markers, or records deleted under us (a broker's out-of-range reset).
     if (p.next !== undefined && BigInt(records[0]!.offset) > p.next) {
-      const logStart = BigInt((await this.logStarts([p.tp])).get(key(p.tp))!);
+      const logStart = (await logStarts(this.source, [p.tp])).get(key(p.tp))!;
       if (p.next < logStart) {
-        this.gap(p, logStart); // throws unless accepted
+        notify(this.observers, 'gap', acceptGap(p, logStart, this.opts.onGap)); // throws unless accepted
         if (BigInt(records[0]!.offset) !== logStart) {
           this.source.seek(p.tp, String(logStart)); // resume at the log start, not wherever the reset went
           return;
@@ -355,36 +350,6 @@ export class Pipeline {
       notify(this.observers, 'lag', p.tp, Number(lag > 0n ? lag : 0n));
     }
     if (this.progress.dueByTime()) await this.commitPoint();
-  }
-
-  // A partition's state is below its log's start. Throws OffsetGapError
-  // (the pipeline fails) unless gaps are accepted; then the partition
-  // resumes at the log start without the deleted records.
-  private gap(p: PartitionProgress, logStart: bigint): void {
-    const offset = p.next!;
-    if (this.opts.onGap !== 'accept')
-      throw new OffsetGapError(p.tp.topic, p.tp.partition, String(offset), String(logStart));
-    p.next = logStart;
-    notify(this.observers, 'gap', {
-      topic: p.tp.topic,
-      partition: p.tp.partition,
-      offset: String(offset),
-      logStart: String(logStart),
-      records: Number(logStart - offset),
-    });
-  }
-
-  private async logStarts(tps: readonly TopicPartition[]): Promise<Map<string, string>> {
-    const got = await this.source.logStartOffsets(tps);
-    const out = new Map(got.map((o) => [key(o), o.offset]));
-    for (const tp of tps) {
-      if (!out.has(key(tp)))
-        throw new TidemarkError(
-          'ERR_TIDEMARK_SOURCE',
-          `the source gave no log start offset for ${formatTopicPartition(tp)}`,
-        );
-    }
-    return out;
   }
 
   // The commit point: every commit starts here, under the lock (records or
