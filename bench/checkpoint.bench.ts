@@ -8,14 +8,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { compress, decompress } from 'zstd-napi';
 import { RecordPacker } from '../src/checkpoint/records.js';
-import {
-  CheckpointRepository,
-  LMDB_FILE,
-  LocalDirectoryStorage,
-  StateStore,
-  type RawEntry,
-  type TopicPartition,
-} from '../src/index.js';
+import { CheckpointRepository, LocalDirectoryStorage, StateStore, type TopicPartition } from '../src/index.js';
+import { LMDB_FILE } from '../src/state/lmdb-backend.js';
+import type { RawEntry } from '../src/state/backend.js';
 import { ScopeCodec } from '../src/state/key-codec.js';
 import { encodeValue } from '../src/state/value-codec.js';
 import { alternate, figure, median, type BenchContext, type BenchResult } from './lib/result.js';

@@ -12,9 +12,9 @@ import {
   LocalDirectoryStorage,
   S3CheckpointStorage,
   StateStore,
-  type RawEntry,
   type TopicPartition,
 } from '../src/index.js';
+import type { RawEntry } from '../src/state/backend.js';
 import { ScopeCodec } from '../src/state/key-codec.js';
 import { encodeValue } from '../src/state/value-codec.js';
 import { alternate, figure, type BenchContext, type BenchResult } from './lib/result.js';

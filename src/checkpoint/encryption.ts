@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { ConfigError } from '../errors/config-error.js';
+import { EncryptionKeyError } from '../errors/encryption-key-error.js';
 import type { TopicPartition } from '../util/topic-partition.js';
 
 /** AES-256-GCM: key, nonce and tag sizes in bytes. */
@@ -30,7 +30,7 @@ export function segmentAad(id: string, tp: TopicPartition, offset: string | null
 /** Validates a user-supplied key (32 bytes) and returns a private copy. */
 export function checkKey(key: unknown, name: string): Buffer {
   if (!(key instanceof Uint8Array) || key.length !== KEY_BYTES) {
-    throw new ConfigError(
+    throw new EncryptionKeyError(
       `"${name}" must be a ${KEY_BYTES}-byte Buffer (AES-256), got ${key instanceof Uint8Array ? `${key.length} bytes` : typeof key}; ` +
         "e.g. Buffer.from(process.env.CHECKPOINT_KEY, 'base64') of crypto.randomBytes(32)",
     );

@@ -1,3 +1,5 @@
+import type { ErrorCode } from '../errors/codes.js';
+
 /**
  * Exit codes of the `tidemark` command (docs/CLI.md, `tidemark --help`).
  * Stable: scripts and runbooks switch on them.
@@ -22,6 +24,40 @@ export const ExitCode = {
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/**
+ * The exit code for each library error a command lets through. Total over
+ * {@link ErrorCode}: a new code does not compile until it is given one here.
+ */
+export const EXIT_CODE_BY_ERROR: Readonly<Record<ErrorCode, ExitCodeValue>> = {
+  ERR_TIDEMARK_INVALID_ARGUMENT: ExitCode.USAGE,
+  ERR_TIDEMARK_INVALID_KEY: ExitCode.USAGE,
+  ERR_TIDEMARK_INVALID_VALUE: ExitCode.USAGE,
+  ERR_TIDEMARK_CONFIG: ExitCode.FAILURE,
+  ERR_TIDEMARK_ENCRYPTION_KEY: ExitCode.KEY,
+  ERR_TIDEMARK_UNSUPPORTED: ExitCode.FAILURE,
+  ERR_TIDEMARK_STATE_LOCKED: ExitCode.LOCKED,
+  ERR_TIDEMARK_SCHEMA_VERSION: ExitCode.FAILURE,
+  ERR_TIDEMARK_MIGRATION: ExitCode.FAILURE,
+  ERR_TIDEMARK_STORE_CLOSED: ExitCode.FAILURE,
+  ERR_TIDEMARK_STORE_READ_ONLY: ExitCode.FAILURE,
+  ERR_TIDEMARK_PARTITION_RELEASED: ExitCode.FAILURE,
+  ERR_TIDEMARK_UNCOMMITTED: ExitCode.FAILURE,
+  ERR_TIDEMARK_STORAGE: ExitCode.FAILURE,
+  ERR_TIDEMARK_OBJECT_STORAGE: ExitCode.FAILURE,
+  ERR_TIDEMARK_CHECKPOINT_CORRUPT: ExitCode.INVALID,
+  ERR_TIDEMARK_CHECKPOINT_FORMAT: ExitCode.INVALID,
+  ERR_TIDEMARK_CHECKPOINT_KEY: ExitCode.KEY,
+  ERR_TIDEMARK_CHECKPOINT_NOT_FOUND: ExitCode.NOT_FOUND,
+  ERR_TIDEMARK_CHECKPOINT_TIMEOUT: ExitCode.FAILURE,
+  ERR_TIDEMARK_CHECKPOINT_FAILED: ExitCode.FAILURE,
+  ERR_TIDEMARK_PIPELINE_STATE: ExitCode.FAILURE,
+  ERR_TIDEMARK_HANDLER_FAILED: ExitCode.FAILURE,
+  ERR_TIDEMARK_NONDETERMINISTIC_HANDLER: ExitCode.FAILURE,
+  ERR_TIDEMARK_SOURCE: ExitCode.FAILURE,
+  ERR_TIDEMARK_OFFSET_GAP: ExitCode.FAILURE,
+  ERR_TIDEMARK_TOPIC_NOT_FOUND: ExitCode.FAILURE,
+};
 
 /** The exit codes as `tidemark --help` and docs/CLI.md show them. */
 export const EXIT_CODES_HELP = `Exit codes:

@@ -1,14 +1,7 @@
 import { CommanderError } from 'commander';
-import {
-  CheckpointCorruptError,
-  CheckpointFormatError,
-  CheckpointKeyError,
-  CheckpointNotFoundError,
-  ConfigError,
-  InvalidArgumentError,
-  StateLockedError,
-} from '../errors/index.js';
-import { CliError, ExitCode } from './exit-codes.js';
+import { CheckpointKeyError } from '../errors/checkpoint-key-error.js';
+import { TidemarkError } from '../errors/tidemark-error.js';
+import { CliError, EXIT_CODE_BY_ERROR, ExitCode } from './exit-codes.js';
 import { Output, OutputClosed, type CliIo } from './io.js';
 import { buildProgram } from './program.js';
 
@@ -39,15 +32,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 }
 
-/** The exit code for an error a command threw. */
+/** The exit code for an error a command threw: by its class or code, never by its message. */
 export function exitCodeOf(err: unknown): number {
   if (err instanceof CliError) return err.exitCode;
-  if (err instanceof StateLockedError) return ExitCode.LOCKED;
-  if (err instanceof CheckpointNotFoundError) return ExitCode.NOT_FOUND;
-  if (err instanceof CheckpointCorruptError || err instanceof CheckpointFormatError) return ExitCode.INVALID;
-  if (err instanceof CheckpointKeyError) return ExitCode.KEY;
-  if (err instanceof ConfigError && /key/i.test(err.message)) return ExitCode.KEY;
-  if (err instanceof InvalidArgumentError) return ExitCode.USAGE;
+  if (err instanceof TidemarkError) return EXIT_CODE_BY_ERROR[err.code];
   return ExitCode.FAILURE;
 }
 

@@ -1,3 +1,4 @@
+import type { ErrorCode } from './codes.js';
 import { TidemarkError, type TidemarkErrorOptions } from './tidemark-error.js';
 
 /**
@@ -6,7 +7,7 @@ import { TidemarkError, type TidemarkErrorOptions } from './tidemark-error.js';
  * its recorded size. Nothing of it was loaded.
  */
 export class CheckpointCorruptError extends TidemarkError {
-  static readonly code: string = 'ERR_TIDEMARK_CHECKPOINT_CORRUPT';
+  static readonly code: ErrorCode = 'ERR_TIDEMARK_CHECKPOINT_CORRUPT';
 
   constructor(
     message: string,

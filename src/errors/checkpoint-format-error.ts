@@ -1,8 +1,9 @@
+import type { ErrorCode } from './codes.js';
 import { TidemarkError, type TidemarkErrorOptions } from './tidemark-error.js';
 
 /** A checkpoint was written in a newer format than this code reads. It is left untouched. */
 export class CheckpointFormatError extends TidemarkError {
-  static readonly code: string = 'ERR_TIDEMARK_CHECKPOINT_FORMAT';
+  static readonly code: ErrorCode = 'ERR_TIDEMARK_CHECKPOINT_FORMAT';
 
   constructor(
     message: string,

@@ -1,3 +1,4 @@
+import type { ErrorCode } from './codes.js';
 import { TidemarkError, type TidemarkErrorOptions } from './tidemark-error.js';
 
 /**
@@ -6,7 +7,7 @@ import { TidemarkError, type TidemarkErrorOptions } from './tidemark-error.js';
  * configuration problem, not corruption: the checkpoint is left untouched.
  */
 export class CheckpointKeyError extends TidemarkError {
-  static readonly code: string = 'ERR_TIDEMARK_CHECKPOINT_KEY';
+  static readonly code: ErrorCode = 'ERR_TIDEMARK_CHECKPOINT_KEY';
 
   constructor(
     message: string,

@@ -1,8 +1,9 @@
+import type { ErrorCode } from './codes.js';
 import { TidemarkError, type TidemarkErrorOptions } from './tidemark-error.js';
 
 /** No checkpoint (or no partition of it) exists under the id asked for. */
 export class CheckpointNotFoundError extends TidemarkError {
-  static readonly code: string = 'ERR_TIDEMARK_CHECKPOINT_NOT_FOUND';
+  static readonly code: ErrorCode = 'ERR_TIDEMARK_CHECKPOINT_NOT_FOUND';
 
   constructor(
     message: string,

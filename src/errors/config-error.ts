@@ -1,10 +1,12 @@
+import type { ErrorCode } from './codes.js';
 import { TidemarkError, type TidemarkErrorOptions } from './tidemark-error.js';
 
 /** Options passed to a constructor or `open()` are invalid. */
 export class ConfigError extends TidemarkError {
-  static readonly code: string = 'ERR_TIDEMARK_CONFIG';
+  static readonly code: ErrorCode = 'ERR_TIDEMARK_CONFIG';
 
-  constructor(message: string, options?: TidemarkErrorOptions) {
-    super(ConfigError.code, message, options);
+  /** @param code For subclasses only: their own code. */
+  constructor(message: string, options?: TidemarkErrorOptions, code: ErrorCode = ConfigError.code) {
+    super(code, message, options);
   }
 }

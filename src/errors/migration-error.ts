@@ -1,8 +1,9 @@
+import type { ErrorCode } from './codes.js';
 import { TidemarkError, type TidemarkErrorOptions } from './tidemark-error.js';
 
 /** A migration function threw; the store was left at its old version. */
 export class MigrationError extends TidemarkError {
-  static readonly code: string = 'ERR_TIDEMARK_MIGRATION';
+  static readonly code: ErrorCode = 'ERR_TIDEMARK_MIGRATION';
 
   constructor(
     message: string,

@@ -1,3 +1,4 @@
+import type { ErrorCode } from './codes.js';
 import { TidemarkError, type TidemarkErrorOptions } from './tidemark-error.js';
 
 /**
@@ -7,7 +8,7 @@ import { TidemarkError, type TidemarkErrorOptions } from './tidemark-error.js';
  * half-written is visible either way.
  */
 export class ObjectStorageError extends TidemarkError {
-  static readonly code: string = 'ERR_TIDEMARK_OBJECT_STORAGE';
+  static readonly code: ErrorCode = 'ERR_TIDEMARK_OBJECT_STORAGE';
 
   constructor(
     message: string,

@@ -1,3 +1,4 @@
+import type { ErrorCode } from './codes.js';
 import { TidemarkError } from './tidemark-error.js';
 
 /**
@@ -7,7 +8,7 @@ import { TidemarkError } from './tidemark-error.js';
  * pipeline fails with it unless `onGap: 'accept'`.
  */
 export class OffsetGapError extends TidemarkError {
-  static readonly code: string = 'ERR_TIDEMARK_OFFSET_GAP';
+  static readonly code: ErrorCode = 'ERR_TIDEMARK_OFFSET_GAP';
 
   constructor(
     readonly topic: string,

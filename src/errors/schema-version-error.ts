@@ -1,8 +1,9 @@
+import type { ErrorCode } from './codes.js';
 import { TidemarkError, type TidemarkErrorOptions } from './tidemark-error.js';
 
 /** The stored data was written by a newer schema, or no migration path exists. */
 export class SchemaVersionError extends TidemarkError {
-  static readonly code: string = 'ERR_TIDEMARK_SCHEMA_VERSION';
+  static readonly code: ErrorCode = 'ERR_TIDEMARK_SCHEMA_VERSION';
 
   constructor(
     message: string,

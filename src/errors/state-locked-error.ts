@@ -1,8 +1,9 @@
+import type { ErrorCode } from './codes.js';
 import { TidemarkError, type TidemarkErrorOptions } from './tidemark-error.js';
 
 /** Another live process (or this one) already holds the state directory. */
 export class StateLockedError extends TidemarkError {
-  static readonly code: string = 'ERR_TIDEMARK_STATE_LOCKED';
+  static readonly code: ErrorCode = 'ERR_TIDEMARK_STATE_LOCKED';
 
   constructor(
     message: string,

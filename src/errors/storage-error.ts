@@ -1,3 +1,4 @@
+import type { ErrorCode } from './codes.js';
 import { TidemarkError, type TidemarkErrorOptions } from './tidemark-error.js';
 
 /**
@@ -5,7 +6,7 @@ import { TidemarkError, type TidemarkErrorOptions } from './tidemark-error.js';
  * half-written is visible: the operation can be retried once the cause is fixed.
  */
 export class StorageError extends TidemarkError {
-  static readonly code: string = 'ERR_TIDEMARK_STORAGE';
+  static readonly code: ErrorCode = 'ERR_TIDEMARK_STORAGE';
 
   constructor(
     message: string,

@@ -1,8 +1,9 @@
+import type { ErrorCode } from './codes.js';
 import { TidemarkError } from './tidemark-error.js';
 
 /** A topic the source reads did not exist within the time it was given to appear. */
 export class TopicNotFoundError extends TidemarkError {
-  static readonly code: string = 'ERR_TIDEMARK_TOPIC_NOT_FOUND';
+  static readonly code: ErrorCode = 'ERR_TIDEMARK_TOPIC_NOT_FOUND';
 
   constructor(
     readonly topics: readonly string[],

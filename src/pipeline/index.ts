@@ -1,4 +1,4 @@
-export { Pipeline, HandlerFailedError } from './pipeline.js';
+export { Pipeline } from './pipeline.js';
 export type {
   PipelineOptions,
   PipelineMessage,

@@ -1,4 +1,4 @@
-import { TidemarkError } from '../errors/tidemark-error.js';
+import { PipelineStateError } from '../errors/pipeline-state-error.js';
 
 /**
  * Where a pipeline is in its life (internal).
@@ -29,10 +29,9 @@ export function canTransition(from: LifecycleState, to: LifecycleState): boolean
   return TRANSITIONS[from].includes(to);
 }
 
-/** The state after `from -> to`; an illegal transition throws (ERR_TIDEMARK_PIPELINE_STATE). */
+/** The state after `from -> to`; an illegal transition throws a PipelineStateError. */
 export function transition(from: LifecycleState, to: LifecycleState): LifecycleState {
-  if (!canTransition(from, to))
-    throw new TidemarkError('ERR_TIDEMARK_PIPELINE_STATE', `pipeline cannot go from ${from} to ${to}`);
+  if (!canTransition(from, to)) throw new PipelineStateError(`pipeline cannot go from ${from} to ${to}`);
   return to;
 }
 

@@ -1,5 +1,5 @@
 import { OffsetGapError } from '../errors/offset-gap-error.js';
-import { TidemarkError } from '../errors/tidemark-error.js';
+import { SourceError } from '../errors/source-error.js';
 import { formatTopicPartition, type TopicPartition } from '../util/topic-partition.js';
 import type { OffsetGap } from './observer.js';
 import type { PartitionProgress } from './progress.js';
@@ -10,11 +10,7 @@ export async function logStarts(source: Source, tps: readonly TopicPartition[]):
   const got = await source.logStartOffsets(tps);
   const out = new Map(got.map((o) => [key(o), BigInt(o.offset)]));
   for (const tp of tps) {
-    if (!out.has(key(tp)))
-      throw new TidemarkError(
-        'ERR_TIDEMARK_SOURCE',
-        `the source gave no log start offset for ${formatTopicPartition(tp)}`,
-      );
+    if (!out.has(key(tp))) throw new SourceError(`the source gave no log start offset for ${formatTopicPartition(tp)}`);
   }
   return out;
 }

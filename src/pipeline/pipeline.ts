@@ -1,7 +1,8 @@
 import PQueue from 'p-queue';
 import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
 import type { CheckpointRepository } from '../checkpoint/repository.js';
-import { TidemarkError } from '../errors/tidemark-error.js';
+import { HandlerFailedError } from '../errors/handler-failed-error.js';
+import { PipelineStateError } from '../errors/pipeline-state-error.js';
 import type { StateStore } from '../state/state-store.js';
 import { compareTopicPartitions, type PartitionOffset, type TopicPartition } from '../util/topic-partition.js';
 import { Lifecycle } from './lifecycle.js';
@@ -14,24 +15,6 @@ import { recoverPartition } from './recovery.js';
 import { installSignalHandlers } from './signals.js';
 import type { BatchControl, Source, SourceBatch, SourceListener, SourceRecord } from './source.js';
 import { StallWatchdog } from './stall-watchdog.js';
-
-/** A record's handler kept failing and the error policy is 'fail'. */
-export class HandlerFailedError extends TidemarkError {
-  static readonly code: string = 'ERR_TIDEMARK_HANDLER_FAILED';
-
-  constructor(
-    readonly record: SourceRecord,
-    attempts: number,
-    cause: unknown,
-  ) {
-    super(
-      HandlerFailedError.code,
-      `handler failed ${attempts} time(s) on ${record.topic}:${record.partition} offset ${record.offset}: ` +
-        `${(cause as Error)?.message ?? String(cause)}; state is committed up to the record before it`,
-      { cause },
-    );
-  }
-}
 
 /**
  * Runs a handler over a source's records with durable, exactly-once state:
@@ -101,7 +84,7 @@ export class Pipeline {
   /** Starts the source; partitions are recovered as they are assigned. */
   async start(): Promise<void> {
     if (this.lifecycle.state !== 'created')
-      throw new TidemarkError('ERR_TIDEMARK_PIPELINE_STATE', `pipeline cannot start: it is ${this.lifecycle.state}`);
+      throw new PipelineStateError(`pipeline cannot start: it is ${this.lifecycle.state}`);
     this.lifecycle.to('starting');
     if (this.opts.handleSignals) this.removeSignalHandlers = installSignalHandlers(() => this.stop());
     this.commitTimer = setInterval(

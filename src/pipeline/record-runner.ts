@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TidemarkError } from '../errors/tidemark-error.js';
+import { NondeterministicHandlerError } from '../errors/nondeterministic-handler-error.js';
 import type { StateStore } from '../state/state-store.js';
 import { formatTopicPartition } from '../util/topic-partition.js';
 import { notify, type PipelineObserver } from './observer.js';
@@ -102,8 +102,7 @@ export class RecordRunner {
       try {
         await this.handler(record, p.state, record);
       } catch (err) {
-        throw new TidemarkError(
-          'ERR_TIDEMARK_NONDETERMINISTIC_HANDLER',
+        throw new NondeterministicHandlerError(
           `replaying ${formatTopicPartition(p.tp)} offset ${record.offset} after a rollback failed, though it succeeded before: ` +
             `the handler must be deterministic in the state it writes: ${asError(err).message}`,
           { cause: err },

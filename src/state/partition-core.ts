@@ -1,6 +1,6 @@
 import { StoreClosedError } from '../errors/store-closed-error.js';
 import { StoreReadOnlyError } from '../errors/store-read-only-error.js';
-import { TidemarkError } from '../errors/tidemark-error.js';
+import { PartitionReleasedError } from '../errors/partition-released-error.js';
 import type { Clock } from '../util/clock.js';
 import type { TopicPartition } from '../util/topic-partition.js';
 import type { Backend } from './backend.js';
@@ -69,10 +69,7 @@ export class PartitionCore {
   check(): void {
     if (this.ctx.closed) throw new StoreClosedError();
     if (this.released) {
-      throw new TidemarkError(
-        'ERR_TIDEMARK_PARTITION_RELEASED',
-        `partition ${this.tp.topic}:${this.tp.partition} was released from this store; call store.partition() again`,
-      );
+      throw new PartitionReleasedError(this.tp.topic, this.tp.partition);
     }
   }
 

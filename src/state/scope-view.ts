@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
 import { InvalidKeyError } from '../errors/invalid-key-error.js';
-import type { CacheEntry, CacheEntryOwner } from './cache-entry.js';
+import type { CacheEntry } from './cache-entry.js';
 import { binaryCacheKey, decodeUserKey, describe, ScopeCodec, type StateKey } from './key-codec.js';
 import type { PartitionCore } from './partition-core.js';
 import { assertStorable, decodeValue, readExpiry } from './value-codec.js';
@@ -46,10 +46,13 @@ export interface StateEntry<T = unknown> {
  * Values are held by reference until committed: treat a value you got from
  * `get` as read-only, or `put` it again after changing it.
  */
-export class ScopeView implements CacheEntryOwner {
+// The owner of its cache entries (a CacheEntryOwner, checked where entries
+// are created): no `implements` clause, which would make the published .d.ts
+// name the members stripInternal removes.
+export class ScopeView {
   private readonly strings = new Map<string, CacheEntry>();
   private readonly binaries = new Map<string, CacheEntry>();
-  /** Encodes this scope's keys. */
+  /** @internal Encodes this scope's keys. */
   readonly codec: ScopeCodec;
 
   /** @internal */
@@ -224,7 +227,7 @@ export class ScopeView implements CacheEntryOwner {
     return n;
   }
 
-  /** @internal The cache dropped `e`: forget it here too (see {@link CacheEntryOwner}). */
+  /** @internal The cache dropped `e`: forget it here too (see `CacheEntryOwner`). */
   unindex(e: CacheEntry, evicted: boolean): void {
     const map = typeof e.key === 'string' ? this.strings : this.binaries;
     if (map.get(e.mapKey) === e) map.delete(e.mapKey);

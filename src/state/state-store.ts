@@ -5,7 +5,9 @@ import { SchemaVersionError } from '../errors/schema-version-error.js';
 import { StoreClosedError } from '../errors/store-closed-error.js';
 import { StoreReadOnlyError } from '../errors/store-read-only-error.js';
 import { StorageError } from '../errors/storage-error.js';
-import { TidemarkError } from '../errors/tidemark-error.js';
+import { InvalidValueError } from '../errors/invalid-value-error.js';
+import { UncommittedChangesError } from '../errors/uncommitted-changes-error.js';
+import { UnsupportedError } from '../errors/unsupported-error.js';
 import { ensurePrivateDirSync } from '../util/fs.js';
 import {
   assertTopicPartition,
@@ -301,10 +303,7 @@ export class StateStore {
     const core = state.core;
     const dirty = core.queue.length;
     if (dirty > 0 && options.discard !== true) {
-      throw new TidemarkError(
-        'ERR_TIDEMARK_UNCOMMITTED',
-        `partition ${k} has ${dirty} uncommitted change(s); commit first or pass { discard: true }`,
-      );
+      throw new UncommittedChangesError(topic, partition, dirty);
     }
     core.discard();
     // Offsets carried from a failed commit go with the changes they belonged
@@ -397,8 +396,7 @@ export class StateStore {
    */
   async backup(targetFile: string): Promise<void> {
     this.checkOpen();
-    if (this.backend.backup === undefined)
-      throw new TidemarkError('ERR_TIDEMARK_UNSUPPORTED', 'the memory backend has no files to back up');
+    if (this.backend.backup === undefined) throw new UnsupportedError('the memory backend has no files to back up');
     await this.backend.backup(targetFile);
   }
 
@@ -482,8 +480,7 @@ function changesOf(core: PartitionCore, offset: string | undefined, bytes: { n: 
         assertStorable(e.value, e.key);
         v = encodeValueTransient(e.value, e.expiresAt, e.ttlMs);
       } catch (err) {
-        throw new TidemarkError(
-          'ERR_TIDEMARK_INVALID_VALUE',
+        throw new InvalidValueError(
           `commit refused, nothing written: the value of key ${JSON.stringify(String(e.key))} in ${where}` +
             ` was changed after put() into something that cannot be stored: ${(err as Error).message}`,
           { cause: err },

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as path from 'node:path';
-import { CheckpointCoordinator, StateStore, type CheckpointInfo } from '../../src/index.js';
+import { StateStore, type CheckpointInfo } from '../../src/index.js';
+import { CheckpointCoordinator } from '../../src/checkpoint/coordinator.js';
 import { countingReference } from '../helpers/reference.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { openRepo } from './support.js';

@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
-  CheckpointCoordinator,
   CheckpointRepository,
   CheckpointTimeoutError,
   ConfigError,
@@ -11,6 +10,7 @@ import {
   type CheckpointStorage,
   type ObjectWriter,
 } from '../../src/index.js';
+import { CheckpointCoordinator } from '../../src/checkpoint/coordinator.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { FaultyStorage, fill, openStore, rawState } from './support.js';
 

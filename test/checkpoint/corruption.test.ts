@@ -8,11 +8,11 @@ import {
   CheckpointCorruptError,
   CheckpointFormatError,
   CheckpointNotFoundError,
-  QUARANTINE_PREFIX,
   type CheckpointInfo,
   type CheckpointRepository,
   type StateStore,
 } from '../../src/index.js';
+import { QUARANTINE_PREFIX } from '../../src/checkpoint/repository.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { checkpointNow, fill, filesUnder, flipBit, openRepo, openStore, rawState } from './support.js';
 

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { PublishStep } from '../../src/index.js';
+import type { PublishStep } from '../../src/checkpoint/local-storage.js';
 import { runTs, killHard } from '../helpers/child.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { CRASH_PARTITIONS, roundEntries } from '../fixtures/checkpoint-data.js';

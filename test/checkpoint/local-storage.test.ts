@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, InvalidArgumentError, LocalDirectoryStorage, type PublishStep } from '../../src/index.js';
+import { ConfigError, InvalidArgumentError, LocalDirectoryStorage } from '../../src/index.js';
+import type { PublishStep } from '../../src/checkpoint/local-storage.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { filesUnder } from './support.js';
 

@@ -6,7 +6,6 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   CheckpointRepository,
-  ForwardingStorage,
   InProcessLog,
   InProcessSource,
   LocalDirectoryStorage,
@@ -18,6 +17,7 @@ import {
   type ReadChunksOptions,
   type RecoveryReport,
 } from '../../src/index.js';
+import { ForwardingStorage } from '../../src/checkpoint/forwarding-storage.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { checkpointNow, openRepo } from './support.js';
 

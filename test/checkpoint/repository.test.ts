@@ -7,12 +7,12 @@ import {
   CheckpointNotFoundError,
   CheckpointRepository,
   ConfigError,
-  keyFingerprint,
   LocalDirectoryStorage,
   SchemaVersionError,
   StateStore,
   TidemarkError,
 } from '../../src/index.js';
+import { keyFingerprint } from '../../src/checkpoint/encryption.js';
 import { decodeValue } from '../../src/state/value-codec.js';
 import { decodeKey } from '../../src/state/key-codec.js';
 import { tmpDir } from '../helpers/tmp.js';

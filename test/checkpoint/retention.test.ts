@@ -4,12 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { planRetention, resolveRetention, type RetentionCandidate } from '../../src/checkpoint/retention.js';
 import {
   ConfigError,
-  ManualClock,
   type CheckpointInfo,
   type CheckpointRepository,
   type StateStore,
   type TopicPartition,
 } from '../../src/index.js';
+import { ManualClock } from '../../src/util/clock.js';
 import { killHard, runTs } from '../helpers/child.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { checkpointNow, fill, filesUnder, flipBit, openRepo, openStore } from './support.js';

@@ -6,7 +6,6 @@ import * as path from 'node:path';
 import { onTestFinished } from 'vitest';
 import {
   CheckpointRepository,
-  ForwardingStorage,
   LocalDirectoryStorage,
   StateStore,
   type CheckpointRepositoryOptions,
@@ -14,6 +13,7 @@ import {
   type ObjectWriter,
   type TopicPartition,
 } from '../../src/index.js';
+import { ForwardingStorage } from '../../src/checkpoint/forwarding-storage.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 /** A StateStore on a fresh directory, closed after the test. */

@@ -2,15 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Registry } from 'prom-client';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import {
-  ConfigError,
-  InProcessLog,
-  InProcessSource,
-  ManualClock,
-  Pipeline,
-  StateStore,
-  TidemarkMetrics,
-} from '../../src/index.js';
+import { ConfigError, InProcessLog, InProcessSource, Pipeline, StateStore, TidemarkMetrics } from '../../src/index.js';
+import { ManualClock } from '../../src/util/clock.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { documentedMetrics, ROOT, Scrape } from './support.js';
 

@@ -1,6 +1,6 @@
 // The pipeline's lifecycle as a pure transition table (src/pipeline/lifecycle.ts).
 import { describe, expect, it } from 'vitest';
-import { TidemarkError } from '../../src/errors/tidemark-error.js';
+import { PipelineStateError } from '../../src/errors/pipeline-state-error.js';
 import {
   canTransition,
   isActive,
@@ -37,7 +37,7 @@ describe('the pipeline lifecycle', () => {
     expect(transition(from, to)).toBe(to);
   });
 
-  it('refuses every other transition with ERR_TIDEMARK_PIPELINE_STATE, naming both states', () => {
+  it('refuses every other transition with a PipelineStateError (ERR_TIDEMARK_PIPELINE_STATE), naming both states', () => {
     let refused = 0;
     for (const from of STATES)
       for (const to of STATES) {
@@ -49,8 +49,8 @@ describe('the pipeline lifecycle', () => {
         } catch (err) {
           error = err;
         }
-        expect(error).toBeInstanceOf(TidemarkError);
-        expect((error as TidemarkError).code).toBe('ERR_TIDEMARK_PIPELINE_STATE');
+        expect(error).toBeInstanceOf(PipelineStateError);
+        expect((error as PipelineStateError).code).toBe('ERR_TIDEMARK_PIPELINE_STATE');
         expect((error as Error).message).toBe(`pipeline cannot go from ${from} to ${to}`);
         refused++;
       }

@@ -5,12 +5,12 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   CheckpointRepository,
-  MIN_PART_BYTES,
   ObjectStorageError,
   type S3CheckpointStorage,
   type S3RetryEvent,
   type StateStore,
 } from '../../src/index.js';
+import { MIN_PART_BYTES } from '../../src/checkpoint/s3-storage.js';
 import { checkpointNow, fill, openStore, rawState } from '../checkpoint/support.js';
 import { FaultProxy } from './fault-proxy.js';
 import { s3Server, s3Storage } from './support.js';

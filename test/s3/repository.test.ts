@@ -4,7 +4,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { CheckpointRepository, MIN_PART_BYTES, QUARANTINE_PREFIX, type S3CheckpointStorage } from '../../src/index.js';
+import { CheckpointRepository, type S3CheckpointStorage } from '../../src/index.js';
+import { MIN_PART_BYTES } from '../../src/checkpoint/s3-storage.js';
+import { QUARANTINE_PREFIX } from '../../src/checkpoint/repository.js';
 import { checkpointNow, fill, flipBit, openStore, rawState } from '../checkpoint/support.js';
 import { s3Storage } from './support.js';
 

@@ -8,11 +8,11 @@ import { describe, expect, it } from 'vitest';
 import {
   InvalidArgumentError,
   LocalDirectoryStorage,
-  MIN_PART_BYTES,
   ObjectStorageError,
   type CheckpointStorage,
   type S3RetryEvent,
 } from '../../src/index.js';
+import { MIN_PART_BYTES } from '../../src/checkpoint/s3-storage.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { s3Server, s3Storage } from './support.js';
 

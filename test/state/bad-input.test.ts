@@ -119,7 +119,11 @@ describe('bad input is rejected at the call, with a clear error, storing nothing
       p.put('good', 1);
       p.put('bad', v);
       v.fn = () => 1; // mutated behind the store's back
-      await expect(store.commit([{ topic: 't', partition: 0, offset: 5 }])).rejects.toThrow(/changed after put\(\)/);
+      const err = await store.commit([{ topic: 't', partition: 0, offset: 5 }]).catch((e: unknown) => e);
+      expect((err as Error).message).toMatch(/changed after put\(\)/);
+      // The same kind as a refused put(): callers catch one class for both.
+      expect(err).toBeInstanceOf(InvalidValueError);
+      expect((err as TidemarkError).code).toBe('ERR_TIDEMARK_INVALID_VALUE');
       expect(store.offset('t', 0)).toBeUndefined();
       delete v.fn;
       await store.commit([{ topic: 't', partition: 0, offset: 5 }]);

@@ -2,7 +2,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LMDB_FILE, LOCK_FILE, StateLockedError, StateStore } from '../../src/index.js';
+import { StateLockedError, StateStore } from '../../src/index.js';
+import { LMDB_FILE } from '../../src/state/lmdb-backend.js';
+import { LOCK_FILE } from '../../src/state/dir-lock.js';
 import { killHard, runTs } from '../helpers/child.js';
 import { tmpDir } from '../helpers/tmp.js';
 

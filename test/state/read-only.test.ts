@@ -1,15 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  ConfigError,
-  LOCK_FILE,
-  ManualClock,
-  StateLockedError,
-  StateStore,
-  StorageError,
-  StoreReadOnlyError,
-} from '../../src/index.js';
+import { ConfigError, StateLockedError, StateStore, StorageError, StoreReadOnlyError } from '../../src/index.js';
+import { LOCK_FILE } from '../../src/state/dir-lock.js';
+import { ManualClock } from '../../src/util/clock.js';
 import { runTs } from '../helpers/child.js';
 import { tmpDir } from '../helpers/tmp.js';
 

@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { LOCK_FILE, StateLockedError, StateStore } from '../../src/index.js';
+import { StateLockedError, StateStore } from '../../src/index.js';
+import { LOCK_FILE } from '../../src/state/dir-lock.js';
 import { killHard, runTs } from '../helpers/child.js';
 import { tmpDir } from '../helpers/tmp.js';
 

@@ -5,7 +5,6 @@ import {
   InProcessLog,
   InProcessSource,
   LocalDirectoryStorage,
-  ManualClock,
   Pipeline,
   StateStore,
   type ExpiredEntry,
@@ -13,6 +12,7 @@ import {
   type PipelineMessage,
   type RecoveryReport,
 } from '../../src/index.js';
+import { ManualClock } from '../../src/util/clock.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const TOPIC = 'sessions';

@@ -1,6 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { ManualClock, StateStore, type ExpiredEntry } from '../../src/index.js';
+import { StateStore, type ExpiredEntry } from '../../src/index.js';
+import { ManualClock } from '../../src/util/clock.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 describe('TTL sweep: owned partitions only, each expiry reported once', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock, StateStore } from '../../src/index.js';
+import { StateStore } from '../../src/index.js';
+import { ManualClock } from '../../src/util/clock.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 describe('TTL under a fake clock', () => {
