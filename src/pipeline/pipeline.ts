@@ -5,6 +5,7 @@ import { HandlerFailedError } from '../errors/handler-failed-error.js';
 import { PipelineStateError } from '../errors/pipeline-state-error.js';
 import type { StateStore } from '../state/state-store.js';
 import { compareTopicPartitions, type PartitionOffset, type TopicPartition } from '../util/topic-partition.js';
+import { CommitPoint } from './commit-point.js';
 import { Lifecycle } from './lifecycle.js';
 import { acceptGap, logStarts } from './log-start.js';
 import { notify, type PipelineObserver, type RecoveryReport } from './observer.js';
@@ -31,6 +32,7 @@ export class Pipeline {
   private readonly coordinator: CheckpointCoordinator | undefined;
   private readonly observers: PipelineObserver[];
   private readonly progress: Progress;
+  private readonly commits: CommitPoint;
   private readonly runner: RecordRunner;
   private readonly watchdog: StallWatchdog;
   // One thing at a time: batches, commits, rebalances and stopping never interleave.
@@ -40,7 +42,6 @@ export class Pipeline {
   private assignedOnce = false;
   private wasReady = false;
   private shutdownDone: Promise<void> | undefined;
-  private sourceCommits: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
   private removeSignalHandlers: () => void = () => undefined;
   private settle!: (error: Error | undefined) => void;
@@ -54,6 +55,7 @@ export class Pipeline {
     this.store = options.store;
     this.observers = [...(options.observers ?? [])];
     this.progress = new Progress(this.opts.commitRecords, this.opts.commitMs);
+    this.commits = new CommitPoint(this.progress, this.store, this.source, this.observers);
     const active = (): boolean => this.lifecycle.active;
     this.runner = new RecordRunner(options.handler, this.store, this.opts, this.observers, { active });
     this.watchdog = new StallWatchdog(this.opts.stallAfterMs, {
@@ -89,7 +91,7 @@ export class Pipeline {
     if (this.opts.handleSignals) this.removeSignalHandlers = installSignalHandlers(() => this.stop());
     this.commitTimer = setInterval(
       () => {
-        if (this.lifecycle.active && this.progress.dueByTimer()) this.locked(() => this.commitPoint());
+        if (this.lifecycle.active && this.progress.dueByTimer()) this.locked(() => this.commits.commit());
       },
       Math.max(10, Math.floor(this.opts.commitMs / 2)),
     );
@@ -229,7 +231,7 @@ export class Pipeline {
       if (p?.committed !== undefined)
         durable.push({ topic: tp.topic, partition: tp.partition, offset: String(p.committed) });
     }
-    if (durable.length > 0) this.commitToSource(durable);
+    if (durable.length > 0) this.commits.toSource(durable);
     this.updateReadiness();
   }
 
@@ -237,7 +239,7 @@ export class Pipeline {
     const mine = tps.filter((tp) => this.progress.get(tp) !== undefined);
     if (mine.length === 0) return;
     if (this.lifecycle.active || this.lifecycle.state === 'stopping') {
-      await this.commitPoint();
+      await this.commits.commit();
       if (this.coordinator !== undefined) {
         // Hand over: the next owner restores from this checkpoint.
         await this.coordinator
@@ -303,7 +305,7 @@ export class Pipeline {
           // Everything before this record is in the state: commit up to it,
           // then fail (the shutdown waits for this batch to return).
           p.next = BigInt(record.offset);
-          await this.commitPoint();
+          await this.commits.commit();
           this.fail(new HandlerFailedError(record, outcome.attempts, outcome.error));
         }
         if (last !== undefined) control.resolve(last.offset);
@@ -314,7 +316,7 @@ export class Pipeline {
       applied++;
       if (this.progress.countApplied() || ((applied & 63) === 0 && this.progress.dueByTime())) {
         p.next = BigInt(record.offset) + 1n;
-        await this.commitPoint();
+        await this.commits.commit();
       }
       if ((applied & 255) === 0 && !(await heartbeat(control))) break; // a rebalance began
     }
@@ -332,41 +334,7 @@ export class Pipeline {
       const lag = BigInt(batch.highWatermark) - p.next;
       notify(this.observers, 'lag', p.tp, Number(lag > 0n ? lag : 0n));
     }
-    if (this.progress.dueByTime()) await this.commitPoint();
-  }
-
-  // The commit point: every commit starts here, under the lock (records or
-  // time since the last commit, the timer, a handler failure, a revocation,
-  // a stop). Invariants 1 and 2: state and next offsets in one durable
-  // transaction, then the same offsets to the source.
-  private async commitPoint(): Promise<void> {
-    const pending = this.progress.beginCommit();
-    if (pending.length === 0) return;
-    const offsets = pending.map((c) => c.offset);
-    let result: Awaited<ReturnType<StateStore['commit']>>;
-    try {
-      result = await this.store.commit(offsets);
-    } catch (err) {
-      notify(this.observers, 'commitFailed', asError(err));
-      throw err;
-    }
-    for (const c of pending) c.p.markCommitted(c.offset);
-    notify(this.observers, 'committed', {
-      durationMs: result.durationMs,
-      entries: result.entries,
-      partitions: result.partitions,
-    });
-    this.commitToSource(offsets);
-  }
-
-  // Offsets of durable state to the source, in order, not awaited (a broker
-  // round trip per commit would halve throughput). The state's offset is the
-  // source of truth; the group offset only matters for lag and for
-  // partitions that have no state.
-  private commitToSource(offsets: PartitionOffset[]): void {
-    this.sourceCommits = this.sourceCommits.then(() =>
-      this.source.commit(offsets).catch((err: unknown) => notify(this.observers, 'sourceCommitFailed', asError(err))),
-    );
+    if (this.progress.dueByTime()) await this.commits.commit();
   }
 
   // Records the first error and starts the shutdown; never waits for it (it
@@ -403,7 +371,7 @@ export class Pipeline {
       // Commit while the source can still take the offsets, and checkpoint
       // before leaving the group, so the next owner of these partitions
       // finds this state in the checkpoints.
-      await attempt(() => this.lock.add(() => this.commitPoint()));
+      await attempt(() => this.lock.add(() => this.commits.commit()));
       if (this.coordinator !== undefined) {
         const final = this.progress.recovered().sort(compareTopicPartitions);
         await attempt(() => this.coordinator!.stop());
@@ -414,7 +382,7 @@ export class Pipeline {
       // for it to return before stopping the source under it.
       await attempt(() => this.lock.add(async () => undefined));
     }
-    await attempt(() => this.sourceCommits);
+    await attempt(() => this.commits.drained());
     await attempt(() => this.source.stop());
     await attempt(() => this.lock.onIdle());
     if (!graceful) await attempt(() => this.coordinator?.stop() ?? Promise.resolve());
