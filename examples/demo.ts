@@ -96,7 +96,8 @@ function startRun() {
       source,
       store,
       handler: sessionize(GAP_MS, clock),
-      handleSignals: false,
+      // Ctrl-C: stop gracefully (commit, final checkpoint), then end by the signal.
+      handleSignals: true,
       commitInterval: { records: 5000, ms: 200 },
       checkpoints: {
         repository,

@@ -57,8 +57,10 @@ export async function runConsumer(settings: ConsumerSettings): Promise<Pipeline>
       repository,
       coordinator: { intervalMs: 60_000, retention: { keepLast: 3 }, observer: metrics.checkpointObserver },
     },
-    // Signals are handled below, to close the metrics server too.
-    handleSignals: false,
+    // SIGTERM / SIGINT: finish the record in flight, commit, write a final
+    // checkpoint, close the store, then end by the signal (the metrics
+    // server goes with the process). A library does this only when asked.
+    handleSignals: true,
     observers: [
       {
         recovered: (r) =>
@@ -91,14 +93,6 @@ export async function runConsumer(settings: ConsumerSettings): Promise<Pipeline>
   console.log(
     `consuming ${topic} as ${groupId}; state ${stateDir}; checkpoints ${checkpointDir}; metrics http://127.0.0.1:${server.port}/metrics`,
   );
-  // SIGTERM / SIGINT: finish the record in flight, commit, write a final
-  // checkpoint, close the store; then the metrics server.
-  const stop = (signal: string) => {
-    console.log(`${signal}: stopping gracefully...`);
-    void pipeline.stop().catch(() => undefined);
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
   void pipeline.done
     .then(
       () => console.log('stopped: state committed, final checkpoint written'),
@@ -107,6 +101,8 @@ export async function runConsumer(settings: ConsumerSettings): Promise<Pipeline>
         process.exitCode = 1;
       },
     )
+    // Also how the process ends as a container's PID 1, where the signal the
+    // pipeline re-raises is ignored: nothing is left in the event loop.
     .finally(() => void server.close());
   await pipeline.start();
   return pipeline;

@@ -80,7 +80,12 @@ export interface PipelineOptions {
   commitInterval?: { records?: number; ms?: number };
   errors?: ErrorPolicy;
   observers?: PipelineObserver[];
-  /** Stop gracefully on SIGTERM and SIGINT, then re-raise the signal. Default true. */
+  /**
+   * Install SIGTERM and SIGINT handlers that stop the pipeline gracefully,
+   * then re-raise the signal (the process ends as it would have). Default
+   * false: a library leaves a process's signals to its application; an
+   * application that has no handlers of its own opts in (the examples do).
+   */
   handleSignals?: boolean;
   /**
    * Where a partition with no state at all (no local state, no checkpoint)
@@ -165,7 +170,7 @@ export function resolvePipelineOptions(o: PipelineOptions): ResolvedPipelineOpti
     maxBackoffMs: intOption('errors.maxBackoffMs', e.maxBackoffMs, { min: 0, default: 5000 }),
     onFailure,
     deadLetter: e.deadLetter,
-    handleSignals: o.handleSignals ?? true,
+    handleSignals: o.handleSignals ?? false,
     emptyStateStart: oneOfOption('emptyStateStart', o.emptyStateStart, ['earliest', 'source'] as const, 'earliest'),
     onGap: oneOfOption('onGap', o.onGap, ['fail', 'accept'] as const, 'fail'),
     stallAfterMs: intOption('stallAfterMs', o.stallAfterMs, { min: 0, default: 60_000 }),

@@ -1,7 +1,14 @@
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CheckpointRepository, InProcessLog, LocalDirectoryStorage, StateStore } from '../../src/index.js';
-import { accountRecord, reference, type Balance } from '../helpers/accounts.js';
+import {
+  CheckpointRepository,
+  InProcessLog,
+  InProcessSource,
+  LocalDirectoryStorage,
+  Pipeline,
+  StateStore,
+} from '../../src/index.js';
+import { accountRecord, balanceHandler, reference, type Balance } from '../helpers/accounts.js';
 import { runTs } from '../helpers/child.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -51,4 +58,33 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('the pipeline on %s', (signal) => 
     );
     await repo.close();
   });
+});
+
+describe('signal handlers are opt-in', () => {
+  it.each([
+    ['by default', undefined, 0],
+    ['with handleSignals: false', false, 0],
+    ['with handleSignals: true', true, 1],
+  ] as const)(
+    '%s, a running pipeline adds %s SIGTERM and SIGINT handler(s), removed when it stops',
+    async (_label, handleSignals, added) => {
+      const log = new InProcessLog();
+      log.createTopic('payments', 1);
+      log.append('payments', [accountRecord(0)]);
+      const store = await StateStore.open({ path: path.join(tmpDir('sig-opt'), 'state') });
+      const before = { term: process.listenerCount('SIGTERM'), int: process.listenerCount('SIGINT') };
+      const pipeline = new Pipeline({
+        source: new InProcessSource({ log, topics: ['payments'] }),
+        store,
+        handler: balanceHandler,
+        ...(handleSignals === undefined ? {} : { handleSignals }),
+      });
+      await pipeline.start();
+      expect(process.listenerCount('SIGTERM')).toBe(before.term + added);
+      expect(process.listenerCount('SIGINT')).toBe(before.int + added);
+      await pipeline.stop();
+      expect(process.listenerCount('SIGTERM')).toBe(before.term);
+      expect(process.listenerCount('SIGINT')).toBe(before.int);
+    },
+  );
 });
