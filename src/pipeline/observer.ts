@@ -39,7 +39,9 @@ export interface StalledPartition extends TopicPartition {
 
 /**
  * Hooks the pipeline calls as it works; the metrics module implements them,
- * and so can a logger. Every hook is optional and must not throw.
+ * and so can a logger. Every hook is optional. A hook that throws changes
+ * nothing: its first throw is reported once (a process warning), later ones
+ * are ignored.
  */
 export interface PipelineObserver {
   /** Records of one batch applied (measured per batch: a per-record timer would cost more than the record). */

@@ -166,7 +166,7 @@ export class StateStore {
   }
 
   /**
-   * Counts durable changes to the committed state (commits that wrote
+   * @internal Counts durable changes to the committed state (commits that wrote
    * something, restores, drops) since the store was opened: equal numbers
    * mean the committed state, offsets included, did not change in between.
    */
@@ -334,7 +334,7 @@ export class StateStore {
     this.changes++;
   }
 
-  /** Deletes a partition's state and offset (durably). Refuses while it has uncommitted changes. */
+  /** @internal Deletes a partition's state and offset (durably). Refuses while it has uncommitted changes. */
   async dropPartition(tp: TopicPartition): Promise<void> {
     this.checkOpen();
     if (this.options.readOnly) throw new StoreReadOnlyError('drop a partition');
