@@ -13,6 +13,7 @@ export type { ExpiredEntry } from './state/partition-core.js';
 export type { StateKey } from './state/key-codec.js';
 export type { Migration, Migrations, MigrationContext } from './state/migrations.js';
 export type { PartitionStats, StoreStats } from './state/stats.js';
+export type { BackendSnapshot, RawEntry } from './state/backend.js';
 export type { Clock } from './util/clock.js';
 export type { TopicPartition, PartitionOffset, PartitionOffsetInput } from './util/topic-partition.js';
 

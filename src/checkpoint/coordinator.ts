@@ -1,9 +1,10 @@
 import { CheckpointTimeoutError } from '../errors/checkpoint-timeout-error.js';
 import { ConfigError } from '../errors/config-error.js';
+import { booleanOption, checkOptions, functionOption, intOption, numberOption } from '../util/options.js';
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
 import type { StateStore } from '../state/state-store.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import { assertTopicPartition, type TopicPartition } from '../util/topic-partition.js';
+import { assertTopicPartition, type TopicPartition, formatTopicPartition } from '../util/topic-partition.js';
 import { notify, type CheckpointObserver, type CheckpointTrigger } from './observer.js';
 import type { CheckpointInfo, CheckpointRepository } from './repository.js';
 import { resolveRetention, type ResolvedRetention, type RetentionPolicy } from './retention.js';
@@ -103,33 +104,24 @@ export class CheckpointCoordinator {
     private readonly repository: CheckpointRepository,
     options: CheckpointCoordinatorOptions = {},
   ) {
-    if (typeof options !== 'object' || options === null)
-      throw new ConfigError('checkpoint coordinator options must be an object');
-    for (const k of Object.keys(options)) {
-      if (!KNOWN.includes(k))
-        throw new ConfigError(`unknown checkpoint coordinator option "${k}"; known options: ${KNOWN.join(', ')}`);
-    }
+    checkOptions(options, 'checkpoint coordinator', KNOWN);
     if (typeof store?.snapshot !== 'function') throw new ConfigError('the coordinator needs a StateStore');
     if (typeof repository?.write !== 'function') throw new ConfigError('the coordinator needs a CheckpointRepository');
-    this.intervalMs = positive('intervalMs', options.intervalMs, 60_000, 1);
-    this.minPauseMs = positive('minPauseMs', options.minPauseMs, 5_000, 0);
-    this.timeoutMs = positive('timeoutMs', options.timeoutMs, 300_000, 1);
-    const u = options.unhealthyAfterFailures ?? 3;
-    if (!Number.isSafeInteger(u) || u < 1)
-      throw new ConfigError(`"unhealthyAfterFailures" must be an integer >= 1, got ${String(u)}`);
-    this.unhealthyAfter = u;
+    this.intervalMs = numberOption('intervalMs', options.intervalMs, { min: 1, default: 60_000 });
+    this.minPauseMs = numberOption('minPauseMs', options.minPauseMs, { min: 0, default: 5_000 });
+    this.timeoutMs = numberOption('timeoutMs', options.timeoutMs, { min: 1, default: 300_000 });
+    this.unhealthyAfter = intOption('unhealthyAfterFailures', options.unhealthyAfterFailures, { min: 1, default: 3 });
     this.retention = options.retention === false ? undefined : resolveRetention(options.retention);
-    if (options.finalCheckpoint !== undefined && typeof options.finalCheckpoint !== 'boolean')
-      throw new ConfigError('"finalCheckpoint" must be a boolean');
-    this.finalCheckpoint = options.finalCheckpoint ?? true;
+    this.finalCheckpoint = booleanOption('finalCheckpoint', options.finalCheckpoint, true);
     if (options.clock !== undefined && typeof options.clock?.now !== 'function')
       throw new ConfigError('"clock" must have a now() method');
     this.clock = options.clock ?? systemClock;
     this.observer = options.observer;
-    if (options.partitions !== undefined && typeof options.partitions !== 'function') {
-      throw new ConfigError('"partitions" must be a function returning the partitions to checkpoint');
-    }
-    this.defaultPartitions = options.partitions;
+    this.defaultPartitions = functionOption(
+      'partitions',
+      options.partitions,
+      'a function returning the partitions to checkpoint',
+    );
   }
 
   /** False after `unhealthyAfterFailures` consecutive failed checkpoints, until one succeeds. */
@@ -309,7 +301,7 @@ export class CheckpointCoordinator {
         partitions === undefined
           ? '*'
           : partitions
-              .map((tp) => `${tp.topic}:${tp.partition}`)
+              .map((tp) => formatTopicPartition(tp))
               .sort()
               .join(','),
     };
@@ -398,13 +390,6 @@ function merge(into: Request, wanted: Request['partitions']): void {
 
 function collect(tps: Iterable<TopicPartition>): Map<string, TopicPartition> {
   const out = new Map<string, TopicPartition>();
-  for (const tp of tps) out.set(`${tp.topic}:${tp.partition}`, { topic: tp.topic, partition: tp.partition });
+  for (const tp of tps) out.set(formatTopicPartition(tp), { topic: tp.topic, partition: tp.partition });
   return out;
-}
-
-function positive(name: string, v: unknown, dflt: number, min: number): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min)
-    throw new ConfigError(`"${name}" must be a finite number >= ${min}, got ${String(v)}`);
-  return v;
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, promises as fsp, constants as fsc } from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '../errors/config-error.js';
+import { functionOption } from '../util/options.js';
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
 import { DIR_MODE, FILE_MODE, fsyncDir, isErrno } from '../util/fs.js';
 import {
@@ -53,8 +54,7 @@ export class LocalDirectoryStorage implements CheckpointStorage {
     if (typeof options.path !== 'string' || options.path.length === 0) {
       throw new ConfigError('local checkpoint storage needs "path": the checkpoint directory');
     }
-    if (options.onStep !== undefined && typeof options.onStep !== 'function')
-      throw new ConfigError('"onStep" must be a function');
+    functionOption('onStep', options.onStep);
     this.root = path.resolve(options.path);
     this.location = this.root;
     this.onStep = options.onStep;

@@ -1,3 +1,4 @@
+import { notifyObservers } from '../util/observers.js';
 import type { TopicPartition } from '../util/topic-partition.js';
 
 /**
@@ -56,8 +57,8 @@ export interface CorruptCheckpointEvent {
 
 /**
  * Hooks for metrics and logs (src/metrics implements one with prom-client).
- * Every method is optional; an observer that throws is reported with
- * `process.emitWarning` and otherwise ignored.
+ * Every method is optional; an observer that throws is reported once per
+ * hook with `process.emitWarning` and otherwise ignored.
  */
 export interface CheckpointObserver {
   checkpointStarted?(event: { id: string; trigger: CheckpointTrigger; partitions: TopicPartition[] }): void;
@@ -70,17 +71,11 @@ export interface CheckpointObserver {
   corruptCheckpoint?(event: CorruptCheckpointEvent): void;
 }
 
-/** Calls one observer hook, never letting it break the caller. */
+/** Calls one observer hook; one that throws never breaks the caller (see {@link notifyObservers}). */
 export function notify<K extends keyof CheckpointObserver>(
   observer: CheckpointObserver | undefined,
   hook: K,
   event: Parameters<NonNullable<CheckpointObserver[K]>>[0],
 ): void {
-  const fn = observer?.[hook] as ((e: typeof event) => void) | undefined;
-  if (fn === undefined) return;
-  try {
-    fn.call(observer, event);
-  } catch (err) {
-    process.emitWarning(`tidemark: checkpoint observer ${hook} threw: ${(err as Error).message}`);
-  }
+  notifyObservers<CheckpointObserver, K>('checkpoint', [observer], hook, ...([event] as never));
 }

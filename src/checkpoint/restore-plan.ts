@@ -1,4 +1,4 @@
-import { compareTopicPartitions, type TopicPartition } from '../util/topic-partition.js';
+import { compareTopicPartitions, type TopicPartition, formatTopicPartition } from '../util/topic-partition.js';
 
 /** What the restore planner needs to know about a listed checkpoint. */
 export interface PlannedCheckpoint {
@@ -67,9 +67,9 @@ export function planRestore(
   if (wanted === undefined) {
     for (const c of usable)
       for (const p of c.partitions)
-        if (p.offset !== null) tps.set(tpKey(p), { topic: p.topic, partition: p.partition });
+        if (p.offset !== null) tps.set(formatTopicPartition(p), { topic: p.topic, partition: p.partition });
   } else {
-    for (const tp of wanted) tps.set(tpKey(tp), { topic: tp.topic, partition: tp.partition });
+    for (const tp of wanted) tps.set(formatTopicPartition(tp), { topic: tp.topic, partition: tp.partition });
   }
   const partitions = [...tps.values()].sort(compareTopicPartitions).map((tp) => {
     const floor = options.above?.(tp);
@@ -89,7 +89,9 @@ export function planRestore(
       (c) =>
         (c.status === 'corrupt' || c.status === 'unsupported') &&
         c.quarantined !== true &&
-        (wanted === undefined || c.partitions.length === 0 || c.partitions.some((p) => tps.has(tpKey(p)))),
+        (wanted === undefined ||
+          c.partitions.length === 0 ||
+          c.partitions.some((p) => tps.has(formatTopicPartition(p)))),
     )
     .map((c) => c.id)
     .sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
@@ -104,7 +106,8 @@ export function firstChoices(listing: readonly PlannedCheckpoint[]): Map<string,
   const out = new Map<string, RestoreCandidate & TopicPartition>();
   for (const plan of planRestore(listing).partitions) {
     const best = plan.candidates[0];
-    if (best !== undefined) out.set(tpKey(plan), { topic: plan.topic, partition: plan.partition, ...best });
+    if (best !== undefined)
+      out.set(formatTopicPartition(plan), { topic: plan.topic, partition: plan.partition, ...best });
   }
   return out;
 }
@@ -115,8 +118,4 @@ function compareCandidates(a: RestoreCandidate, b: RestoreCandidate): number {
   const y = BigInt(b.offset);
   if (x !== y) return x > y ? -1 : 1;
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
-}
-
-function tpKey(tp: TopicPartition): string {
-  return `${tp.topic}:${tp.partition}`;
 }

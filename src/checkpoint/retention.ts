@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors/config-error.js';
-import type { TopicPartition } from '../util/topic-partition.js';
+import { checkOptions, intOption, numberOption } from '../util/options.js';
+import { type TopicPartition, formatTopicPartition } from '../util/topic-partition.js';
 import { checkpointTime } from './checkpoint-id.js';
 import { firstChoices } from './restore-plan.js';
 
@@ -52,25 +53,15 @@ const HOUR = 3_600_000;
 /** Validates a policy; throws ConfigError naming the bad field. */
 export function resolveRetention(policy: RetentionPolicy | undefined): ResolvedRetention {
   const p = policy ?? {};
-  if (typeof p !== 'object' || p === null) throw new ConfigError('"retention" must be an object');
-  for (const k of Object.keys(p)) {
-    if (!['keepLast', 'maxAgeMs', 'incompleteAfterMs'].includes(k)) {
-      throw new ConfigError(`unknown retention option "${k}"; known: keepLast, maxAgeMs, incompleteAfterMs`);
-    }
-  }
-  const keepLast = p.keepLast ?? 3;
-  if (!Number.isSafeInteger(keepLast) || keepLast < 1)
-    throw new ConfigError(`retention "keepLast" must be an integer >= 1, got ${String(p.keepLast)}`);
+  checkOptions(p, 'retention', ['keepLast', 'maxAgeMs', 'incompleteAfterMs']);
+  const keepLast = intOption('retention.keepLast', p.keepLast, { min: 1, default: 3 });
   if (
     p.maxAgeMs !== undefined &&
     (typeof p.maxAgeMs !== 'number' || !(p.maxAgeMs > 0) || !Number.isFinite(p.maxAgeMs))
   ) {
     throw new ConfigError(`retention "maxAgeMs" must be a number > 0, got ${String(p.maxAgeMs)}`);
   }
-  const incompleteAfterMs = p.incompleteAfterMs ?? HOUR;
-  if (typeof incompleteAfterMs !== 'number' || !(incompleteAfterMs >= 0) || !Number.isFinite(incompleteAfterMs)) {
-    throw new ConfigError(`retention "incompleteAfterMs" must be a number >= 0, got ${String(p.incompleteAfterMs)}`);
-  }
+  const incompleteAfterMs = numberOption('retention.incompleteAfterMs', p.incompleteAfterMs, { min: 0, default: HOUR });
   return { keepLast, maxAgeMs: p.maxAgeMs, incompleteAfterMs };
 }
 
@@ -102,7 +93,7 @@ export function planRetention(
   }));
   for (const choice of firstChoices(planned).values()) {
     const list = furthest.get(choice.id) ?? [];
-    list.push(`${choice.topic}:${choice.partition} at its highest offset, ${choice.offset}`);
+    list.push(`${formatTopicPartition(choice)} at its highest offset, ${choice.offset}`);
     furthest.set(choice.id, list);
   }
   let newestValid = true;
@@ -125,7 +116,7 @@ export function planRetention(
     let newestOfAPartition = false;
     let superseded = true;
     for (const tp of c.partitions) {
-      const k = `${tp.topic}:${tp.partition}`;
+      const k = formatTopicPartition(tp);
       const n = newer.get(k) ?? 0;
       if (n === 0) newestOfAPartition = true;
       if (n < policy.keepLast) superseded = false;

@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors/config-error.js';
+import { intOption, numberOption } from '../util/options.js';
 import { ObjectStorageError } from '../errors/object-storage-error.js';
 
 /** How {@link S3CheckpointStorage} retries transient failures. */
@@ -40,13 +40,10 @@ export function resolveRetry(options: S3RetryOptions = {}): S3RetryPolicy {
     maxDelayMs: options.maxDelayMs ?? 5000,
     attemptTimeoutMs: options.attemptTimeoutMs ?? 30_000,
   };
-  if (!Number.isInteger(p.maxAttempts) || p.maxAttempts < 1 || p.maxAttempts > 100)
-    throw new ConfigError(`"retry.maxAttempts" must be an integer in 1..100, got ${String(options.maxAttempts)}`);
-  for (const k of ['baseDelayMs', 'maxDelayMs', 'attemptTimeoutMs'] as const) {
-    if (typeof p[k] !== 'number' || !Number.isFinite(p[k]) || p[k] < 0)
-      throw new ConfigError(`"retry.${k}" must be a number >= 0, got ${String(options[k])}`);
-  }
-  if (p.attemptTimeoutMs < 1) throw new ConfigError('"retry.attemptTimeoutMs" must be at least 1');
+  intOption('retry.maxAttempts', p.maxAttempts, { min: 1, max: 100 });
+  numberOption('retry.baseDelayMs', p.baseDelayMs, { min: 0 });
+  numberOption('retry.maxDelayMs', p.maxDelayMs, { min: 0 });
+  numberOption('retry.attemptTimeoutMs', p.attemptTimeoutMs, { min: 1 });
   return p;
 }
 

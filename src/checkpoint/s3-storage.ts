@@ -15,6 +15,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../errors/config-error.js';
+import { checkOptions, functionOption, intOption } from '../util/options.js';
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
 import {
   backoffMs,
@@ -96,8 +97,7 @@ export class S3CheckpointStorage implements CheckpointStorage {
   private readonly onRetry: ((event: S3RetryEvent) => void) | undefined;
 
   constructor(options: S3CheckpointStorageOptions) {
-    if (typeof options !== 'object' || options === null) throw new ConfigError('S3 storage options must be an object');
-    const known = [
+    checkOptions(options, 'S3 storage', [
       'bucket',
       'prefix',
       'region',
@@ -109,11 +109,7 @@ export class S3CheckpointStorage implements CheckpointStorage {
       'retry',
       'onRetry',
       'client',
-    ];
-    for (const k of Object.keys(options)) {
-      if (!known.includes(k))
-        throw new ConfigError(`unknown S3 storage option "${k}"; known options: ${known.join(', ')}`);
-    }
+    ]);
     if (typeof options.bucket !== 'string' || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(options.bucket)) {
       throw new ConfigError(
         `"bucket" must be an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens), got ${JSON.stringify(options.bucket)}`,
@@ -122,13 +118,8 @@ export class S3CheckpointStorage implements CheckpointStorage {
     const prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
     if (prefix !== '' && !isValidKey(prefix))
       throw new ConfigError(`"prefix" must be a key such as team/orders, got ${JSON.stringify(options.prefix)}`);
-    const partBytes = options.partBytes ?? DEFAULT_PART_BYTES;
-    if (!Number.isSafeInteger(partBytes) || partBytes < MIN_PART_BYTES)
-      throw new ConfigError(
-        `"partBytes" must be an integer >= ${MIN_PART_BYTES} (5 MiB, S3's minimum part), got ${String(options.partBytes)}`,
-      );
-    if (options.onRetry !== undefined && typeof options.onRetry !== 'function')
-      throw new ConfigError('"onRetry" must be a function');
+    const partBytes = intOption('partBytes', options.partBytes, { min: MIN_PART_BYTES, default: DEFAULT_PART_BYTES });
+    functionOption('onRetry', options.onRetry);
     this.bucket = options.bucket;
     this.prefix = prefix === '' ? '' : `${prefix}/`;
     this.partBytes = partBytes;

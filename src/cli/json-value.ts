@@ -1,7 +1,7 @@
 import type { RawEntry } from '../state/backend.js';
 import { decodeKey } from '../state/key-codec.js';
 import { decodeValue } from '../state/value-codec.js';
-import type { TopicPartition } from '../util/topic-partition.js';
+import { type TopicPartition, formatTopicPartition } from '../util/topic-partition.js';
 
 /**
  * Tags for what JSON cannot hold (docs/CLI.md, "How values are rendered").
@@ -85,7 +85,7 @@ export function decodeEntry(tp: TopicPartition, raw: RawEntry): { line: ExportLi
     decoded = decodeValue(raw.value);
   } catch (err) {
     throw new Error(
-      `${tp.topic}:${tp.partition}: cannot decode the entry with key 0x${raw.key.toString('hex')}: ${(err as Error).message}`,
+      `${formatTopicPartition(tp)}: cannot decode the entry with key 0x${raw.key.toString('hex')}: ${(err as Error).message}`,
       {
         cause: err,
       },

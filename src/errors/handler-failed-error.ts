@@ -1,3 +1,4 @@
+import { formatTopicPartition } from '../util/topic-partition.js';
 // A type-only import: the record's shape. No runtime dependency on the pipeline.
 import type { SourceRecord } from '../pipeline/source.js';
 import type { ErrorCode } from './codes.js';
@@ -15,7 +16,7 @@ export class HandlerFailedError extends TidemarkError {
   ) {
     super(
       HandlerFailedError.code,
-      `handler failed ${attempts} time(s) on ${record.topic}:${record.partition} offset ${record.offset}: ` +
+      `handler failed ${attempts} time(s) on ${formatTopicPartition(record)} offset ${record.offset}: ` +
         `${(cause as Error)?.message ?? String(cause)}; state is committed up to the record before it`,
       { cause },
     );

@@ -1,3 +1,4 @@
+import { topicPartitionKey } from '../util/topic-partition.js';
 import type { ErrorCode } from './codes.js';
 import { TidemarkError } from './tidemark-error.js';
 
@@ -20,7 +21,7 @@ export class OffsetGapError extends TidemarkError {
   ) {
     super(
       OffsetGapError.code,
-      `${topic}:${partition}: the state is at offset ${offset} but the log starts at ${logStart}: ` +
+      `${topicPartitionKey(topic, partition)}: the state is at offset ${offset} but the log starts at ${logStart}: ` +
         `${BigInt(logStart) - BigInt(offset)} record(s) were deleted before they were processed, so the state cannot be exact; ` +
         `restore a checkpoint at or after ${logStart}, or start with the pipeline option onGap: 'accept' to resume at ${logStart} without them`,
     );

@@ -1,3 +1,4 @@
+import { topicPartitionKey } from '../util/topic-partition.js';
 import type { ErrorCode } from './codes.js';
 import { TidemarkError } from './tidemark-error.js';
 
@@ -11,7 +12,7 @@ export class PartitionReleasedError extends TidemarkError {
   ) {
     super(
       PartitionReleasedError.code,
-      `partition ${topic}:${partition} was released from this store; call store.partition() again`,
+      `partition ${topicPartitionKey(topic, partition)} was released from this store; call store.partition() again`,
     );
   }
 }

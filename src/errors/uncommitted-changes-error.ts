@@ -1,3 +1,4 @@
+import { topicPartitionKey } from '../util/topic-partition.js';
 import type { ErrorCode } from './codes.js';
 import { TidemarkError } from './tidemark-error.js';
 
@@ -13,7 +14,7 @@ export class UncommittedChangesError extends TidemarkError {
   ) {
     super(
       UncommittedChangesError.code,
-      `partition ${topic}:${partition} has ${changes} uncommitted change(s); commit first or pass { discard: true }`,
+      `partition ${topicPartitionKey(topic, partition)} has ${changes} uncommitted change(s); commit first or pass { discard: true }`,
     );
   }
 }

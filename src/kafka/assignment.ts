@@ -1,4 +1,4 @@
-import { compareTopicPartitions, type TopicPartition } from '../util/topic-partition.js';
+import { compareTopicPartitions, type TopicPartition, formatTopicPartition } from '../util/topic-partition.js';
 
 /** How an assignment changed at a rebalance. */
 export interface AssignmentChange {
@@ -19,7 +19,7 @@ export function flattenAssignment(memberAssignment: Readonly<Record<string, read
  * assignment from the GROUP_JOIN event and diffs it with the previous one.
  */
 export function diffAssignment(previous: readonly TopicPartition[], next: readonly TopicPartition[]): AssignmentChange {
-  const k = (tp: TopicPartition) => `${tp.topic}:${tp.partition}`;
+  const k = formatTopicPartition;
   const before = new Set(previous.map(k));
   const after = new Set(next.map(k));
   return {

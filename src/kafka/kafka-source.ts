@@ -9,6 +9,7 @@ import {
   type Logger,
 } from 'kafkajs';
 import { ConfigError } from '../errors/config-error.js';
+import { intOption } from '../util/options.js';
 import { TopicNotFoundError } from '../errors/topic-not-found-error.js';
 import type { Source, SourceListener, SourceRecord } from '../pipeline/source.js';
 import type { PartitionOffset, TopicPartition } from '../util/topic-partition.js';
@@ -76,10 +77,7 @@ export class KafkaSource implements Source {
     if (!(options.kafka instanceof Kafka) && !Array.isArray((options.kafka as KafkaConfig | undefined)?.brokers)) {
       throw new ConfigError('"kafka" must be a kafkajs Kafka client or a config with "brokers"');
     }
-    const wait = options.topicWaitMs;
-    if (wait !== undefined && (typeof wait !== 'number' || !Number.isSafeInteger(wait) || wait < 0)) {
-      throw new ConfigError(`"topicWaitMs" must be an integer >= 0, got ${String(wait)}`);
-    }
+    intOption('topicWaitMs', options.topicWaitMs, { min: 0, default: DEFAULT_TOPIC_WAIT_MS });
   }
 
   async start(listener: SourceListener): Promise<void> {

@@ -2,6 +2,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { ConfigError } from '../errors/config-error.js';
+import { checkOptions, functionOption, intOption } from '../util/options.js';
 import { runProbe, type Probe } from './probe.js';
 
 /** Options for {@link startMetricsServer}. */
@@ -35,18 +36,15 @@ const PATHS = new Set(['/metrics', '/healthz', '/readyz']);
  * /readyz (200 or 503 with the reason as plain text), 404 for anything else.
  */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
-  if (typeof options !== 'object' || options === null)
-    throw new ConfigError('metrics server options must be an object');
+  checkOptions(options, 'metrics server', ['port', 'host', 'registry', 'ready', 'healthy']);
   const { port, host, registry, ready, healthy } = options;
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new ConfigError(`"port" must be an integer in 0..65535, got ${String(port)}`);
+  intOption('port', port, { min: 0, max: 65535 });
   if (host !== undefined && (typeof host !== 'string' || host === ''))
     throw new ConfigError('"host" must be a non-empty string');
   if (typeof registry?.metrics !== 'function') throw new ConfigError('"registry" must be a prom-client Registry');
-  if (typeof ready !== 'function')
-    throw new ConfigError('"ready" must be a function returning a boolean or { ok, reason }');
-  if (healthy !== undefined && typeof healthy !== 'function')
-    throw new ConfigError('"healthy" must be a function returning a boolean or { ok, reason }');
+  const probe = 'a function returning a boolean or { ok, reason }';
+  if (functionOption('ready', ready, probe) === undefined) throw new ConfigError(`"ready" must be ${probe}`);
+  functionOption('healthy', healthy, probe);
 
   const server = http.createServer((req, res) => {
     void respond(req, res, registry, ready, healthy);

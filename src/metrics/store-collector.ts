@@ -1,3 +1,4 @@
+import { formatTopicPartition } from '../util/topic-partition.js';
 import type { Counter } from 'prom-client';
 import { StoreClosedError } from '../errors/store-closed-error.js';
 import type { StateStore } from '../state/state-store.js';
@@ -56,7 +57,7 @@ export class StoreCollector {
       const stats = this.add(store);
       if (stats === undefined) continue;
       for (const p of stats.partitions) {
-        const k = `${p.topic}:${p.partition}`;
+        const k = formatTopicPartition(p);
         const e = entries.get(k);
         if (e === undefined) entries.set(k, { topic: p.topic, partition: String(p.partition), value: p.entries });
         else e.value += p.entries;
@@ -85,7 +86,7 @@ export class StoreCollector {
       return undefined;
     }
     for (const p of stats.partitions) {
-      const k = `${p.topic}:${p.partition}`;
+      const k = formatTopicPartition(p);
       const labels = { topic: p.topic, partition: String(p.partition) };
       const before = last.get(k);
       const now = {} as Record<CumulativeField, number>;

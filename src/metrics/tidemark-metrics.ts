@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Registry, type DefaultMetricsCollectorConfigurat
 import type { CheckpointObserver } from '../checkpoint/observer.js';
 import type { S3RetryEvent } from '../checkpoint/s3-retry.js';
 import { ConfigError } from '../errors/config-error.js';
+import { checkOptions } from '../util/options.js';
 import type { PipelineObserver, StalledPartition } from '../pipeline/observer.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { StateStore } from '../state/state-store.js';
@@ -117,10 +118,7 @@ export class TidemarkMetrics {
   private stopped = 0;
 
   constructor(options: TidemarkMetricsOptions = {}) {
-    if (typeof options !== 'object' || options === null) throw new ConfigError('metrics options must be an object');
-    const known = ['registry', 'prefix', 'defaultMetrics'];
-    for (const k of Object.keys(options))
-      if (!known.includes(k)) throw new ConfigError(`unknown metrics option "${k}"; known: ${known.join(', ')}`);
+    checkOptions(options, 'metrics', ['registry', 'prefix', 'defaultMetrics']);
     const prefix = options.prefix ?? 'tidemark_';
     if (typeof prefix !== 'string' || !PREFIX_RE.test(prefix))
       throw new ConfigError(`"prefix" must match [a-zA-Z_:][a-zA-Z0-9_:]*, got ${JSON.stringify(prefix)}`);
@@ -270,7 +268,7 @@ export class TidemarkMetrics {
       },
       recovered: (r) => {
         if (!live()) return;
-        t.recovering.delete(key(r));
+        t.recovering.delete(formatTopicPartition(r));
         m.recoveries.inc({ ...labels(r), source: r.source });
         m.recoveryDuration.observe({ source: r.source }, r.durationMs / 1000);
         m.recoverySkipped.inc(r.skipped.length);
@@ -278,20 +276,20 @@ export class TidemarkMetrics {
       rebalanced: ({ assigned, revoked }) => {
         if (!live()) return;
         for (const tp of revoked) {
-          t.assigned.delete(key(tp));
-          t.recovering.delete(key(tp));
+          t.assigned.delete(formatTopicPartition(tp));
+          t.recovering.delete(formatTopicPartition(tp));
           m.lag.remove(labels(tp));
         }
         t.waiting = undefined;
         for (const tp of assigned) {
-          t.assigned.set(key(tp), tp);
-          t.recovering.set(key(tp), tp);
+          t.assigned.set(formatTopicPartition(tp), tp);
+          t.recovering.set(formatTopicPartition(tp), tp);
         }
         if (assigned.length > 0) m.rebalances.inc({ change: 'assigned' });
         if (revoked.length > 0) m.rebalances.inc({ change: 'revoked' });
       },
       lag: (tp, lag) => {
-        if (live() && t.assigned.has(key(tp))) m.lag.set(labels(tp), lag);
+        if (live() && t.assigned.has(formatTopicPartition(tp))) m.lag.set(labels(tp), lag);
       },
       handlerFailed: (record) => {
         if (live()) m.handlerFailures.inc(labels(record));
@@ -441,10 +439,6 @@ function oncePerScrape(refresh: () => void): () => void {
 
 function labels(tp: TopicPartition): { topic: string; partition: string } {
   return { topic: tp.topic, partition: String(tp.partition) };
-}
-
-function key(tp: TopicPartition): string {
-  return `${tp.topic}:${tp.partition}`;
 }
 
 function describe(tps: TopicPartition[]): string {

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
-import { assertTopicPartition, type TopicPartition } from '../util/topic-partition.js';
+import { assertTopicPartition, type TopicPartition, formatTopicPartition } from '../util/topic-partition.js';
 import type { HeaderValue, SourceRecord } from './source.js';
 
 /** A record to append to an {@link InProcessLog}. */
@@ -78,14 +78,14 @@ export class InProcessLog {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset > log.length) {
       throw new InvalidArgumentError(`offset must be between 0 and ${log.length}, got ${offset}`);
     }
-    const k = `${tp.topic}:${tp.partition}`;
+    const k = formatTopicPartition(tp);
     this.starts.set(k, Math.max(this.starts.get(k) ?? 0, offset));
   }
 
   /** The first offset still in a partition's log. */
   startOffset(tp: TopicPartition): string {
     this.partitionLog(tp);
-    return String(this.starts.get(`${tp.topic}:${tp.partition}`) ?? 0);
+    return String(this.starts.get(formatTopicPartition(tp)) ?? 0);
   }
 
   /** Offset the next record of a partition will get. */

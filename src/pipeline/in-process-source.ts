@@ -1,5 +1,10 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { compareTopicPartitions, type PartitionOffset, type TopicPartition } from '../util/topic-partition.js';
+import {
+  compareTopicPartitions,
+  type PartitionOffset,
+  type TopicPartition,
+  formatTopicPartition,
+} from '../util/topic-partition.js';
 import type { InProcessLog } from './in-process-log.js';
 import type { Source, SourceListener } from './source.js';
 
@@ -58,13 +63,13 @@ export class InProcessSource implements Source {
     this.rebalancing = (async () => {
       if (revoked.length > 0) await this.listener!.revoked(revoked);
       this.assignment = next;
-      for (const tp of revoked) this.positions.delete(key(tp));
+      for (const tp of revoked) this.positions.delete(formatTopicPartition(tp));
       for (const tp of added) {
-        const committed = this.committed.get(key(tp));
+        const committed = this.committed.get(formatTopicPartition(tp));
         const start =
           committed ??
           (this.options.startFrom === 'latest' ? this.options.log.endOffset(tp) : this.options.log.startOffset(tp));
-        this.positions.set(key(tp), Number(start));
+        this.positions.set(formatTopicPartition(tp), Number(start));
       }
       await this.listener!.assigned(added); // even empty: the pipeline learns the assignment happened
       if (retained.length > 0) await this.listener!.retained(retained);
@@ -74,7 +79,10 @@ export class InProcessSource implements Source {
   }
 
   seek(tp: TopicPartition, offset: string | 'earliest'): void {
-    this.positions.set(key(tp), offset === 'earliest' ? Number(this.options.log.startOffset(tp)) : Number(offset));
+    this.positions.set(
+      formatTopicPartition(tp),
+      offset === 'earliest' ? Number(this.options.log.startOffset(tp)) : Number(offset),
+    );
   }
 
   async logStartOffsets(tps: readonly TopicPartition[]): Promise<PartitionOffset[]> {
@@ -89,7 +97,7 @@ export class InProcessSource implements Source {
 
   async commit(offsets: readonly PartitionOffset[]): Promise<void> {
     await Promise.resolve();
-    for (const o of offsets) this.committed.set(key(o), o.offset);
+    for (const o of offsets) this.committed.set(formatTopicPartition(o), o.offset);
   }
 
   /** The current assignment. */
@@ -112,7 +120,7 @@ export class InProcessSource implements Source {
         let delivered = false;
         for (const tp of this.assignment) {
           if (!this.running) break;
-          const k = key(tp);
+          const k = formatTopicPartition(tp);
           let pos = this.positions.get(k);
           if (pos === undefined) continue;
           const logStart = Number(this.options.log.startOffset(tp));
@@ -154,8 +162,4 @@ export class InProcessSource implements Source {
       this.listener?.failed(err as Error);
     }
   }
-}
-
-function key(tp: TopicPartition): string {
-  return `${tp.topic}:${tp.partition}`;
 }

@@ -1,3 +1,4 @@
+import { notifyObservers } from '../util/observers.js';
 import type { TopicPartition } from '../util/topic-partition.js';
 import type { SourceRecord } from './source.js';
 
@@ -38,7 +39,9 @@ export interface StalledPartition extends TopicPartition {
 
 /**
  * Hooks the pipeline calls as it works; the metrics module implements them,
- * and so can a logger. Every hook is optional and must not throw.
+ * and so can a logger. Every hook is optional. A hook that throws changes
+ * nothing: its first throw is reported once (a process warning), later ones
+ * are ignored.
  */
 export interface PipelineObserver {
   /** Records of one batch applied (measured per batch: a per-record timer would cost more than the record). */
@@ -75,19 +78,11 @@ export interface PipelineObserver {
   failed?(error: Error): void;
 }
 
-/** Calls a hook, never letting an observer's exception reach the pipeline. */
+/** Calls a hook on each observer; one that throws never reaches the pipeline (see {@link notifyObservers}). */
 export function notify<K extends keyof PipelineObserver>(
   observers: readonly PipelineObserver[],
   hook: K,
   ...args: Parameters<NonNullable<PipelineObserver[K]>>
 ): void {
-  for (const o of observers) {
-    const fn = o[hook] as ((...a: unknown[]) => void) | undefined;
-    if (fn === undefined) continue;
-    try {
-      fn.apply(o, args);
-    } catch {
-      // An observer is never allowed to break processing.
-    }
-  }
+  notifyObservers<PipelineObserver, K>('pipeline', observers, hook, ...(args as never));
 }

@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors/config-error.js';
+import { booleanOption, checkOptions, intOption, oneOfOption } from '../util/options.js';
 import type { CheckpointCoordinatorOptions } from '../checkpoint/coordinator.js';
 import type { CheckpointRepository } from '../checkpoint/repository.js';
 import type { PartitionState } from '../state/partition-state.js';
@@ -144,9 +145,7 @@ const KNOWN = [
 
 /** Validates pipeline options; throws {@link ConfigError} naming the bad field. */
 export function resolvePipelineOptions(o: PipelineOptions): ResolvedPipelineOptions {
-  if (typeof o !== 'object' || o === null) throw new ConfigError('pipeline options must be an object');
-  for (const k of Object.keys(o))
-    if (!KNOWN.includes(k)) throw new ConfigError(`unknown pipeline option "${k}"; known: ${KNOWN.join(', ')}`);
+  checkOptions(o, 'pipeline', KNOWN);
   if (typeof o.source?.start !== 'function')
     throw new ConfigError('"source" must be a Source (KafkaSource or InProcessSource)');
   if (typeof o.store?.commit !== 'function') throw new ConfigError('"store" must be an open StateStore');
@@ -164,30 +163,16 @@ export function resolvePipelineOptions(o: PipelineOptions): ResolvedPipelineOpti
     );
   }
   return {
-    commitRecords: int('commitInterval.records', o.commitInterval?.records, 50_000, 1),
-    commitMs: int('commitInterval.ms', o.commitInterval?.ms, 1000, 1),
-    retries: int('errors.retries', e.retries, 3, 0),
-    backoffMs: int('errors.backoffMs', e.backoffMs, 100, 0),
-    maxBackoffMs: int('errors.maxBackoffMs', e.maxBackoffMs, 5000, 0),
+    commitRecords: intOption('commitInterval.records', o.commitInterval?.records, { min: 1, default: 50_000 }),
+    commitMs: intOption('commitInterval.ms', o.commitInterval?.ms, { min: 1, default: 1000 }),
+    retries: intOption('errors.retries', e.retries, { min: 0, default: 3 }),
+    backoffMs: intOption('errors.backoffMs', e.backoffMs, { min: 0, default: 100 }),
+    maxBackoffMs: intOption('errors.maxBackoffMs', e.maxBackoffMs, { min: 0, default: 5000 }),
     onFailure,
     deadLetter: e.deadLetter,
-    handleSignals: o.handleSignals ?? false,
-    emptyStateStart: oneOf('emptyStateStart', o.emptyStateStart, ['earliest', 'source'] as const, 'earliest'),
-    onGap: oneOf('onGap', o.onGap, ['fail', 'accept'] as const, 'fail'),
-    stallAfterMs: int('stallAfterMs', o.stallAfterMs, 60_000, 0),
+    handleSignals: booleanOption('handleSignals', o.handleSignals, false),
+    emptyStateStart: oneOfOption('emptyStateStart', o.emptyStateStart, ['earliest', 'source'] as const, 'earliest'),
+    onGap: oneOfOption('onGap', o.onGap, ['fail', 'accept'] as const, 'fail'),
+    stallAfterMs: intOption('stallAfterMs', o.stallAfterMs, { min: 0, default: 60_000 }),
   };
-}
-
-function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[], dflt: T): T {
-  if (v === undefined) return dflt;
-  if (!allowed.includes(v as T))
-    throw new ConfigError(`"${name}" must be one of ${allowed.join(', ')}, got ${String(v)}`);
-  return v as T;
-}
-
-function int(name: string, v: unknown, dflt: number, min: number): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)
-    throw new ConfigError(`"${name}" must be an integer >= ${min}, got ${String(v)}`);
-  return v;
 }

@@ -1,10 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { StorageError } from '../errors/storage-error.js';
+import type { StorageError } from '../errors/storage-error.js';
+import { storageFailure } from '../errors/storage-failure.js';
 import { TidemarkError } from '../errors/tidemark-error.js';
 import { FILE_MODE } from '../util/fs.js';
-import { compareTopicPartitions, type TopicPartition } from '../util/topic-partition.js';
+import { compareTopicPartitions, type TopicPartition, topicPartitionKey } from '../util/topic-partition.js';
 import type { Backend, BackendSnapshot, PartitionWrite, RawEntry, RawRange } from './backend.js';
 
 /** File name of the LMDB environment inside a state directory (plus `-lock`). */
@@ -22,14 +23,6 @@ type BinaryDb = Database<Buffer, Buffer>;
 type OffsetKey = [string, number];
 
 const META_SCHEMA = 'schemaVersion';
-const ERRNO_NAMES: Record<number, string> = {
-  5: 'EIO',
-  12: 'ENOMEM',
-  13: 'EACCES',
-  28: 'ENOSPC',
-  30: 'EROFS',
-  122: 'EDQUOT',
-};
 
 /**
  * LMDB persistence: one environment per state directory, a named database per
@@ -54,7 +47,7 @@ export class LmdbBackend implements Backend {
   ) {
     for (const { key } of this.offsets.getRange({})) {
       const [topic, partition] = key;
-      this.known.set(tpKey(topic, partition), { topic, partition });
+      this.known.set(topicPartitionKey(topic, partition), { topic, partition });
     }
     // Open every partition's database now, after the walk above (opening one
     // while a cursor is open invalidates the cursor's read transaction in a
@@ -79,7 +72,7 @@ export class LmdbBackend implements Backend {
         readOnly: options.readOnly === true,
       });
     } catch (err) {
-      throw wrapStorage(`cannot open LMDB environment ${file}`, err);
+      throw storageFailure(`cannot open LMDB environment ${file}`, err);
     }
     if (options.readOnly !== true) {
       for (const f of [file, `${file}-lock`]) {
@@ -141,11 +134,11 @@ export class LmdbBackend implements Backend {
         }
         const tpk: OffsetKey = [w.tp.topic, w.tp.partition];
         if (w.offset !== undefined) this.offsets.putSync(tpk, w.offset);
-        else if (!this.known.has(tpKey(w.tp.topic, w.tp.partition))) this.offsets.putSync(tpk, null);
+        else if (!this.known.has(topicPartitionKey(w.tp.topic, w.tp.partition))) this.offsets.putSync(tpk, null);
       }
     });
     for (const w of writes)
-      this.known.set(tpKey(w.tp.topic, w.tp.partition), { topic: w.tp.topic, partition: w.tp.partition });
+      this.known.set(topicPartitionKey(w.tp.topic, w.tp.partition), { topic: w.tp.topic, partition: w.tp.partition });
   }
 
   replacePartition(tp: TopicPartition, entries: Iterable<RawEntry>, offset: string | undefined): void {
@@ -155,7 +148,7 @@ export class LmdbBackend implements Backend {
       for (const e of entries) db.putSync(e.key, e.value);
       this.offsets.putSync([tp.topic, tp.partition], offset ?? null);
     });
-    this.known.set(tpKey(tp.topic, tp.partition), { topic: tp.topic, partition: tp.partition });
+    this.known.set(topicPartitionKey(tp.topic, tp.partition), { topic: tp.topic, partition: tp.partition });
   }
 
   dropPartition(tp: TopicPartition): void {
@@ -164,7 +157,7 @@ export class LmdbBackend implements Backend {
       if (db !== undefined) db.clearSync();
       this.offsets.removeSync([tp.topic, tp.partition]);
     });
-    this.known.delete(tpKey(tp.topic, tp.partition));
+    this.known.delete(topicPartitionKey(tp.topic, tp.partition));
   }
 
   migrate(toVersion: number, transform: (tp: TopicPartition, entry: RawEntry) => Buffer | null): void {
@@ -197,7 +190,7 @@ export class LmdbBackend implements Backend {
     const schemaVersion = (this.meta.get(META_SCHEMA, { transaction: txn }) as number | undefined) ?? 0;
     const offsets = new Map<string, { tp: TopicPartition; offset: string | null }>();
     for (const { key, value } of this.offsets.getRange({ transaction: txn })) {
-      offsets.set(tpKey(key[0], key[1]), { tp: { topic: key[0], partition: key[1] }, offset: value });
+      offsets.set(topicPartitionKey(key[0], key[1]), { tp: { topic: key[0], partition: key[1] }, offset: value });
     }
     let released = false;
     const check = (): void => {
@@ -206,7 +199,7 @@ export class LmdbBackend implements Backend {
     return {
       schemaVersion,
       partitions: () => [...offsets.values()].map((o) => o.tp).sort(compareTopicPartitions),
-      offset: (tp) => offsets.get(tpKey(tp.topic, tp.partition))?.offset ?? undefined,
+      offset: (tp) => offsets.get(topicPartitionKey(tp.topic, tp.partition))?.offset ?? undefined,
       entryCount: (tp) => {
         check();
         const db = this.existingDb(tp);
@@ -229,7 +222,7 @@ export class LmdbBackend implements Backend {
         check();
         const db = this.existingDb(tp);
         if (db === undefined) return [];
-        const viewing = this.viewingDbs.get(tpKey(tp.topic, tp.partition))!;
+        const viewing = this.viewingDbs.get(topicPartitionKey(tp.topic, tp.partition))!;
         return (function* () {
           for (const { key } of viewing.db.getRange({ transaction: txn })) {
             // The decoder ran for this entry's value just before it was yielded.
@@ -269,17 +262,17 @@ export class LmdbBackend implements Backend {
       this.root.transactionSync(body);
     } catch (err) {
       if (err instanceof TidemarkError) throw err;
-      throw wrapStorage(`${what} failed in ${this.file}; nothing of it was applied`, err);
+      throw storageFailure(`${what} failed in ${this.file}; nothing of it was applied`, err);
     }
   }
 
   private existingDb(tp: TopicPartition): BinaryDb | undefined {
-    const k = tpKey(tp.topic, tp.partition);
+    const k = topicPartitionKey(tp.topic, tp.partition);
     return this.partitionDbs.get(k) ?? (this.known.has(k) ? this.db(tp) : undefined);
   }
 
   private db(tp: TopicPartition): BinaryDb {
-    const k = tpKey(tp.topic, tp.partition);
+    const k = topicPartitionKey(tp.topic, tp.partition);
     let db = this.partitionDbs.get(k);
     if (db === undefined) {
       db = this.root.openDB<Buffer, Buffer>({ name: `p:${k}`, keyEncoding: 'binary', encoding: 'binary' });
@@ -314,18 +307,4 @@ function viewingHandle(root: RootDatabase, name: string): ViewingHandle {
     },
   } as never);
   return { db, value: () => last };
-}
-
-function tpKey(topic: string, partition: number): string {
-  return `${topic}:${partition}`;
-}
-
-function wrapStorage(message: string, err: unknown): StorageError {
-  const raw = (err as { code?: unknown } | undefined)?.code;
-  // LMDB reports errno values as numbers (5 = EIO, 28 = ENOSPC).
-  const code =
-    typeof raw === 'string' ? raw : typeof raw === 'number' ? (ERRNO_NAMES[raw] ?? `errno ${raw}`) : undefined;
-  const detail = err instanceof Error ? err.message : String(err);
-  const hint = code === 'EIO' || code === 'ENOSPC' ? ' (is the disk full?)' : '';
-  return new StorageError(`${message}: ${detail}${hint}`, code, { cause: err });
 }

@@ -1,4 +1,4 @@
-import { compareTopicPartitions, type TopicPartition } from '../util/topic-partition.js';
+import { compareTopicPartitions, type TopicPartition, formatTopicPartition } from '../util/topic-partition.js';
 import type { Backend, BackendSnapshot, PartitionWrite, RawEntry, RawRange } from './backend.js';
 
 type PartitionData = Map<string, Buffer>; // latin1(encoded key) -> encoded value
@@ -21,17 +21,17 @@ export class MemoryBackend implements Backend {
   private partitionsByKey = new Map<string, Partition>();
 
   get(tp: TopicPartition, key: Buffer): Buffer | undefined {
-    return this.partitionsByKey.get(tpKey(tp))?.data.get(key.toString('latin1'));
+    return this.partitionsByKey.get(formatTopicPartition(tp))?.data.get(key.toString('latin1'));
   }
 
   *range(tp: TopicPartition, range: RawRange): Iterable<RawEntry> {
-    const p = this.partitionsByKey.get(tpKey(tp));
+    const p = this.partitionsByKey.get(formatTopicPartition(tp));
     if (p === undefined) return;
     yield* sortedRange(p.data, range);
   }
 
   entryCount(tp: TopicPartition): number {
-    return this.partitionsByKey.get(tpKey(tp))?.data.size ?? 0;
+    return this.partitionsByKey.get(formatTopicPartition(tp))?.data.size ?? 0;
   }
 
   partitions(): TopicPartition[] {
@@ -39,7 +39,7 @@ export class MemoryBackend implements Backend {
   }
 
   offset(tp: TopicPartition): string | undefined {
-    return this.partitionsByKey.get(tpKey(tp))?.offset;
+    return this.partitionsByKey.get(formatTopicPartition(tp))?.offset;
   }
 
   write(writes: readonly PartitionWrite[]): void {
@@ -65,11 +65,15 @@ export class MemoryBackend implements Backend {
   replacePartition(tp: TopicPartition, entries: Iterable<RawEntry>, offset: string | undefined): void {
     const data: PartitionData = new Map();
     for (const e of entries) data.set(e.key.toString('latin1'), Buffer.from(e.value));
-    this.partitionsByKey.set(tpKey(tp), { tp: { topic: tp.topic, partition: tp.partition }, data, offset });
+    this.partitionsByKey.set(formatTopicPartition(tp), {
+      tp: { topic: tp.topic, partition: tp.partition },
+      data,
+      offset,
+    });
   }
 
   dropPartition(tp: TopicPartition): void {
-    this.partitionsByKey.delete(tpKey(tp));
+    this.partitionsByKey.delete(formatTopicPartition(tp));
   }
 
   migrate(toVersion: number, transform: (tp: TopicPartition, entry: RawEntry) => Buffer | null): void {
@@ -100,14 +104,14 @@ export class MemoryBackend implements Backend {
     return {
       schemaVersion,
       partitions: () => [...frozen.values()].map((p) => p.tp).sort(compareTopicPartitions),
-      offset: (tp) => frozen.get(tpKey(tp))?.offset,
-      entryCount: (tp) => frozen.get(tpKey(tp))?.data.size ?? 0,
+      offset: (tp) => frozen.get(formatTopicPartition(tp))?.offset,
+      entryCount: (tp) => frozen.get(formatTopicPartition(tp))?.data.size ?? 0,
       entries: (tp) => {
-        const p = frozen.get(tpKey(tp));
+        const p = frozen.get(formatTopicPartition(tp));
         return p === undefined ? [] : sortedRange(p.data, {});
       },
       transientEntries: (tp) => {
-        const p = frozen.get(tpKey(tp));
+        const p = frozen.get(formatTopicPartition(tp));
         return p === undefined ? [] : sortedRange(p.data, {});
       },
       release: () => frozen.clear(),
@@ -119,7 +123,7 @@ export class MemoryBackend implements Backend {
   }
 
   private partition(tp: TopicPartition): Partition {
-    const k = tpKey(tp);
+    const k = formatTopicPartition(tp);
     let p = this.partitionsByKey.get(k);
     if (p === undefined) {
       p = { tp: { topic: tp.topic, partition: tp.partition }, data: new Map(), offset: undefined };
@@ -139,8 +143,4 @@ function* sortedRange(data: PartitionData, range: RawRange): Iterable<RawEntry> 
     const value = data.get(k);
     if (value !== undefined) yield { key: Buffer.from(k, 'latin1'), value: Buffer.from(value) };
   }
-}
-
-function tpKey(tp: TopicPartition): string {
-  return `${tp.topic}:${tp.partition}`;
 }

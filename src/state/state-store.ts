@@ -16,6 +16,8 @@ import {
   type PartitionOffset,
   type PartitionOffsetInput,
   type TopicPartition,
+  formatTopicPartition,
+  topicPartitionKey,
 } from '../util/topic-partition.js';
 import type { Backend, BackendSnapshot, PartitionWrite, RawEntry } from './backend.js';
 import { DirLock } from './dir-lock.js';
@@ -164,7 +166,7 @@ export class StateStore {
   }
 
   /**
-   * Counts durable changes to the committed state (commits that wrote
+   * @internal Counts durable changes to the committed state (commits that wrote
    * something, restores, drops) since the store was opened: equal numbers
    * mean the committed state, offsets included, did not change in between.
    */
@@ -185,7 +187,7 @@ export class StateStore {
   /** State of one partition. Cheap: call it per record if convenient. */
   partition(topic: string, partition: number): PartitionState {
     this.checkOpen();
-    const k = `${topic}:${partition}`;
+    const k = topicPartitionKey(topic, partition);
     let state = this.owned.get(k);
     if (state === undefined) {
       assertTopicPartition(topic, partition);
@@ -204,7 +206,7 @@ export class StateStore {
   partitions(): TopicPartition[] {
     this.checkOpen();
     const all = new Map<string, TopicPartition>();
-    for (const tp of this.backend.partitions()) all.set(`${tp.topic}:${tp.partition}`, tp);
+    for (const tp of this.backend.partitions()) all.set(formatTopicPartition(tp), tp);
     for (const [k, { core }] of this.owned) if (core.queue.length > 0) all.set(k, core.tp);
     return [...all.values()].sort(compareTopicPartitions);
   }
@@ -247,8 +249,8 @@ export class StateStore {
     const given = new Map(this.carriedOffsets);
     for (const o of offsets ?? []) {
       assertTopicPartition(o.topic, o.partition);
-      const offset = normalizeOffset(o.offset, `${o.topic}:${o.partition}`);
-      given.set(`${o.topic}:${o.partition}`, { topic: o.topic, partition: o.partition, offset });
+      const offset = normalizeOffset(o.offset, formatTopicPartition(o));
+      given.set(formatTopicPartition(o), { topic: o.topic, partition: o.partition, offset });
     }
     const writes: PartitionWrite[] = [];
     const written: PartitionCore[] = [];
@@ -297,7 +299,7 @@ export class StateStore {
    */
   release(topic: string, partition: number, options: ReleaseOptions = {}): void {
     this.checkOpen();
-    const k = `${topic}:${partition}`;
+    const k = topicPartitionKey(topic, partition);
     const state = this.owned.get(k);
     if (state === undefined) return;
     const core = state.core;
@@ -324,7 +326,7 @@ export class StateStore {
     this.checkOpen();
     assertTopicPartition(tp.topic, tp.partition);
     if (this.options.readOnly) throw new StoreReadOnlyError('replace a partition');
-    const off = offset === undefined ? undefined : normalizeOffset(offset, `${tp.topic}:${tp.partition}`);
+    const off = offset === undefined ? undefined : normalizeOffset(offset, formatTopicPartition(tp));
     // Release and replace with nothing in between: a read in between would
     // cache the old state again.
     this.release(tp.topic, tp.partition);
@@ -332,7 +334,7 @@ export class StateStore {
     this.changes++;
   }
 
-  /** Deletes a partition's state and offset (durably). Refuses while it has uncommitted changes. */
+  /** @internal Deletes a partition's state and offset (durably). Refuses while it has uncommitted changes. */
   async dropPartition(tp: TopicPartition): Promise<void> {
     this.checkOpen();
     if (this.options.readOnly) throw new StoreReadOnlyError('drop a partition');
@@ -369,7 +371,7 @@ export class StateStore {
   stats(): StoreStats {
     this.checkOpen();
     const tps = new Map<string, TopicPartition>();
-    for (const tp of this.backend.partitions()) tps.set(`${tp.topic}:${tp.partition}`, tp);
+    for (const tp of this.backend.partitions()) tps.set(formatTopicPartition(tp), tp);
     for (const [k, { core }] of this.owned) tps.set(k, core.tp);
     let dirty = 0;
     for (const { core } of this.owned.values()) dirty += core.queue.length;
@@ -461,7 +463,7 @@ const noKey = (): never => {
 // the backend's transaction.
 function changesOf(core: PartitionCore, offset: string | undefined, bytes: { n: number }): PartitionWrite {
   const queue = core.queue;
-  const where = `${core.tp.topic}:${core.tp.partition}`;
+  const where = formatTopicPartition(core.tp);
   return {
     tp: core.tp,
     size: queue.length,

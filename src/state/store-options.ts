@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors/config-error.js';
+import { booleanOption, checkOptions, functionOption, intOption, numberOption } from '../util/options.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { Migrations } from './migrations.js';
 import type { ExpiredEntry } from './partition-core.js';
@@ -55,7 +56,7 @@ export interface ResolvedStoreOptions {
   readOnly: boolean;
 }
 
-const KNOWN = new Set([
+const KNOWN = [
   'onExpired',
   'readOnly',
   'path',
@@ -67,15 +68,11 @@ const KNOWN = new Set([
   'schemaVersion',
   'migrations',
   'maxPartitions',
-]);
+];
 
 /** Validates options and fills in defaults; throws {@link ConfigError} naming the bad field. */
 export function resolveStoreOptions(options: StateStoreOptions): ResolvedStoreOptions {
-  if (typeof options !== 'object' || options === null) throw new ConfigError('state store options must be an object');
-  for (const k of Object.keys(options)) {
-    if (!KNOWN.has(k))
-      throw new ConfigError(`unknown state store option "${k}"; known options: ${[...KNOWN].join(', ')}`);
-  }
+  checkOptions(options, 'state store', KNOWN);
   const backend = options.backend ?? (options.path === undefined ? undefined : 'lmdb');
   if (backend !== 'lmdb' && backend !== 'memory') {
     throw new ConfigError(
@@ -98,42 +95,20 @@ export function resolveStoreOptions(options: StateStoreOptions): ResolvedStoreOp
   return {
     path: options.path,
     backend,
-    cacheEntries: int('cacheEntries', options.cacheEntries, 100_000, 1),
-    defaultTtlMs: num('defaultTtlMs', options.defaultTtlMs, 0),
-    sweepIntervalMs: num('sweepIntervalMs', options.sweepIntervalMs, 60_000),
+    cacheEntries: intOption('cacheEntries', options.cacheEntries, { min: 1, default: 100_000 }),
+    defaultTtlMs: numberOption('defaultTtlMs', options.defaultTtlMs, { min: 0, default: 0 }),
+    sweepIntervalMs: numberOption('sweepIntervalMs', options.sweepIntervalMs, { min: 0, default: 60_000 }),
     clock,
-    schemaVersion: int('schemaVersion', options.schemaVersion, 1, 1),
+    schemaVersion: intOption('schemaVersion', options.schemaVersion, { min: 1, default: 1 }),
     migrations,
-    maxPartitions: int('maxPartitions', options.maxPartitions, 1024, 1),
-    onExpired: fn('onExpired', options.onExpired),
+    maxPartitions: intOption('maxPartitions', options.maxPartitions, { min: 1, default: 1024 }),
+    onExpired: functionOption('onExpired', options.onExpired),
     readOnly: readOnly(options.readOnly, backend),
   };
 }
 
 function readOnly(v: unknown, backend: 'lmdb' | 'memory'): boolean {
-  if (v === undefined || v === false) return false;
-  if (v !== true) throw new ConfigError(`"readOnly" must be a boolean, got ${String(v)}`);
+  if (!booleanOption('readOnly', v, false)) return false;
   if (backend !== 'lmdb') throw new ConfigError('"readOnly" needs the lmdb backend (a state directory)');
   return true;
-}
-
-function fn<T>(name: string, v: T | undefined): T | undefined {
-  if (v !== undefined && typeof v !== 'function') throw new ConfigError(`"${name}" must be a function`);
-  return v;
-}
-
-function int(name: string, v: unknown, dflt: number, min: number): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
-    throw new ConfigError(`"${name}" must be an integer >= ${min}, got ${String(v)}`);
-  }
-  return v;
-}
-
-function num(name: string, v: unknown, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-    throw new ConfigError(`"${name}" must be a finite number >= 0, got ${String(v)}`);
-  }
-  return v;
 }

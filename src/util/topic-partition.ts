@@ -49,9 +49,17 @@ export function normalizeOffset(offset: unknown, where: string): string {
   return s;
 }
 
-/** `topic:partition`, the form used in logs, the CLI and metric labels. */
+/**
+ * `topic:partition`: the one form used in messages, logs, the CLI, and as the
+ * key of per-partition maps. {@link parseTopicPartition} reads it back.
+ */
+export function topicPartitionKey(topic: string, partition: number): string {
+  return `${topic}:${partition}`;
+}
+
+/** {@link topicPartitionKey} of a partition object. */
 export function formatTopicPartition(tp: TopicPartition): string {
-  return `${tp.topic}:${tp.partition}`;
+  return topicPartitionKey(tp.topic, tp.partition);
 }
 
 /** Parses `topic:partition` (the CLI's `--partition` form). */

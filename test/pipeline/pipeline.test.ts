@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   CheckpointRepository,
   HandlerFailedError,
@@ -333,5 +333,39 @@ describe('pipeline over the in-process source', () => {
     await caughtUp(run, log);
     await run.pipeline.stop();
     expect(readiness).toEqual([true, false]);
+  });
+
+  it('an observer that throws in every hook changes nothing: exact state, one warning per hook', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const { log, records } = seed(2000);
+      const state = path.join(tmpDir('pl'), 'state');
+      const calls: string[] = [];
+      // Throws from whatever hook the pipeline calls.
+      const broken = new Proxy({} as PipelineObserver, {
+        get: (_t, hook) => () => {
+          calls.push(String(hook));
+          throw new Error(`observer down in ${String(hook)}`);
+        },
+      });
+      const readiness: boolean[] = [];
+      const run = await startPipeline(
+        log,
+        { state },
+        { observers: [broken, { readinessChanged: (r) => readiness.push(r) }] },
+      );
+      await caughtUp(run, log);
+      await run.pipeline.stop();
+      await run.pipeline.done;
+      expect(await stateOf(state)).toEqual(reference(records));
+      expect(readiness).toEqual([true, false]); // the next observer still hears every event
+      const hooks = new Set(calls);
+      expect(calls.filter((h) => h === 'batchProcessed').length).toBeGreaterThan(1);
+      const warnings = warn.mock.calls.map((c) => String(c[0])).filter((m) => /pipeline observer/.test(m));
+      expect(warnings).toHaveLength(hooks.size);
+      expect(warnings.find((m) => m.includes('batchProcessed'))).toMatch(/observer down in batchProcessed/);
+    } finally {
+      warn.mockRestore();
+    }
   });
 });
