@@ -8,9 +8,10 @@ import type { Source } from './source.js';
 /** Each partition's log start offset, keyed `topic:partition`; a partition the source gave none for is an error. */
 export async function logStarts(source: Source, tps: readonly TopicPartition[]): Promise<Map<string, bigint>> {
   const got = await source.logStartOffsets(tps);
-  const out = new Map(got.map((o) => [key(o), BigInt(o.offset)]));
+  const out = new Map(got.map((o) => [formatTopicPartition(o), BigInt(o.offset)]));
   for (const tp of tps) {
-    if (!out.has(key(tp))) throw new SourceError(`the source gave no log start offset for ${formatTopicPartition(tp)}`);
+    if (!out.has(formatTopicPartition(tp)))
+      throw new SourceError(`the source gave no log start offset for ${formatTopicPartition(tp)}`);
   }
   return out;
 }
@@ -31,8 +32,4 @@ export function acceptGap(p: PartitionProgress, logStart: bigint, onGap: 'fail' 
     logStart: String(logStart),
     records: Number(logStart - offset),
   };
-}
-
-function key(tp: TopicPartition): string {
-  return `${tp.topic}:${tp.partition}`;
 }

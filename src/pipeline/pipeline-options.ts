@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors/config-error.js';
-import { checkOptions, intOption, oneOfOption } from '../util/options.js';
+import { booleanOption, checkOptions, intOption, oneOfOption } from '../util/options.js';
 import type { CheckpointCoordinatorOptions } from '../checkpoint/coordinator.js';
 import type { CheckpointRepository } from '../checkpoint/repository.js';
 import type { PartitionState } from '../state/partition-state.js';
@@ -170,7 +170,7 @@ export function resolvePipelineOptions(o: PipelineOptions): ResolvedPipelineOpti
     maxBackoffMs: intOption('errors.maxBackoffMs', e.maxBackoffMs, { min: 0, default: 5000 }),
     onFailure,
     deadLetter: e.deadLetter,
-    handleSignals: o.handleSignals ?? false,
+    handleSignals: booleanOption('handleSignals', o.handleSignals, false),
     emptyStateStart: oneOfOption('emptyStateStart', o.emptyStateStart, ['earliest', 'source'] as const, 'earliest'),
     onGap: oneOfOption('onGap', o.onGap, ['fail', 'accept'] as const, 'fail'),
     stallAfterMs: intOption('stallAfterMs', o.stallAfterMs, { min: 0, default: 60_000 }),

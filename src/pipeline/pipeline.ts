@@ -4,7 +4,12 @@ import type { CheckpointRepository } from '../checkpoint/repository.js';
 import { HandlerFailedError } from '../errors/handler-failed-error.js';
 import { PipelineStateError } from '../errors/pipeline-state-error.js';
 import type { StateStore } from '../state/state-store.js';
-import { compareTopicPartitions, type PartitionOffset, type TopicPartition } from '../util/topic-partition.js';
+import {
+  formatTopicPartition,
+  compareTopicPartitions,
+  type PartitionOffset,
+  type TopicPartition,
+} from '../util/topic-partition.js';
 import { CommitPoint } from './commit-point.js';
 import { Lifecycle } from './lifecycle.js';
 import { acceptGap, logStarts } from './log-start.js';
@@ -207,7 +212,7 @@ export class Pipeline {
         this.store.partition(tp.topic, tp.partition),
         report.offset === undefined ? undefined : BigInt(report.offset),
       );
-      const logStart = starts.get(key(tp))!;
+      const logStart = starts.get(formatTopicPartition(tp))!;
       if (p.next !== undefined) {
         if (p.next < logStart) notify(this.observers, 'gap', acceptGap(p, logStart, this.opts.onGap)); // throws unless accepted
         this.source.seek(tp, String(p.next));
@@ -268,7 +273,8 @@ export class Pipeline {
     for (const tp of kept) {
       const p = this.progress.get(tp)!;
       if (p.next !== undefined) this.source.seek(tp, String(p.next));
-      else if (this.opts.emptyStateStart === 'earliest') this.source.seek(tp, String(starts!.get(key(tp))!));
+      else if (this.opts.emptyStateStart === 'earliest')
+        this.source.seek(tp, String(starts!.get(formatTopicPartition(tp))!));
     }
   }
 
@@ -281,7 +287,7 @@ export class Pipeline {
     // The source jumped past the next offset: compaction, transaction
     // markers, or records deleted under us (a broker's out-of-range reset).
     if (p.next !== undefined && BigInt(records[0]!.offset) > p.next) {
-      const logStart = (await logStarts(this.source, [p.tp])).get(key(p.tp))!;
+      const logStart = (await logStarts(this.source, [p.tp])).get(formatTopicPartition(p.tp))!;
       if (p.next < logStart) {
         notify(this.observers, 'gap', acceptGap(p, logStart, this.opts.onGap)); // throws unless accepted
         if (BigInt(records[0]!.offset) !== logStart) {
@@ -400,8 +406,4 @@ export class Pipeline {
       notify(this.observers, 'readinessChanged', ready);
     }
   }
-}
-
-function key(tp: TopicPartition): string {
-  return `${tp.topic}:${tp.partition}`;
 }

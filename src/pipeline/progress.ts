@@ -1,5 +1,5 @@
 import type { PartitionState } from '../state/partition-state.js';
-import type { PartitionOffset, TopicPartition } from '../util/topic-partition.js';
+import { formatTopicPartition, type PartitionOffset, type TopicPartition } from '../util/topic-partition.js';
 import type { SourceRecord } from './source.js';
 
 /** One owned partition's progress: what is applied, what is committed (internal). */
@@ -81,22 +81,22 @@ export class Progress {
   /** Starts tracking a newly assigned partition (recovering). */
   add(tp: TopicPartition): PartitionProgress {
     const p = new PartitionProgress(tp);
-    this.owned.set(key(tp), p);
+    this.owned.set(formatTopicPartition(tp), p);
     return p;
   }
 
   get(tp: TopicPartition): PartitionProgress | undefined {
-    return this.owned.get(key(tp));
+    return this.owned.get(formatTopicPartition(tp));
   }
 
   /** Stops tracking a partition (revoked); false when it was not owned. */
   remove(tp: TopicPartition): boolean {
-    return this.owned.delete(key(tp));
+    return this.owned.delete(formatTopicPartition(tp));
   }
 
   /** True when `p` is still the tracked progress of its partition (not revoked, not reassigned since). */
   owns(p: PartitionProgress): boolean {
-    return this.owned.get(key(p.tp)) === p;
+    return this.owned.get(formatTopicPartition(p.tp)) === p;
   }
 
   /** Every owned partition's progress, recovered or not. */
@@ -144,8 +144,4 @@ export class Progress {
     }
     return out;
   }
-}
-
-function key(tp: TopicPartition): string {
-  return `${tp.topic}:${tp.partition}`;
 }

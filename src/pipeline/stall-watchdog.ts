@@ -1,4 +1,4 @@
-import type { PartitionOffset, TopicPartition } from '../util/topic-partition.js';
+import { formatTopicPartition, type PartitionOffset, type TopicPartition } from '../util/topic-partition.js';
 import type { StalledPartition } from './observer.js';
 import type { PartitionProgress } from './progress.js';
 
@@ -55,7 +55,7 @@ export class StallWatchdog {
   /** The partitions moved or left: forgets them; true when one of them was stalled (the caller reports it). */
   forget(tps: readonly TopicPartition[]): boolean {
     let changed = false;
-    for (const tp of tps) changed = this.stalled.delete(key(tp)) || changed;
+    for (const tp of tps) changed = this.stalled.delete(formatTopicPartition(tp)) || changed;
     return changed;
   }
 
@@ -69,13 +69,13 @@ export class StallWatchdog {
       const found = new Map<string, StalledPartition>();
       if (idle.length > 0) {
         const ends = new Map(
-          (await this.ctx.logEndOffsets(idle.map((p) => p.tp))).map((o) => [key(o), BigInt(o.offset)]),
+          (await this.ctx.logEndOffsets(idle.map((p) => p.tp))).map((o) => [formatTopicPartition(o), BigInt(o.offset)]),
         );
         for (const p of idle) {
-          const end = ends.get(key(p.tp));
+          const end = ends.get(formatTopicPartition(p.tp));
           if (end === undefined || end <= (p.next ?? 0n) || !this.ctx.owns(p) || now - p.activeAt < this.stallAfterMs)
             continue;
-          found.set(key(p.tp), {
+          found.set(formatTopicPartition(p.tp), {
             topic: p.tp.topic,
             partition: p.tp.partition,
             next: p.next === undefined ? undefined : String(p.next),
@@ -95,8 +95,4 @@ export class StallWatchdog {
       this.checking = false;
     }
   }
-}
-
-function key(tp: TopicPartition): string {
-  return `${tp.topic}:${tp.partition}`;
 }

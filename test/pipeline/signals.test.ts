@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   CheckpointRepository,
+  ConfigError,
   InProcessLog,
   InProcessSource,
   LocalDirectoryStorage,
@@ -87,4 +88,27 @@ describe('signal handlers are opt-in', () => {
       expect(process.listenerCount('SIGINT')).toBe(before.int);
     },
   );
+});
+
+describe('handleSignals that is not a boolean', () => {
+  it('is refused with a ConfigError naming the option, and installs nothing', async () => {
+    const log = new InProcessLog();
+    log.createTopic('payments', 1);
+    const store = await StateStore.open({ path: path.join(tmpDir('sig-bad'), 'state') });
+    try {
+      const before = process.listenerCount('SIGTERM');
+      expect(
+        () =>
+          new Pipeline({
+            source: new InProcessSource({ log, topics: ['payments'] }),
+            store,
+            handler: balanceHandler,
+            handleSignals: 'yes' as never,
+          }),
+      ).toThrow(new ConfigError('"handleSignals" must be a boolean, got yes'));
+      expect(process.listenerCount('SIGTERM')).toBe(before);
+    } finally {
+      await store.close();
+    }
+  });
 });
