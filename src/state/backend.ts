@@ -40,6 +40,8 @@ export interface BackendSnapshot {
   offset(tp: TopicPartition): string | undefined;
   /** Number of stored entries of a partition. */
   entryCount(tp: TopicPartition): number;
+  /** One stored value as of the snapshot (a copy owned by the caller), or undefined if absent. */
+  get(tp: TopicPartition, key: Buffer): Buffer | undefined;
   /** Every stored entry of a partition in key order. Buffers are owned by the caller. */
   entries(tp: TopicPartition): Iterable<RawEntry>;
   /**

@@ -215,6 +215,14 @@ export class LmdbBackend implements Backend {
         for (const _ of db.getKeys({ transaction: txn })) n++;
         return n;
       },
+      get: (tp, key) => {
+        check();
+        const db = this.existingDb(tp);
+        if (db === undefined) return undefined;
+        // getBinary takes the read transaction like get() (its typings omit the options).
+        const getBinary = db.getBinary as (k: Buffer, o: { transaction: unknown }) => Buffer | undefined;
+        return getBinary.call(db, key, { transaction: txn }) ?? undefined;
+      },
       entries: (tp) => {
         check();
         const db = this.existingDb(tp);

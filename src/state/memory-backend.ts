@@ -102,6 +102,10 @@ export class MemoryBackend implements Backend {
       partitions: () => [...frozen.values()].map((p) => p.tp).sort(compareTopicPartitions),
       offset: (tp) => frozen.get(tpKey(tp))?.offset,
       entryCount: (tp) => frozen.get(tpKey(tp))?.data.size ?? 0,
+      get: (tp, key) => {
+        const v = frozen.get(tpKey(tp))?.data.get(key.toString('latin1'));
+        return v === undefined ? undefined : Buffer.from(v);
+      },
       entries: (tp) => {
         const p = frozen.get(tpKey(tp));
         return p === undefined ? [] : sortedRange(p.data, {});

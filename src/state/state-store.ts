@@ -16,6 +16,7 @@ import {
   type TopicPartition,
 } from '../util/topic-partition.js';
 import type { Backend, BackendSnapshot, PartitionWrite, RawEntry } from './backend.js';
+import { ChangeTracker, type ChangeCut } from './change-tracker.js';
 import { DirLock } from './dir-lock.js';
 import { HotCache } from './hot-cache.js';
 import { decodeKey } from './key-codec.js';
@@ -78,6 +79,7 @@ export class StateStore {
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<number> | undefined;
   private closing: Promise<void> | undefined;
+  private readonly tracker: ChangeTracker;
 
   private constructor(
     private readonly backend: Backend,
@@ -93,6 +95,7 @@ export class StateStore {
       onExpired: options.onExpired,
       readOnly: options.readOnly,
     };
+    this.tracker = new ChangeTracker((tp) => backend.entryCount(tp), options.trackChangesShare);
     if (options.sweepIntervalMs > 0) {
       this.sweepTimer = setInterval(() => {
         this.sweep().catch((err: unknown) => {
@@ -254,7 +257,7 @@ export class StateStore {
     for (const [k, { core }] of this.owned) {
       const offset = given.get(k)?.offset;
       if (core.queue.length === 0 && offset === undefined) continue;
-      writes.push(changesOf(core, offset, bytes));
+      writes.push(changesOf(core, offset, bytes, this.tracker));
       written.push(core);
     }
     for (const [k, o] of given) {
@@ -329,6 +332,7 @@ export class StateStore {
     // Release and replace with nothing in between: a read in between would
     // cache the old state again.
     this.release(tp.topic, tp.partition);
+    this.tracker.markFull(tp);
     this.backend.replacePartition(tp, entries, off);
     this.changes++;
   }
@@ -338,6 +342,7 @@ export class StateStore {
     this.checkOpen();
     if (this.options.readOnly) throw new StoreReadOnlyError('drop a partition');
     this.release(tp.topic, tp.partition);
+    this.tracker.markFull(tp);
     this.backend.dropPartition(tp);
     this.changes++;
   }
@@ -350,6 +355,18 @@ export class StateStore {
   async snapshot(): Promise<BackendSnapshot> {
     this.checkOpen();
     return this.backend.snapshot();
+  }
+
+  /**
+   * @internal A snapshot for a checkpoint, with the keys each partition
+   * changed since the last checkpoint written from this store (taken at the
+   * same instant). Settle the cut: `written(id, partitions)` once the
+   * checkpoint is published, `abandoned()` otherwise.
+   */
+  async checkpointSnapshot(): Promise<{ snapshot: BackendSnapshot; cut: ChangeCut }> {
+    this.checkOpen();
+    const snapshot = this.backend.snapshot();
+    return { snapshot, cut: this.tracker.cut(snapshot.partitions()) };
   }
 
   /**
@@ -461,7 +478,12 @@ const noKey = (): never => {
 
 // A partition's queued changes as a backend write, encoded on demand inside
 // the backend's transaction.
-function changesOf(core: PartitionCore, offset: string | undefined, bytes: { n: number }): PartitionWrite {
+function changesOf(
+  core: PartitionCore,
+  offset: string | undefined,
+  bytes: { n: number },
+  tracker: ChangeTracker,
+): PartitionWrite {
   const queue = core.queue;
   const where = `${core.tp.topic}:${core.tp.partition}`;
   return {
@@ -472,6 +494,9 @@ function changesOf(core: PartitionCore, offset: string | undefined, bytes: { n: 
       const e = queue[i]!;
       const k = e.owner.codec.encode(e.key);
       bytes.n += k.length;
+      // Recorded before the write is known to succeed: a key recorded for a
+      // failed commit only adds a record (its current value) to the next delta.
+      tracker.record(core.tp, k);
       return k;
     },
     value: (i) => {

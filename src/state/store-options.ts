@@ -38,6 +38,13 @@ export interface StateStoreOptions {
    * again when the records are replayed.
    */
   onExpired?: (entry: ExpiredEntry) => void;
+  /**
+   * Incremental checkpoints: the store remembers which keys changed since the
+   * last checkpoint, per partition, until they exceed this share of the
+   * partition's entries (then its next checkpoint is a full one). In (0, 1];
+   * default 0.25.
+   */
+  trackChangesShare?: number;
 }
 
 /** Options with defaults applied (internal). */
@@ -53,6 +60,7 @@ export interface ResolvedStoreOptions {
   maxPartitions: number;
   onExpired: ((entry: ExpiredEntry) => void) | undefined;
   readOnly: boolean;
+  trackChangesShare: number;
 }
 
 const KNOWN = new Set([
@@ -67,6 +75,7 @@ const KNOWN = new Set([
   'schemaVersion',
   'migrations',
   'maxPartitions',
+  'trackChangesShare',
 ]);
 
 /** Validates options and fills in defaults; throws {@link ConfigError} naming the bad field. */
@@ -107,6 +116,7 @@ export function resolveStoreOptions(options: StateStoreOptions): ResolvedStoreOp
     maxPartitions: int('maxPartitions', options.maxPartitions, 1024, 1),
     onExpired: fn('onExpired', options.onExpired),
     readOnly: readOnly(options.readOnly, backend),
+    trackChangesShare: share(options.trackChangesShare),
   };
 }
 
@@ -134,6 +144,14 @@ function num(name: string, v: unknown, dflt: number): number {
   if (v === undefined) return dflt;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
     throw new ConfigError(`"${name}" must be a finite number >= 0, got ${String(v)}`);
+  }
+  return v;
+}
+
+function share(v: unknown): number {
+  if (v === undefined) return 0.25;
+  if (typeof v !== 'number' || !(v > 0) || v > 1) {
+    throw new ConfigError(`"trackChangesShare" must be a number in (0, 1], got ${String(v)}`);
   }
   return v;
 }
