@@ -5,8 +5,11 @@ export interface PlannedCheckpoint {
   id: string;
   status: 'valid' | 'corrupt' | 'incomplete' | 'unsupported';
   quarantined?: boolean;
-  /** Partitions with the next offset each holds (null: state of no known offset). */
-  partitions: ReadonlyArray<TopicPartition & { offset: string | null }>;
+  /**
+   * Partitions with the next offset each holds (null: state of no known
+   * offset); a delta segment (format 2) names the checkpoint it applies to.
+   */
+  partitions: ReadonlyArray<TopicPartition & { offset: string | null; kind?: 'full' | 'delta'; base?: string }>;
 }
 
 /** A checkpoint to restore a partition from. */
@@ -14,6 +17,17 @@ export interface RestoreCandidate {
   id: string;
   /** The partition's next offset in that checkpoint. */
   offset: string;
+  /**
+   * When the partition's segment in `id` is a delta: the checkpoints to
+   * apply, its full base first and `id` last. Absent for a full segment.
+   */
+  chain?: string[];
+}
+
+/** A delta that cannot be restored: a link of its chain is not a valid checkpoint holding the partition. */
+export interface BrokenChain extends TopicPartition {
+  id: string;
+  reason: string;
 }
 
 /** One partition's choices, best first: the rest are its fallbacks, in order. */
@@ -32,6 +46,8 @@ export interface RestorePlan {
    * corrupt ones quarantined. Newest first.
    */
   passOver: string[];
+  /** Deltas of wanted partitions passed over because their chain is broken (reported, left in place). */
+  broken: BrokenChain[];
 }
 
 /** Options for {@link planRestore}. */
@@ -71,15 +87,23 @@ export function planRestore(
   } else {
     for (const tp of wanted) tps.set(tpKey(tp), { topic: tp.topic, partition: tp.partition });
   }
+  const broken: BrokenChain[] = [];
   const partitions = [...tps.values()].sort(compareTopicPartitions).map((tp) => {
     const floor = options.above?.(tp);
     const above = floor === undefined ? undefined : BigInt(floor);
     const candidates: RestoreCandidate[] = [];
+    const chains = chainResolver(listing, tp);
     for (const c of usable) {
       const held = c.partitions.find((p) => p.topic === tp.topic && p.partition === tp.partition);
       if (held?.offset == null) continue;
       if (above !== undefined && BigInt(held.offset) <= above) continue;
-      candidates.push({ id: c.id, offset: held.offset });
+      if (held.kind !== 'delta') {
+        candidates.push({ id: c.id, offset: held.offset });
+        continue;
+      }
+      const chain = chains(c.id);
+      if (typeof chain === 'string') broken.push({ ...tp, id: c.id, reason: chain });
+      else candidates.push({ id: c.id, offset: held.offset, chain });
     }
     candidates.sort(compareCandidates);
     return { ...tp, candidates };
@@ -93,7 +117,44 @@ export function planRestore(
     )
     .map((c) => c.id)
     .sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
-  return { partitions, passOver };
+  broken.sort((a, b) => compareTopicPartitions(a, b) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  return { partitions, passOver, broken };
+}
+
+/**
+ * Resolves a partition's chains in a listing: for a checkpoint id, the ids
+ * to apply (full base first, the id last), or why it cannot be restored.
+ * A link must be listed, valid, outside quarantine and hold the partition;
+ * a delta's base is older than the delta (the manifest checks it), so a
+ * chain has no cycle. Pure: no I/O.
+ */
+export function chainResolver(
+  listing: readonly PlannedCheckpoint[],
+  tp: TopicPartition,
+): (id: string) => string[] | string {
+  const byId = new Map(listing.map((c) => [c.id, c]));
+  const memo = new Map<string, string[] | string>();
+  const resolve = (id: string, from: string | undefined): string[] | string => {
+    const known = memo.get(id);
+    if (known !== undefined) return known;
+    const c = byId.get(id);
+    const what = from === undefined ? `checkpoint ${id}` : `its chain's checkpoint ${id} (base of ${from})`;
+    let out: string[] | string;
+    const held = c?.partitions.find((p) => p.topic === tp.topic && p.partition === tp.partition);
+    if (c === undefined) out = `${what} is missing`;
+    else if (c.quarantined === true) out = `${what} is in quarantine`;
+    else if (c.status !== 'valid') out = `${what} is ${c.status}`;
+    else if (held === undefined) out = `${what} does not hold ${tp.topic}:${tp.partition}`;
+    else if (held.kind !== 'delta') out = [id];
+    else if (held.base === undefined || held.base >= id) out = `${what} is a delta without an older base`;
+    else {
+      const below = resolve(held.base, id);
+      out = typeof below === 'string' ? below : [...below, id];
+    }
+    memo.set(id, out);
+    return out;
+  };
+  return (id) => resolve(id, undefined);
 }
 
 /**
