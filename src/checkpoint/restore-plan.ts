@@ -5,6 +5,8 @@ export interface PlannedCheckpoint {
   id: string;
   status: 'valid' | 'corrupt' | 'incomplete' | 'unsupported';
   quarantined?: boolean;
+  /** Why it is not valid, when it is not. */
+  reason?: string;
   /**
    * Partitions with the next offset each holds (null: state of no known
    * offset); a delta segment (format 2) names the checkpoint it applies to.
@@ -46,8 +48,19 @@ export interface RestorePlan {
    * corrupt ones quarantined. Newest first.
    */
   passOver: string[];
+  /** The same checkpoints with what to do about each (same order). */
+  passOverActions: PassOverAction[];
   /** Deltas of wanted partitions passed over because their chain is broken (reported, left in place). */
   broken: BrokenChain[];
+}
+
+/** What restore does with a checkpoint it passes over. */
+export interface PassOverAction {
+  id: string;
+  /** Corrupt ones are quarantined; newer-format ones are left in place. */
+  quarantine: boolean;
+  /** Why it is passed over (its listing's reason). */
+  reason: string;
 }
 
 /** Options for {@link planRestore}. */
@@ -108,17 +121,78 @@ export function planRestore(
     candidates.sort(compareCandidates);
     return { ...tp, candidates };
   });
-  const passOver = listing
+  const passed = listing
     .filter(
       (c) =>
         (c.status === 'corrupt' || c.status === 'unsupported') &&
         c.quarantined !== true &&
         (wanted === undefined || c.partitions.length === 0 || c.partitions.some((p) => tps.has(tpKey(p)))),
     )
-    .map((c) => c.id)
-    .sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+    .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  const passOverActions = passed.map((c) =>
+    c.status === 'corrupt'
+      ? { id: c.id, quarantine: true, reason: c.reason ?? 'corrupt' }
+      : { id: c.id, quarantine: false, reason: c.reason ?? c.status },
+  );
   broken.sort((a, b) => compareTopicPartitions(a, b) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-  return { partitions, passOver, broken };
+  return { partitions, passOver: passed.map((c) => c.id), passOverActions, broken };
+}
+
+/** One round of loads of a restore. */
+export interface RestoreRound {
+  /** Checkpoints to read now, each with the partitions it restores; in the order partitions were pending. */
+  loads: Array<{ id: string; partitions: TopicPartition[] }>;
+  /** Partitions with no candidate left (all failed, or none to begin with). */
+  missing: TopicPartition[];
+}
+
+/**
+ * Assigns each pending partition to its best candidate that has not failed,
+ * grouped by checkpoint (one read per checkpoint). A restore runs rounds
+ * until none is pending: the partitions of a checkpoint that fails go on to
+ * the next round, where they move to their next candidates. Pure.
+ */
+export function restoreRound(pending: readonly PartitionRestorePlan[], failed: ReadonlySet<string>): RestoreRound {
+  const loads = new Map<string, TopicPartition[]>();
+  const missing: TopicPartition[] = [];
+  for (const p of pending) {
+    const tp = { topic: p.topic, partition: p.partition };
+    // A chain is as good as its weakest link.
+    const choice = p.candidates.find((c) => !failed.has(c.id) && !(c.chain?.some((id) => failed.has(id)) ?? false));
+    if (choice === undefined) {
+      missing.push(tp);
+      continue;
+    }
+    let list = loads.get(choice.id);
+    if (list === undefined) loads.set(choice.id, (list = []));
+    list.push(tp);
+  }
+  return { loads: [...loads].map(([id, partitions]) => ({ id, partitions })), missing };
+}
+
+/**
+ * Splits the partitions asked of one named checkpoint into those it holds
+ * (to load; every one it holds when none are named) and those it does not
+ * (`missing`, in the order asked). Pure.
+ */
+export function splitHeld(
+  held: readonly TopicPartition[],
+  wanted: readonly TopicPartition[] | undefined,
+): { load: TopicPartition[]; missing: TopicPartition[] } {
+  if (wanted === undefined) return { load: held.map((p) => ({ topic: p.topic, partition: p.partition })), missing: [] };
+  const load: TopicPartition[] = [];
+  const missing: TopicPartition[] = [];
+  for (const tp of wanted) {
+    const copy = { topic: tp.topic, partition: tp.partition };
+    if (held.some((p) => p.topic === tp.topic && p.partition === tp.partition)) load.push(copy);
+    else missing.push(copy);
+  }
+  return { load, missing };
+}
+
+/** The reason reported for a corrupt checkpoint skipped, and whether it could be moved to quarantine. */
+export function quarantineNote(reason: string, moved: boolean): string {
+  return `${reason}${moved ? ' (quarantined)' : ' (could not quarantine)'}`;
 }
 
 /**

@@ -1,0 +1,172 @@
+// Writing a checkpoint: segments through the codec pipeline, the manifest last.
+import * as os from 'node:os';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { BackendSnapshot } from '../state/backend.js';
+import type { TopicPartition } from '../util/topic-partition.js';
+import { checkpointTime, newCheckpointId } from './checkpoint-id.js';
+import type { CheckpointInfo, WriteOptions } from './checkpoint-types.js';
+import { infoFromManifest } from './checkpoint-listing.js';
+import { CodecPipeline } from './codec-pipeline.js';
+import { keyFingerprint, segmentAad } from './encryption.js';
+import {
+  encodeManifest,
+  FORMAT_NAME,
+  FORMAT_VERSION,
+  segmentFileName,
+  type Manifest,
+  type ManifestPartition,
+} from './manifest.js';
+import { manifestKey, objectKey } from './object-keys.js';
+import { tpKey, uniquePartitions } from './partition-set.js';
+import { RecordPacker } from './records.js';
+import { publishObject, storageError, type RepositoryContext } from './repository-context.js';
+
+// The main thread packs records for at most this long before yielding.
+const SLICE_MS = 8;
+
+/**
+ * Writes a checkpoint of `snapshot` (see CheckpointRepository.write):
+ * segments first, each published atomically, the manifest last; on any
+ * failure the segments written are removed again.
+ */
+export async function writeCheckpoint(
+  ctx: RepositoryContext,
+  snapshot: BackendSnapshot,
+  options: WriteOptions,
+): Promise<CheckpointInfo | undefined> {
+  const present = snapshot.partitions();
+  let tps = present;
+  if (options.partitions !== undefined) {
+    const wanted = uniquePartitions(options.partitions);
+    tps = present.filter((tp) => wanted.has(tpKey(tp)));
+  }
+  if (tps.length === 0) return undefined;
+  const nowMs = ctx.clock.now();
+  const id = newCheckpointId(nowMs);
+  options.onStarted?.(id, tps);
+  const signal = options.signal;
+  const published: string[] = [];
+  const finishing: Array<Promise<ManifestPartition>> = [];
+  try {
+    signal?.throwIfAborted();
+    for (const tp of tps) {
+      // A segment's tail (the worker's last chunks, fsync, rename) overlaps
+      // with packing the next partition; at most one waits behind.
+      const { finished } = await writeSegment(ctx, id, tp, snapshot, signal, published);
+      finished.catch(() => undefined); // awaited below
+      finishing.push(finished);
+      if (finishing.length >= 2) await finishing[finishing.length - 2];
+    }
+    const parts = await Promise.all(finishing);
+    const manifest: Manifest = {
+      format: FORMAT_NAME,
+      formatVersion: FORMAT_VERSION,
+      id,
+      createdAt: new Date(checkpointTime(id)).toISOString(),
+      schemaVersion: snapshot.schemaVersion,
+      compression: { codec: 'zstd', level: ctx.level },
+      encryption:
+        ctx.key === undefined
+          ? { algorithm: 'none' }
+          : { algorithm: 'aes-256-gcm', keyFingerprint: keyFingerprint(ctx.key) },
+      writer: { host: os.hostname(), pid: process.pid },
+      partitions: parts,
+    };
+    signal?.throwIfAborted();
+    const bytes = encodeManifest(manifest);
+    await publishObject(ctx.storage, manifestKey(id), bytes, signal);
+    return infoFromManifest(
+      ctx,
+      manifest,
+      false,
+      parts.reduce((n, p) => n + p.storedBytes, bytes.length),
+    );
+  } catch (err) {
+    // Leave nothing behind (best effort: what remains lists as incomplete
+    // and retention removes it later).
+    await Promise.allSettled(finishing);
+    for (const key of published) await ctx.storage.remove(key).catch(() => undefined);
+    if (signal?.aborted && err === signal.reason) throw err;
+    throw storageError(`checkpoint ${id} was not written`, err);
+  }
+}
+
+/**
+ * Packs one partition's records and feeds them to the worker; resolves
+ * once every record is handed over, with a promise of the published
+ * segment (the worker's tail, the last writes and the commit).
+ */
+async function writeSegment(
+  ctx: RepositoryContext,
+  id: string,
+  tp: TopicPartition,
+  snapshot: BackendSnapshot,
+  signal: AbortSignal | undefined,
+  published: string[],
+): Promise<{ finished: Promise<ManifestPartition> }> {
+  const offset = snapshot.offset(tp) ?? null;
+  const file = segmentFileName(tp);
+  const key = objectKey(id, file);
+  const writer = await ctx.storage.create(key);
+  const job = ctx.codec.encode({
+    level: ctx.level,
+    key: ctx.key,
+    aad: ctx.key === undefined ? undefined : segmentAad(id, tp, offset),
+  });
+  const packer = new RecordPacker();
+  // Stored bytes go to the storage on the pipeline's sink chain, so the
+  // worker is fed while the disk writes.
+  const pipeline = new CodecPipeline(job, (c) => writer.write(c));
+  const fail = async (err: unknown): Promise<never> => {
+    await pipeline.cancel(); // lets the last write settle before the abort
+    await writer.abort();
+    throw err;
+  };
+  const send = async (chunks: Buffer[]): Promise<void> => {
+    for (const c of chunks) await pipeline.push(c);
+  };
+  try {
+    let sliceStart = performance.now();
+    let n = 0;
+    for (const e of snapshot.transientEntries(tp)) {
+      // each value is copied into the packer at once
+      packer.add(e.key, e.value);
+      if ((++n & 127) === 0) {
+        await send(packer.take());
+        if (performance.now() - sliceStart >= SLICE_MS) {
+          await yieldToLoop();
+          signal?.throwIfAborted();
+          sliceStart = performance.now();
+        }
+      }
+    }
+    await send(packer.finish());
+  } catch (err) {
+    return fail(err);
+  }
+  const finished = (async () => {
+    try {
+      const result = await pipeline.end();
+      if (result === undefined || result.rawBytes !== packer.rawBytes)
+        throw new Error(`codec worker lost bytes of ${key}`);
+      signal?.throwIfAborted();
+      const size = await writer.commit();
+      published.push(key);
+      if (size !== result.storedBytes)
+        throw new Error(`${key}: wrote ${size} bytes, the codec produced ${result.storedBytes}`);
+      return {
+        topic: tp.topic,
+        partition: tp.partition,
+        offset,
+        entries: packer.entries,
+        rawBytes: packer.rawBytes,
+        storedBytes: size,
+        sha256: result.sha256,
+        file,
+      };
+    } catch (err) {
+      return fail(err);
+    }
+  })();
+  return { finished };
+}
