@@ -62,6 +62,21 @@ export interface WriteOptions {
   signal?: AbortSignal;
   /** Called once the id is chosen, before any byte is written. */
   onStarted?: (id: string, partitions: TopicPartition[]) => void;
+  /**
+   * Partitions to write as delta segments (format 2): for each, the
+   * checkpoint it applies to, its depth in the chain, and the encoded keys
+   * (latin1 strings) changed since that checkpoint's snapshot. A partition
+   * for which this returns undefined, or whose base no longer has a
+   * manifest in the storage, is written in full.
+   */
+  deltas?: (tp: TopicPartition) => DeltaRequest | undefined;
+}
+
+/** One partition to write as a delta segment. */
+export interface DeltaRequest {
+  base: string;
+  depth: number;
+  keys: ReadonlySet<string>;
 }
 
 /** Options for {@link CheckpointRepository.restore}. */
@@ -89,6 +104,8 @@ export interface RestoredPartition extends TopicPartition {
   checkpointId: string;
   offset: string | null;
   entries: number;
+  /** When restored through a chain (a delta): the checkpoints applied, the full base first, `checkpointId` last. */
+  chain?: string[];
   /** The checkpoint's schema version, when its values were migrated to the store's as they were restored. */
   migratedFrom?: number;
 }

@@ -4,7 +4,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { BackendSnapshot } from '../state/backend.js';
 import type { TopicPartition } from '../util/topic-partition.js';
 import { checkpointTime, newCheckpointId } from './checkpoint-id.js';
-import type { CheckpointInfo, WriteOptions } from './checkpoint-types.js';
+import type { CheckpointInfo, DeltaRequest, WriteOptions } from './checkpoint-types.js';
 import { infoFromManifest } from './checkpoint-listing.js';
 import { CodecPipeline } from './codec-pipeline.js';
 import { keyFingerprint, segmentAad } from './encryption.js';
@@ -16,10 +16,10 @@ import {
   type Manifest,
   type ManifestPartition,
 } from './manifest.js';
-import { manifestKey, objectKey } from './object-keys.js';
+import { checkpointPrefix, isManifestKey, manifestKey, objectKey } from './object-keys.js';
 import { tpKey, uniquePartitions } from './partition-set.js';
 import { RecordPacker } from './records.js';
-import { publishObject, storageError, type RepositoryContext } from './repository-context.js';
+import { listObjects, publishObject, storageError, type RepositoryContext } from './repository-context.js';
 
 // The main thread packs records for at most this long before yielding.
 const SLICE_MS = 8;
@@ -49,10 +49,11 @@ export async function writeCheckpoint(
   const finishing: Array<Promise<ManifestPartition>> = [];
   try {
     signal?.throwIfAborted();
+    const deltas = await usableDeltas(ctx, tps, options.deltas);
     for (const tp of tps) {
       // A segment's tail (the worker's last chunks, fsync, rename) overlaps
       // with packing the next partition; at most one waits behind.
-      const { finished } = await writeSegment(ctx, id, tp, snapshot, signal, published);
+      const { finished } = await writeSegment(ctx, id, tp, snapshot, signal, published, deltas.get(tpKey(tp)));
       finished.catch(() => undefined); // awaited below
       finishing.push(finished);
       if (finishing.length >= 2) await finishing[finishing.length - 2];
@@ -103,6 +104,7 @@ async function writeSegment(
   snapshot: BackendSnapshot,
   signal: AbortSignal | undefined,
   published: string[],
+  delta: DeltaRequest | undefined,
 ): Promise<{ finished: Promise<ManifestPartition> }> {
   const offset = snapshot.offset(tp) ?? null;
   const file = segmentFileName(tp);
@@ -128,9 +130,10 @@ async function writeSegment(
   try {
     let sliceStart = performance.now();
     let n = 0;
-    for (const e of snapshot.transientEntries(tp)) {
+    for (const e of delta === undefined ? snapshot.transientEntries(tp) : deltaEntries(snapshot, tp, delta)) {
       // each value is copied into the packer at once
-      packer.add(e.key, e.value);
+      if (e.value === null) packer.addTombstone(e.key);
+      else packer.add(e.key, e.value);
       if ((++n & 127) === 0) {
         await send(packer.take());
         if (performance.now() - sliceStart >= SLICE_MS) {
@@ -163,10 +166,50 @@ async function writeSegment(
         storedBytes: size,
         sha256: result.sha256,
         file,
+        ...(delta === undefined
+          ? { kind: 'full' as const, depth: 0, deletes: 0 }
+          : { kind: 'delta' as const, base: delta.base, depth: delta.depth, deletes: packer.tombstones }),
       };
     } catch (err) {
       return fail(err);
     }
   })();
   return { finished };
+}
+
+// A delta segment's records: each changed key in key order (latin1 strings
+// sort bytewise) with its value in the snapshot, or a tombstone.
+function* deltaEntries(
+  snapshot: BackendSnapshot,
+  tp: TopicPartition,
+  delta: DeltaRequest,
+): Generator<{ key: Buffer; value: Buffer | null }> {
+  const keys = [...delta.keys].sort();
+  for (const k of keys) {
+    const key = Buffer.from(k, 'latin1');
+    yield { key, value: snapshot.get(tp, key) ?? null };
+  }
+}
+
+// The deltas asked for whose base still has its manifest (one listing per
+// base): a base deleted or quarantined meanwhile means a full segment.
+async function usableDeltas(
+  ctx: RepositoryContext,
+  tps: readonly TopicPartition[],
+  ask: WriteOptions['deltas'],
+): Promise<Map<string, DeltaRequest>> {
+  const out = new Map<string, DeltaRequest>();
+  if (ask === undefined) return out;
+  const present = new Map<string, boolean>();
+  for (const tp of tps) {
+    const d = ask(tp);
+    if (d === undefined) continue;
+    let there = present.get(d.base);
+    if (there === undefined) {
+      there = (await listObjects(ctx, checkpointPrefix(d.base, false))).some((o) => isManifestKey(o.key));
+      present.set(d.base, there);
+    }
+    if (there) out.set(tpKey(tp), d);
+  }
+  return out;
 }

@@ -19,6 +19,13 @@ export interface CheckpointCompletedEvent {
   storedBytes: number;
   /** When it completed, ms since the epoch (the coordinator's clock). */
   at: number;
+  /** `incremental` when at least one partition was written as a delta segment (format 2), else `full`. */
+  kind: 'full' | 'incremental';
+  /** Segments written in full, and as deltas. */
+  fullSegments: number;
+  deltaSegments: number;
+  /** The longest chain among its partitions: deltas since their full segment (0 when all are full). */
+  chainLength: number;
 }
 
 /** A checkpoint failed (or timed out); nothing of it is visible. */

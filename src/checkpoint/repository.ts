@@ -19,6 +19,7 @@ import type {
   VerifyResult,
   WriteOptions,
 } from './checkpoint-types.js';
+import { applyDeltas } from './chain-merge.js';
 import { writeCheckpoint } from './checkpoint-writer.js';
 import { CodecWorker } from './codec-client.js';
 import { checkKey, keyFingerprint } from './encryption.js';
@@ -26,9 +27,10 @@ import { notify, type CheckpointObserver, type RestoreEvent } from './observer.j
 import { orderForRemoval, QUARANTINE_PREFIX, quarantinedKey, quarantineNoteKey } from './object-keys.js';
 import { uniquePartitions } from './partition-set.js';
 import { ReaderRegistry } from './readers.js';
-import { readRecords } from './records.js';
+import { readDeltaRecords, readRecords } from './records.js';
 import { listObjects, publishObject } from './repository-context.js';
 import { executeRestore, type RestoreContext } from './restore-executor.js';
+import { chainResolver } from './restore-plan.js';
 import { planRetention, resolveRetention, type RetentionPolicy } from './retention.js';
 import { MAX_LEVEL, MIN_LEVEL } from './segment-codec.js';
 import { assertReadable, keyFor, loadSegment, readSegment, Vanished } from './segment-reader.js';
@@ -259,18 +261,46 @@ export class CheckpointRepository {
     if (part === undefined)
       throw new CheckpointNotFoundError(`checkpoint ${id} holds no partition ${formatTopicPartition(tp)}`, id);
     keyFor(this.ctx, info);
-    const release = await this.readers.acquire(id);
-    let chunks: Buffer[];
-    try {
-      chunks = await loadSegment(this.ctx, info, part);
-    } catch (err) {
-      if (err instanceof Vanished)
-        throw new CheckpointNotFoundError(`checkpoint ${id} was removed while being read`, id);
-      throw err;
-    } finally {
-      await release();
+    // A delta is read through its chain: the entries are the partition's
+    // state at this checkpoint, as a restore would write them.
+    let links: CheckpointInfo[] = [info];
+    if (part.kind === 'delta') {
+      const listing = await this.list();
+      const chain = chainResolver(listing, tp)(id);
+      if (typeof chain === 'string')
+        throw new CheckpointNotFoundError(
+          `checkpoint ${id} holds ${formatTopicPartition(tp)} as a delta whose chain is broken: ${chain}`,
+          id,
+        );
+      links = chain.map((c) => listing.find((i) => i.id === c)!);
     }
-    return { partition: part, entries: { [Symbol.iterator]: () => readRecords(chunks) } };
+    const loaded: Buffer[][] = [];
+    for (const link of links) {
+      const release = await this.readers.acquire(link.id);
+      try {
+        const linkPart = link.partitions.find((p) => p.topic === tp.topic && p.partition === tp.partition)!;
+        loaded.push(await loadSegment(this.ctx, link, linkPart));
+      } catch (err) {
+        if (err instanceof Vanished)
+          throw new CheckpointNotFoundError(`checkpoint ${link.id} was removed while being read`, link.id);
+        throw err;
+      } finally {
+        await release();
+      }
+    }
+    const [base, ...deltas] = loaded;
+    return {
+      partition: part,
+      entries: {
+        [Symbol.iterator]: () =>
+          deltas.length === 0
+            ? readRecords(base!)
+            : applyDeltas(
+                readRecords(base!),
+                deltas.map((d) => readDeltaRecords(d)),
+              ),
+      },
+    };
   }
 
   /**

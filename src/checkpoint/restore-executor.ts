@@ -18,9 +18,17 @@ import type {
   SkippedCheckpoint,
 } from './checkpoint-types.js';
 import { tpKey } from './partition-set.js';
-import { readRecords } from './records.js';
+import { applyDeltas } from './chain-merge.js';
+import { readDeltaRecords, readRecords, type DeltaRecord } from './records.js';
 import type { RepositoryContext } from './repository-context.js';
-import { planRestore, quarantineNote, restoreRound, splitHeld, type PartitionRestorePlan } from './restore-plan.js';
+import {
+  chainResolver,
+  planRestore,
+  quarantineNote,
+  restoreRound,
+  splitHeld,
+  type PartitionRestorePlan,
+} from './restore-plan.js';
 import { keyFor, loadSegment, assertReadable, Vanished } from './segment-reader.js';
 
 /** What the executor needs beyond the shared context. */
@@ -42,6 +50,13 @@ interface LoadedPartition {
   schemaVersion: number;
   /** Its records migrated to the store's schema version, when older. */
   migrated?: RawEntry[];
+  /** A delta's records migrated to the store's schema version, when older. */
+  migratedDeltas?: DeltaRecord[];
+  /**
+   * Restored through a chain: this is the full base, these the deltas to
+   * apply on it, oldest first (the last is the checkpoint restored).
+   */
+  deltas?: LoadedPartition[];
 }
 
 /** The partitions read and verified, and what was passed over: nothing replaced yet. */
@@ -66,17 +81,36 @@ export async function executeRestore(
   // every partition before any is replaced: a migration that throws leaves
   // the store as it was (MigrationError).
   for (const l of loaded) if (l.schemaVersion < store.schemaVersion) migrate(store, l);
+  for (const l of loaded) for (const d of l.deltas ?? []) if (d.schemaVersion < store.schemaVersion) migrate(store, d);
   // Refuse now, before touching anything, if a partition has uncommitted
   // changes (release() throws for those).
   for (const l of loaded) store.release(l.part.topic, l.part.partition);
   const restored: RestoredPartition[] = [];
   for (const l of loaded) {
-    const { topic, partition, offset, entries } = l.part;
-    await store.replacePartition({ topic, partition }, l.migrated ?? readRecords(l.chunks), offset ?? undefined);
-    l.chunks = []; // let it go before the next partition
+    const deltas = l.deltas ?? [];
+    const head = deltas.at(-1) ?? l;
+    const { topic, partition, offset } = head.part;
+    const count = { n: 0 };
+    let records: Iterable<RawEntry> = l.migrated ?? readRecords(l.chunks);
+    if (deltas.length > 0) {
+      records = counted(
+        applyDeltas(
+          records,
+          deltas.map((d) => d.migratedDeltas ?? readDeltaRecords(d.chunks)),
+        ),
+        count,
+      );
+    }
+    await store.replacePartition({ topic, partition }, records, offset ?? undefined);
+    const oldest = Math.min(l.schemaVersion, ...deltas.map((d) => d.schemaVersion));
+    const migratedFrom = oldest < store.schemaVersion ? { migratedFrom: oldest } : {};
+    const chain = deltas.length === 0 ? {} : { chain: [l.info.id, ...deltas.map((d) => d.info.id)] };
+    const entries = deltas.length === 0 ? l.part.entries : count.n;
+    // let them go before the next partition
+    l.chunks = [];
     l.migrated = undefined;
-    const migratedFrom = l.schemaVersion < store.schemaVersion ? { migratedFrom: l.schemaVersion } : {};
-    restored.push({ topic, partition, checkpointId: l.info.id, offset, entries, ...migratedFrom });
+    l.deltas = undefined;
+    restored.push({ topic, partition, checkpointId: head.info.id, offset, entries, ...chain, ...migratedFrom });
   }
   return { restored, skipped, missing };
 }
@@ -141,8 +175,37 @@ async function loadExplicit(
   if (info.status === 'corrupt') await ctx.quarantine(id, info.reason ?? 'corrupt');
   await assertReadable(ctx, info);
   const { load, missing } = splitHeld(info.partitions, wanted);
+  const isDeltaOf = (tp: TopicPartition): boolean =>
+    info.partitions.some((p) => p.topic === tp.topic && p.partition === tp.partition && p.kind === 'delta');
+  const chained = load.filter(isDeltaOf);
   try {
-    return { loaded: await loadCheckpoint(ctx, store, info, load), skipped: [], missing };
+    const loaded = await loadCheckpoint(
+      ctx,
+      store,
+      info,
+      load.filter((tp) => !isDeltaOf(tp)),
+    );
+    if (chained.length > 0) {
+      const listing = await ctx.list();
+      const byId = new Map(listing.map((i) => [i.id, i]));
+      for (const tp of chained) {
+        const chain = chainResolver(listing, tp)(id);
+        if (typeof chain === 'string')
+          throw new CheckpointNotFoundError(
+            `checkpoint ${id} holds ${formatTopicPartition(tp)} as a delta whose chain is broken: ${chain}`,
+            id,
+          );
+        const r = await loadChain(ctx, store, byId, tp, chain);
+        if (r.loaded === undefined)
+          throw new CheckpointNotFoundError(
+            `checkpoint ${id}: ${formatTopicPartition(tp)} restores through ${r.failed}, which failed: ${r.skip.reason}`,
+            id,
+          );
+        loaded.push(r.loaded);
+      }
+      loaded.sort((a, b) => compareTopicPartitions(a.part, b.part));
+    }
+    return { loaded, skipped: [], missing };
   } catch (err) {
     if (err instanceof CheckpointCorruptError) await ctx.quarantine(id, err.reason);
     if (err instanceof Vanished) throw new CheckpointNotFoundError(err.message, id);
@@ -171,6 +234,13 @@ async function loadPlanned(
     const moved = ctx.quarantinedHere(action.id) || (await ctx.quarantine(action.id, action.reason));
     skipped.push({ id: action.id, reason: quarantineNote(action.reason, moved) });
   }
+  for (const b of plan.broken) {
+    skipped.push({
+      id: b.id,
+      reason: `${formatTopicPartition(b)} is a delta whose chain is broken: ${b.reason} (left in place)`,
+    });
+  }
+
   const planOf = new Map<string, PartitionRestorePlan>(plan.partitions.map((p) => [tpKey(p), p]));
   const failed = new Set<string>();
   const loaded: LoadedPartition[] = [];
@@ -181,18 +251,66 @@ async function loadPlanned(
     pending = [];
     for (const { id, partitions } of round.loads) {
       const info = byId.get(id)!;
-      try {
-        loaded.push(...(await loadCheckpoint(ctx, store, info, partitions)));
-      } catch (err) {
-        skipped.push(await onLoadFailure(ctx, info, err));
-        failed.add(id);
-        pending.push(...partitions.map((tp) => planOf.get(tpKey(tp))!)); // on to their next candidates
+      const plain = partitions.filter((tp) => tp.chain === undefined);
+      if (plain.length > 0) {
+        try {
+          loaded.push(...(await loadCheckpoint(ctx, store, info, plain)));
+        } catch (err) {
+          skipped.push(await onLoadFailure(ctx, info, err));
+          failed.add(id);
+          pending.push(...plain.map((tp) => planOf.get(tpKey(tp))!)); // on to their next candidates
+        }
+      }
+      for (const tp of partitions) {
+        if (tp.chain === undefined) continue;
+        const plan = planOf.get(tpKey(tp))!;
+        if (tp.chain.some((link) => failed.has(link))) {
+          pending.push(plan);
+          continue;
+        }
+        const r = await loadChain(ctx, store, byId, { topic: tp.topic, partition: tp.partition }, tp.chain);
+        if (r.loaded !== undefined) loaded.push(r.loaded);
+        else {
+          skipped.push(r.skip);
+          if (r.failed !== id)
+            skipped.push({
+              id,
+              reason: `${formatTopicPartition(tp)} restores through ${r.failed}, which failed (left in place)`,
+            });
+          failed.add(r.failed);
+          pending.push(plan); // on to its next candidate
+        }
       }
     }
   }
   missing.sort(compareTopicPartitions);
   loaded.sort((a, b) => compareTopicPartitions(a.part, b.part));
   return { loaded, skipped, missing };
+}
+
+// Loads one partition's chain, full base first: the base carries the
+// deltas. A link that fails is reported (quarantined if corrupt) and named.
+async function loadChain(
+  ctx: RestoreContext,
+  store: RestoreTarget,
+  byId: ReadonlyMap<string, CheckpointInfo>,
+  tp: TopicPartition,
+  chain: readonly string[],
+): Promise<
+  { loaded: LoadedPartition; failed?: undefined } | { loaded?: undefined; failed: string; skip: SkippedCheckpoint }
+> {
+  const links: LoadedPartition[] = [];
+  for (const id of chain) {
+    const info = byId.get(id)!;
+    try {
+      links.push(...(await loadCheckpoint(ctx, store, info, [tp])));
+    } catch (err) {
+      return { failed: id, skip: await onLoadFailure(ctx, info, err) };
+    }
+  }
+  const base = links[0]!;
+  base.deltas = links.slice(1);
+  return { loaded: base };
 }
 
 // A checkpoint that failed while being read: corrupt ones are quarantined,
@@ -212,8 +330,28 @@ function migrate(store: RestoreTarget, l: LoadedPartition): void {
   const tp = { topic: l.part.topic, partition: l.part.partition };
   const step = { at: l.schemaVersion };
   const out: RawEntry[] = [];
+  const deltaOut: DeltaRecord[] = [];
+  const delta = l.part.kind === 'delta';
   try {
-    for (const raw of readRecords(l.chunks)) {
+    if (delta) {
+      for (const raw of readDeltaRecords(l.chunks)) {
+        deltaOut.push({
+          key: Buffer.from(raw.key),
+          value:
+            raw.value === null
+              ? null
+              : migrateStoredValue(
+                  tp,
+                  { key: raw.key, value: raw.value },
+                  l.schemaVersion,
+                  store.schemaVersion,
+                  store.migrations,
+                  step,
+                ),
+        });
+      }
+    }
+    for (const raw of delta ? [] : readRecords(l.chunks)) {
       out.push({
         key: Buffer.from(raw.key),
         value: migrateStoredValue(tp, raw, l.schemaVersion, store.schemaVersion, store.migrations, step),
@@ -228,5 +366,14 @@ function migrate(store: RestoreTarget, l: LoadedPartition): void {
     );
   }
   l.chunks = [];
-  l.migrated = out;
+  if (delta) l.migratedDeltas = deltaOut;
+  else l.migrated = out;
+}
+
+// Counts the entries of a stream as it is consumed.
+function* counted(entries: Iterable<RawEntry>, count: { n: number }): Generator<RawEntry> {
+  for (const e of entries) {
+    count.n++;
+    yield e;
+  }
 }

@@ -140,8 +140,12 @@ export function planRestore(
 
 /** One round of loads of a restore. */
 export interface RestoreRound {
-  /** Checkpoints to read now, each with the partitions it restores; in the order partitions were pending. */
-  loads: Array<{ id: string; partitions: TopicPartition[] }>;
+  /**
+   * Checkpoints to read now, each with the partitions it restores; in the
+   * order partitions were pending. A partition restored through a chain
+   * carries it (full base first, `id` last).
+   */
+  loads: Array<{ id: string; partitions: Array<TopicPartition & { chain?: string[] }> }>;
   /** Partitions with no candidate left (all failed, or none to begin with). */
   missing: TopicPartition[];
 }
@@ -153,10 +157,10 @@ export interface RestoreRound {
  * the next round, where they move to their next candidates. Pure.
  */
 export function restoreRound(pending: readonly PartitionRestorePlan[], failed: ReadonlySet<string>): RestoreRound {
-  const loads = new Map<string, TopicPartition[]>();
+  const loads = new Map<string, Array<TopicPartition & { chain?: string[] }>>();
   const missing: TopicPartition[] = [];
   for (const p of pending) {
-    const tp = { topic: p.topic, partition: p.partition };
+    const tp: TopicPartition & { chain?: string[] } = { topic: p.topic, partition: p.partition };
     // A chain is as good as its weakest link.
     const choice = p.candidates.find((c) => !failed.has(c.id) && !(c.chain?.some((id) => failed.has(id)) ?? false));
     if (choice === undefined) {
@@ -165,6 +169,7 @@ export function restoreRound(pending: readonly PartitionRestorePlan[], failed: R
     }
     let list = loads.get(choice.id);
     if (list === undefined) loads.set(choice.id, (list = []));
+    if (choice.chain !== undefined) tp.chain = choice.chain;
     list.push(tp);
   }
   return { loads: [...loads].map(([id, partitions]) => ({ id, partitions })), missing };
@@ -215,7 +220,7 @@ export function chainResolver(
     const what = from === undefined ? `checkpoint ${id}` : `its chain's checkpoint ${id} (base of ${from})`;
     let out: string[] | string;
     const held = c?.partitions.find((p) => p.topic === tp.topic && p.partition === tp.partition);
-    if (c === undefined) out = `${what} is missing`;
+    if (c === undefined) out = `${what} is not listed (deleted, or moved to quarantine)`;
     else if (c.quarantined === true) out = `${what} is in quarantine`;
     else if (c.status !== 'valid') out = `${what} is ${c.status}`;
     else if (held === undefined) out = `${what} does not hold ${tp.topic}:${tp.partition}`;

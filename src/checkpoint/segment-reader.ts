@@ -80,6 +80,8 @@ export async function readSegment(
     sha256: part.sha256,
     key,
     aad: key === undefined ? undefined : segmentAad(info.id, part, part.offset),
+    delta: part.kind === 'delta',
+    deletes: part.deletes,
   });
   let sinkFailed = false;
   const pipeline = new CodecPipeline(job, async (c) => {

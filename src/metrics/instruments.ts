@@ -176,6 +176,23 @@ export function createInstruments(prefix: string, collect: Collectors) {
       pipelines,
     ),
     checkpointEntries: gauge('checkpoint_entries', 'Entries in the last completed checkpoint.', [], pipelines),
+    checkpointSegments: counter(
+      'checkpoint_segments_total',
+      'Partition segments of completed checkpoints, by kind: full, or delta (changes since a parent checkpoint).',
+      ['kind'],
+    ),
+    checkpointIncremental: gauge(
+      'checkpoint_incremental',
+      '1 when the last completed checkpoint wrote at least one delta segment, 0 when every segment was full.',
+      [],
+      pipelines,
+    ),
+    checkpointChainLength: gauge(
+      'checkpoint_chain_length',
+      'Longest chain in the last completed checkpoint: deltas since their full segment (0: all full).',
+      [],
+      pipelines,
+    ),
     checkpointLastSuccess: gauge(
       'checkpoint_last_success_timestamp_seconds',
       'When the last checkpoint succeeded, seconds since the epoch (0: none yet).',
@@ -250,4 +267,5 @@ export function initializeKnownSeries(m: Instruments): void {
   }
   for (const change of ['assigned', 'revoked']) m.rebalances.inc({ change }, 0);
   for (const quarantined of ['true', 'false']) m.corruptCheckpoints.inc({ quarantined }, 0);
+  for (const kind of ['full', 'delta']) m.checkpointSegments.inc({ kind }, 0);
 }

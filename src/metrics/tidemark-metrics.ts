@@ -65,7 +65,9 @@ interface CheckpointTrack {
   consecutiveFailures: number;
   healthy: boolean;
   lastError: string | undefined;
-  last: { rawBytes: number; storedBytes: number; entries: number } | undefined;
+  last:
+    | { rawBytes: number; storedBytes: number; entries: number; incremental: boolean; chainLength: number }
+    | undefined;
 }
 
 const PREFIX_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$|^$/;
@@ -340,7 +342,15 @@ export class TidemarkMetrics {
         cp.lastSuccessMs = Math.max(cp.lastSuccessMs ?? 0, e.at);
         cp.consecutiveFailures = 0;
         cp.healthy = true;
-        cp.last = { rawBytes: e.rawBytes, storedBytes: e.storedBytes, entries: e.entries };
+        cp.last = {
+          rawBytes: e.rawBytes,
+          storedBytes: e.storedBytes,
+          entries: e.entries,
+          incremental: e.kind === 'incremental',
+          chainLength: e.chainLength,
+        };
+        m.checkpointSegments.inc({ kind: 'full' }, e.fullSegments);
+        m.checkpointSegments.inc({ kind: 'delta' }, e.deltaSegments);
       },
       checkpointFailed: (e) => {
         m.checkpoints.inc({ trigger: e.trigger, result: 'failure' });
@@ -387,7 +397,13 @@ export class TidemarkMetrics {
       if (c.lastSuccessAt !== undefined) out.lastSuccessMs = Math.max(out.lastSuccessMs ?? 0, c.lastSuccessAt);
       const last = c.lastCheckpoint;
       if (out.last === undefined && last !== undefined)
-        out.last = { rawBytes: last.rawBytes, storedBytes: last.storedBytes, entries: last.entries };
+        out.last = {
+          rawBytes: last.rawBytes,
+          storedBytes: last.storedBytes,
+          entries: last.entries,
+          incremental: last.partitions.some((p) => p.kind === 'delta'),
+          chainLength: last.partitions.reduce((n, p) => Math.max(n, p.depth ?? 0), 0),
+        };
     }
     return out;
   }
@@ -405,6 +421,8 @@ export class TidemarkMetrics {
     m.checkpointRawBytes.set(cp.last?.rawBytes ?? 0);
     m.checkpointStoredBytes.set(cp.last?.storedBytes ?? 0);
     m.checkpointEntries.set(cp.last?.entries ?? 0);
+    m.checkpointIncremental.set(cp.last?.incremental === true ? 1 : 0);
+    m.checkpointChainLength.set(cp.last?.chainLength ?? 0);
   }
 }
 

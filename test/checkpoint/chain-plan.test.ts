@@ -74,7 +74,7 @@ describe('planRestore with chains', () => {
     ]);
     const quarantined = [cp(3, [[P0, '30', 2]]), cp(2, [[P0, '20']], 'valid', true)];
     expect(planRestore(quarantined, [P0]).broken[0]!.reason).toMatch(/is in quarantine/);
-    expect(planRestore([cp(3, [[P0, '30', 2]])], [P0]).broken[0]!.reason).toMatch(/is missing/);
+    expect(planRestore([cp(3, [[P0, '30', 2]])], [P0]).broken[0]!.reason).toMatch(/is not listed/);
   });
 
   it('chainResolver answers for any checkpoint and tells why a chain is broken', () => {
@@ -88,7 +88,7 @@ describe('planRestore with chains', () => {
     expect(short(chain(id(3)) as string[])).toEqual([1, 2, 3]);
     expect(chain(id(1))).toEqual([id(1)]);
     expect(chain(id(0))).toMatch(/is incomplete/);
-    expect(chain(id(9))).toMatch(/is missing/);
+    expect(chain(id(9))).toMatch(/is not listed \(deleted, or moved to quarantine\)/);
   });
 });
 
