@@ -8,11 +8,12 @@ import type { DeltaRecord } from './records.js';
  * value of a key wins; a tombstone deletes), then merged with the base's
  * entries in one pass. `base` must be in strictly increasing key order (as a
  * verified segment is); the result is too. Memory: the deltas' records, not
- * the base's.
+ * the base's. `count.n` counts the entries yielded.
  */
 export function* applyDeltas(
   base: Iterable<RawEntry>,
   deltas: ReadonlyArray<Iterable<DeltaRecord>>,
+  count: { n: number } = { n: 0 },
 ): Generator<RawEntry> {
   const changes = new Map<string, Buffer | null>();
   for (const d of deltas) for (const r of d) changes.set(r.key.toString('latin1'), r.value);
@@ -31,15 +32,24 @@ export function* applyDeltas(
       if (c > 0) break;
       // A change before this base entry (a new key), or of it (a new value or a delete).
       const value = changes.get(keys[i]!)!;
-      if (value !== null) yield { key: next, value };
+      if (value !== null) {
+        count.n++;
+        yield { key: next, value };
+      }
       replaced = c === 0;
       advance();
       if (replaced) break;
     }
-    if (!replaced) yield e;
+    if (!replaced) {
+      count.n++;
+      yield e;
+    }
   }
   for (; next !== undefined; advance()) {
     const value = changes.get(keys[i]!)!;
-    if (value !== null) yield { key: next, value };
+    if (value !== null) {
+      count.n++;
+      yield { key: next, value };
+    }
   }
 }

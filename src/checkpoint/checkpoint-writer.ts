@@ -56,7 +56,9 @@ export async function writeCheckpoint(
       const { finished } = await writeSegment(ctx, id, tp, snapshot, signal, published, deltas.get(tpKey(tp)));
       finished.catch(() => undefined); // awaited below
       finishing.push(finished);
-      if (finishing.length >= 2) await finishing[finishing.length - 2];
+      // A delta segment is small: its publication (fsyncs, mostly) overlaps
+      // with the next ones instead of waiting.
+      if (finishing.length >= 2 && !deltas.has(tpKey(tp))) await finishing[finishing.length - 2];
     }
     const parts = await Promise.all(finishing);
     const manifest: Manifest = {

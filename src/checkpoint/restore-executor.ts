@@ -93,11 +93,9 @@ export async function executeRestore(
     const count = { n: 0 };
     let records: Iterable<RawEntry> = l.migrated ?? readRecords(l.chunks);
     if (deltas.length > 0) {
-      records = counted(
-        applyDeltas(
-          records,
-          deltas.map((d) => d.migratedDeltas ?? readDeltaRecords(d.chunks)),
-        ),
+      records = applyDeltas(
+        records,
+        deltas.map((d) => d.migratedDeltas ?? readDeltaRecords(d.chunks)),
         count,
       );
     }
@@ -188,20 +186,25 @@ async function loadExplicit(
     if (chained.length > 0) {
       const listing = await ctx.list();
       const byId = new Map(listing.map((i) => [i.id, i]));
-      for (const tp of chained) {
-        const chain = chainResolver(listing, tp)(id);
-        if (typeof chain === 'string')
-          throw new CheckpointNotFoundError(
-            `checkpoint ${id} holds ${formatTopicPartition(tp)} as a delta whose chain is broken: ${chain}`,
-            id,
-          );
-        const r = await loadChain(ctx, store, byId, tp, chain);
-        if (r.loaded === undefined)
-          throw new CheckpointNotFoundError(
-            `checkpoint ${id}: ${formatTopicPartition(tp)} restores through ${r.failed}, which failed: ${r.skip.reason}`,
-            id,
-          );
-        loaded.push(r.loaded);
+      const markers = markerHolder(ctx);
+      try {
+        for (const tp of chained) {
+          const chain = chainResolver(listing, tp)(id);
+          if (typeof chain === 'string')
+            throw new CheckpointNotFoundError(
+              `checkpoint ${id} holds ${formatTopicPartition(tp)} as a delta whose chain is broken: ${chain}`,
+              id,
+            );
+          const r = await loadChain(ctx, store, byId, tp, chain, markers);
+          if (r.loaded === undefined)
+            throw new CheckpointNotFoundError(
+              `checkpoint ${id}: ${formatTopicPartition(tp)} restores through ${r.failed}, which failed: ${r.skip.reason}`,
+              id,
+            );
+          loaded.push(r.loaded);
+        }
+      } finally {
+        await markers.releaseAll();
       }
       loaded.sort((a, b) => compareTopicPartitions(a.part, b.part));
     }
@@ -245,43 +248,48 @@ async function loadPlanned(
   const failed = new Set<string>();
   const loaded: LoadedPartition[] = [];
   let pending: PartitionRestorePlan[] = plan.partitions;
-  while (pending.length > 0) {
-    const round = restoreRound(pending, failed);
-    missing.push(...round.missing);
-    pending = [];
-    for (const { id, partitions } of round.loads) {
-      const info = byId.get(id)!;
-      const plain = partitions.filter((tp) => tp.chain === undefined);
-      if (plain.length > 0) {
-        try {
-          loaded.push(...(await loadCheckpoint(ctx, store, info, plain)));
-        } catch (err) {
-          skipped.push(await onLoadFailure(ctx, info, err));
-          failed.add(id);
-          pending.push(...plain.map((tp) => planOf.get(tpKey(tp))!)); // on to their next candidates
+  const markers = markerHolder(ctx);
+  try {
+    while (pending.length > 0) {
+      const round = restoreRound(pending, failed);
+      missing.push(...round.missing);
+      pending = [];
+      for (const { id, partitions } of round.loads) {
+        const info = byId.get(id)!;
+        const plain = partitions.filter((tp) => tp.chain === undefined);
+        if (plain.length > 0) {
+          try {
+            loaded.push(...(await loadCheckpoint(ctx, store, info, plain)));
+          } catch (err) {
+            skipped.push(await onLoadFailure(ctx, info, err));
+            failed.add(id);
+            pending.push(...plain.map((tp) => planOf.get(tpKey(tp))!)); // on to their next candidates
+          }
         }
-      }
-      for (const tp of partitions) {
-        if (tp.chain === undefined) continue;
-        const plan = planOf.get(tpKey(tp))!;
-        if (tp.chain.some((link) => failed.has(link))) {
-          pending.push(plan);
-          continue;
-        }
-        const r = await loadChain(ctx, store, byId, { topic: tp.topic, partition: tp.partition }, tp.chain);
-        if (r.loaded !== undefined) loaded.push(r.loaded);
-        else {
-          skipped.push(r.skip);
-          if (r.failed !== id)
-            skipped.push({
-              id,
-              reason: `${formatTopicPartition(tp)} restores through ${r.failed}, which failed (left in place)`,
-            });
-          failed.add(r.failed);
-          pending.push(plan); // on to its next candidate
+        for (const tp of partitions) {
+          if (tp.chain === undefined) continue;
+          const plan = planOf.get(tpKey(tp))!;
+          if (tp.chain.some((link) => failed.has(link))) {
+            pending.push(plan);
+            continue;
+          }
+          const r = await loadChain(ctx, store, byId, { topic: tp.topic, partition: tp.partition }, tp.chain, markers);
+          if (r.loaded !== undefined) loaded.push(r.loaded);
+          else {
+            skipped.push(r.skip);
+            if (r.failed !== id)
+              skipped.push({
+                id,
+                reason: `${formatTopicPartition(tp)} restores through ${r.failed}, which failed (left in place)`,
+              });
+            failed.add(r.failed);
+            pending.push(plan); // on to its next candidate
+          }
         }
       }
     }
+  } finally {
+    await markers.releaseAll();
   }
   missing.sort(compareTopicPartitions);
   loaded.sort((a, b) => compareTopicPartitions(a.part, b.part));
@@ -296,6 +304,7 @@ async function loadChain(
   byId: ReadonlyMap<string, CheckpointInfo>,
   tp: TopicPartition,
   chain: readonly string[],
+  markers: MarkerHolder,
 ): Promise<
   { loaded: LoadedPartition; failed?: undefined } | { loaded?: undefined; failed: string; skip: SkippedCheckpoint }
 > {
@@ -303,6 +312,7 @@ async function loadChain(
   for (const id of chain) {
     const info = byId.get(id)!;
     try {
+      await markers.hold(id);
       links.push(...(await loadCheckpoint(ctx, store, info, [tp])));
     } catch (err) {
       return { failed: id, skip: await onLoadFailure(ctx, info, err) };
@@ -311,6 +321,25 @@ async function loadChain(
   const base = links[0]!;
   base.deltas = links.slice(1);
   return { loaded: base };
+}
+
+/** Reader markers held for a whole restore, one per checkpoint (loadCheckpoint's own then only count). */
+interface MarkerHolder {
+  hold(id: string): Promise<void>;
+  releaseAll(): Promise<void>;
+}
+
+function markerHolder(ctx: RestoreContext): MarkerHolder {
+  const held = new Map<string, () => Promise<void>>();
+  return {
+    async hold(id) {
+      if (!held.has(id)) held.set(id, await ctx.readers.acquire(id));
+    },
+    async releaseAll() {
+      for (const release of held.values()) await release();
+      held.clear();
+    },
+  };
 }
 
 // A checkpoint that failed while being read: corrupt ones are quarantined,
@@ -368,12 +397,4 @@ function migrate(store: RestoreTarget, l: LoadedPartition): void {
   l.chunks = [];
   if (delta) l.migratedDeltas = deltaOut;
   else l.migrated = out;
-}
-
-// Counts the entries of a stream as it is consumed.
-function* counted(entries: Iterable<RawEntry>, count: { n: number }): Generator<RawEntry> {
-  for (const e of entries) {
-    count.n++;
-    yield e;
-  }
 }
