@@ -15,7 +15,7 @@ import {
   type PartitionOffsetInput,
   type TopicPartition,
 } from '../util/topic-partition.js';
-import type { Backend, BackendSnapshot, PartitionWrite, RawEntry } from './backend.js';
+import type { Backend, BackendSnapshot, PartitionStaging, PartitionWrite, RawEntry } from './backend.js';
 import { DirLock } from './dir-lock.js';
 import { HotCache } from './hot-cache.js';
 import { decodeKey } from './key-codec.js';
@@ -330,6 +330,39 @@ export class StateStore {
     // cache the old state again.
     this.release(tp.topic, tp.partition);
     this.backend.replacePartition(tp, entries, off);
+    this.changes++;
+  }
+
+  /**
+   * Starts restoring a partition aside (staging): records go in with
+   * `apply`, invisible until {@link commitRestore} swaps them in; the
+   * partition's current state stays as it is until then, and for good if the
+   * restore is abandoned (`abort`).
+   */
+  beginRestore(tp: TopicPartition): PartitionStaging {
+    this.checkOpen();
+    assertTopicPartition(tp.topic, tp.partition);
+    if (this.options.readOnly) throw new StoreReadOnlyError('restore a partition');
+    return this.backend.stagePartition(tp);
+  }
+
+  /**
+   * Swaps staged partitions in, each with its offset, in one transaction.
+   * Refuses (nothing swapped) while any of them has uncommitted changes.
+   */
+  async commitRestore(items: ReadonlyArray<{ staging: PartitionStaging; offset: string | undefined }>): Promise<void> {
+    this.checkOpen();
+    const normalized = items.map((i) => ({
+      staging: i.staging,
+      offset:
+        i.offset === undefined
+          ? undefined
+          : normalizeOffset(i.offset, `${i.staging.tp.topic}:${i.staging.tp.partition}`),
+    }));
+    // Release and swap with nothing in between: a read in between would
+    // cache the old state again.
+    for (const i of items) this.release(i.staging.tp.topic, i.staging.tp.partition);
+    this.backend.commitStaged(normalized);
     this.changes++;
   }
 
