@@ -7,7 +7,7 @@ import { CheckpointNotFoundError } from '../errors/checkpoint-not-found-error.js
 import { MigrationError } from '../errors/migration-error.js';
 import { SchemaVersionError } from '../errors/schema-version-error.js';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { PartitionStaging, RawEntry, RestoreRecord } from '../state/backend.js';
+import type { PartitionStaging, RestoreRecord } from '../state/backend.js';
 import { migrateStoredValue, missingMigration } from '../state/migrations.js';
 import { compareTopicPartitions, formatTopicPartition, type TopicPartition } from '../util/topic-partition.js';
 import type {
@@ -36,14 +36,38 @@ export interface RestoreContext extends RepositoryContext {
   quarantinedHere(id: string): boolean;
 }
 
-/** A partition streamed into staging and verified, waiting for the swap. */
-interface StagedPartition {
+/**
+ * One segment of a partition's restore chain, in the order applied: a base
+ * (every entry, keys ascending), then zero or more deltas (puts and deletes,
+ * applied in order over what is staged). Today's checkpoints make chains of
+ * one base ({@link baseLink}); delta segments plug in with their own
+ * `records`.
+ */
+export interface ChainLink {
   info: CheckpointInfo;
   part: CheckpointPartitionInfo;
+  /** Its keys ascend and follow everything staged before it (a base): LMDB's append path. */
+  ascending: boolean;
+  /** The records of one verified decoded chunk (whole records only), in order. */
+  records(chunk: Buffer): Iterable<RestoreRecord>;
+}
+
+/** A full segment as the first link of a chain. */
+export function baseLink(info: CheckpointInfo, part: CheckpointPartitionInfo): ChainLink {
+  return { info, part, ascending: true, records: (chunk) => readRecords([chunk]) };
+}
+
+/** A partition streamed into staging and verified, waiting for the swap. */
+interface StagedPartition {
+  /** What it was restored from, oldest first; the last link gives its offset. */
+  chain: ChainLink[];
   staging: PartitionStaging;
-  /** Schema version of its checkpoint's values. */
-  schemaVersion: number;
   progress: Progress;
+}
+
+/** The chain's newest link: its checkpoint and offset are the partition's. */
+function head(s: StagedPartition): ChainLink {
+  return s.chain[s.chain.length - 1]!;
 }
 
 /** A partition's restore progress, reported to the observer. */
@@ -52,22 +76,28 @@ class Progress {
   bytes = 0;
   private readonly started = performance.now();
 
+  private readonly recordsTotal: number;
+  private readonly bytesTotal: number;
+
   constructor(
     private readonly ctx: RepositoryContext,
-    private readonly info: CheckpointInfo,
-    private readonly part: CheckpointPartitionInfo,
-  ) {}
+    private readonly chain: readonly ChainLink[],
+  ) {
+    this.recordsTotal = chain.reduce((n, l) => n + l.part.entries, 0);
+    this.bytesTotal = chain.reduce((n, l) => n + l.part.rawBytes, 0);
+  }
 
   report(phase: RestoreProgressEvent['phase']): void {
+    const last = this.chain[this.chain.length - 1]!;
     notify(this.ctx.observer, 'restoreProgress', {
-      topic: this.part.topic,
-      partition: this.part.partition,
-      checkpointId: this.info.id,
+      topic: last.part.topic,
+      partition: last.part.partition,
+      checkpointId: last.info.id,
       phase,
       recordsRestored: this.records,
-      recordsTotal: this.part.entries,
+      recordsTotal: this.recordsTotal,
       bytesRestored: this.bytes,
-      bytesTotal: this.part.rawBytes,
+      bytesTotal: this.bytesTotal,
       elapsedMs: performance.now() - this.started,
     });
   }
@@ -98,17 +128,19 @@ export async function executeRestore(
   try {
     // Every segment has passed. Refuse now, before swapping anything, if a
     // partition has uncommitted changes (release() throws for those).
-    for (const s of staged) store.release(s.part.topic, s.part.partition);
-    await store.commitRestore(staged.map((s) => ({ staging: s.staging, offset: s.part.offset ?? undefined })));
+    for (const s of staged) store.release(s.staging.tp.topic, s.staging.tp.partition);
+    await store.commitRestore(staged.map((s) => ({ staging: s.staging, offset: head(s).part.offset ?? undefined })));
   } catch (err) {
     abortAll(staged);
     throw err;
   }
   for (const s of staged) s.progress.report('done');
   const restored: RestoredPartition[] = staged.map((s) => {
-    const { topic, partition, offset, entries } = s.part;
-    const migratedFrom = s.schemaVersion < store.schemaVersion ? { migratedFrom: s.schemaVersion } : {};
-    return { topic, partition, checkpointId: s.info.id, offset, entries, ...migratedFrom };
+    const { info, part } = head(s);
+    const { topic, partition, offset, entries } = part;
+    const oldest = Math.min(...s.chain.map((l) => l.info.manifest!.schemaVersion));
+    const migratedFrom = oldest < store.schemaVersion ? { migratedFrom: oldest } : {};
+    return { topic, partition, checkpointId: info.id, offset, entries, ...migratedFrom };
   });
   return { restored, skipped, missing };
 }
@@ -155,21 +187,16 @@ async function stageCheckpoint(
   tps: readonly TopicPartition[],
 ): Promise<StagedPartition[]> {
   keyFor(ctx, info); // a key problem is configuration, not corruption: throw
-  const schema = assertSchema(store, info);
+  assertSchema(store, info);
   const release = await ctx.readers.acquire(info.id);
   const staged: StagedPartition[] = [];
   try {
     for (const tp of tps) {
       const part = info.partitions.find((p) => p.topic === tp.topic && p.partition === tp.partition)!;
-      const s: StagedPartition = {
-        info,
-        part,
-        staging: store.beginRestore(tp),
-        schemaVersion: schema,
-        progress: new Progress(ctx, info, part),
-      };
+      const chain = [baseLink(info, part)];
+      const s: StagedPartition = { chain, staging: store.beginRestore(tp), progress: new Progress(ctx, chain) };
       staged.push(s);
-      await streamSegment(ctx, store, s);
+      await streamChain(ctx, store, s);
     }
     return staged;
   } catch (err) {
@@ -180,55 +207,70 @@ async function stageCheckpoint(
   }
 }
 
-// One segment into its staging: the worker decodes and verifies chunk by
-// chunk (the codec pipeline bounds what waits), the main thread writes each
-// chunk's records in slices of at most SLICE_MS, migrating values of an
-// older schema on the way.
-async function streamSegment(ctx: RestoreContext, store: RestoreTarget, s: StagedPartition): Promise<void> {
-  const tp = { topic: s.part.topic, partition: s.part.partition };
-  const migrating = s.schemaVersion < store.schemaVersion;
-  const step = { at: s.schemaVersion };
-  const toRecord = migrating
-    ? (raw: RawEntry): RestoreRecord => {
-        try {
-          return {
-            key: raw.key,
-            value: migrateStoredValue(tp, raw, s.schemaVersion, store.schemaVersion, store.migrations, step),
-          };
-        } catch (err) {
-          throw new MigrationError(
-            `restoring ${formatTopicPartition(tp)} from checkpoint ${s.info.id}: migration from schema version ${step.at} to ${step.at + 1} failed; ` +
-              `nothing was restored: ${(err as Error).message}`,
-            step.at,
-            { cause: err },
-          );
+// A partition's chain into its staging, link by link: the worker decodes
+// and verifies each segment chunk by chunk (the codec pipeline bounds what
+// waits), the main thread writes each chunk's records in slices of at most
+// SLICE_MS, migrating values of an older schema on the way. The caller holds
+// reader markers on the chain's checkpoints.
+async function streamChain(ctx: RestoreContext, store: RestoreTarget, s: StagedPartition): Promise<void> {
+  for (const link of s.chain) {
+    const toRecord = recordMapper(store, link);
+    await readSegment(ctx, link.info, link.part, async (chunk) => {
+      const records = link.records(chunk)[Symbol.iterator]();
+      let done = false;
+      const slice = function* (): Generator<RestoreRecord> {
+        const started = performance.now();
+        let n = 0;
+        for (;;) {
+          const r = records.next();
+          if (r.done === true) {
+            done = true;
+            return;
+          }
+          s.progress.records++;
+          yield toRecord(r.value);
+          if ((++n & 255) === 0 && performance.now() - started >= SLICE_MS) return;
         }
+      };
+      while (!done) {
+        s.staging.apply(slice(), link.ascending);
+        await yieldToLoop();
       }
-    : (raw: RawEntry): RestoreRecord => raw;
-  await readSegment(ctx, s.info, s.part, async (chunk) => {
-    const records = readRecords([chunk])[Symbol.iterator]();
-    let done = false;
-    const slice = function* (): Generator<RestoreRecord> {
-      const started = performance.now();
-      let n = 0;
-      for (;;) {
-        const r = records.next();
-        if (r.done === true) {
-          done = true;
-          return;
-        }
-        s.progress.records++;
-        yield toRecord(r.value);
-        if ((++n & 255) === 0 && performance.now() - started >= SLICE_MS) return;
-      }
-    };
-    while (!done) {
-      s.staging.apply(slice(), true);
-      await yieldToLoop();
+      s.progress.bytes += chunk.length;
+      s.progress.report('streaming');
+    });
+  }
+}
+
+// Identity, or the migration of a put's value from the link's schema to the store's.
+function recordMapper(store: RestoreTarget, link: ChainLink): (r: RestoreRecord) => RestoreRecord {
+  const from = link.info.manifest!.schemaVersion;
+  if (from >= store.schemaVersion) return (r) => r;
+  const tp = { topic: link.part.topic, partition: link.part.partition };
+  const step = { at: from };
+  return (r) => {
+    if (r.value === null) return r;
+    try {
+      return {
+        key: r.key,
+        value: migrateStoredValue(
+          tp,
+          { key: r.key, value: r.value },
+          from,
+          store.schemaVersion,
+          store.migrations,
+          step,
+        ),
+      };
+    } catch (err) {
+      throw new MigrationError(
+        `restoring ${formatTopicPartition(tp)} from checkpoint ${link.info.id}: migration from schema version ${step.at} to ${step.at + 1} failed; ` +
+          `nothing was restored: ${(err as Error).message}`,
+        step.at,
+        { cause: err },
+      );
     }
-    s.progress.bytes += chunk.length;
-    s.progress.report('streaming');
-  });
+  };
 }
 
 async function stageExplicit(
@@ -287,7 +329,7 @@ async function stagePlanned(
     throw err;
   }
   missing.sort(compareTopicPartitions);
-  staged.sort((a, b) => compareTopicPartitions(a.part, b.part));
+  staged.sort((a, b) => compareTopicPartitions(a.staging.tp, b.staging.tp));
   return { staged, skipped, missing };
 
   async function stageRounds(): Promise<void> {

@@ -89,6 +89,11 @@ export interface Backend {
    * durably; their previous states are freed afterwards.
    */
   commitStaged(items: ReadonlyArray<{ staging: PartitionStaging; offset: string | undefined }>): void;
+  /**
+   * Flushes what staging wrote (unsynced) to disk off the main thread, so
+   * the swap's durable commit has little left to sync.
+   */
+  flushStaged?(): Promise<void>;
   /** Removes a partition's entries and offset in one transaction, durably. */
   dropPartition(tp: TopicPartition): void;
   /**

@@ -213,6 +213,19 @@ export class LmdbBackend implements Backend {
     return staging;
   }
 
+  async flushStaged(): Promise<void> {
+    // LMDB writes with pwrite: the pages are the file's, and an fdatasync on
+    // any descriptor of it (in libuv's thread pool) flushes them.
+    const fh = await fs.promises.open(this.file, 'r');
+    try {
+      await fh.datasync();
+    } catch (err) {
+      throw wrapStorage(`restore: cannot flush ${this.file}`, err);
+    } finally {
+      await fh.close();
+    }
+  }
+
   commitStaged(items: ReadonlyArray<{ staging: PartitionStaging; offset: string | undefined }>): void {
     const staged = items.map((i) => ({ s: i.staging as LmdbStaging, offset: i.offset }));
     this.durably('restore', () => {

@@ -359,6 +359,10 @@ export class StateStore {
           ? undefined
           : normalizeOffset(i.offset, `${i.staging.tp.topic}:${i.staging.tp.partition}`),
     }));
+    // What staging wrote goes to disk off the main thread first; then the
+    // swap's own sync is short.
+    await this.backend.flushStaged?.();
+    this.checkOpen();
     // Release and swap with nothing in between: a read in between would
     // cache the old state again.
     for (const i of items) this.release(i.staging.tp.topic, i.staging.tp.partition);
