@@ -149,4 +149,7 @@ export interface PruneResult {
 }
 
 /** The state store as restore uses it. */
-export type RestoreTarget = Pick<StateStore, 'schemaVersion' | 'migrations' | 'replacePartition' | 'release'>;
+export type RestoreTarget = Pick<
+  StateStore,
+  'schemaVersion' | 'migrations' | 'replacePartition' | 'release' | 'beginRestore' | 'commitRestore' | 'stats'
+>;

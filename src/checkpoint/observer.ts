@@ -54,6 +54,24 @@ export interface RestoreEvent {
   missing: TopicPartition[];
 }
 
+/**
+ * Progress of one partition's restore (in the style of Kafka Streams'
+ * KIP-869): sent after each decoded chunk written to staging, and once when
+ * the partition is swapped in (`done`) or its staging abandoned (`failed`,
+ * e.g. a corrupt checkpoint before a fallback).
+ */
+export interface RestoreProgressEvent extends TopicPartition {
+  checkpointId: string;
+  phase: 'streaming' | 'done' | 'failed';
+  recordsRestored: number;
+  recordsTotal: number;
+  /** Raw record bytes (docs/FORMAT.md "Records"). */
+  bytesRestored: number;
+  bytesTotal: number;
+  /** Since this partition's restore from this checkpoint started. */
+  elapsedMs: number;
+}
+
 /** A checkpoint failed verification and was (or could not be) quarantined. */
 export interface CorruptCheckpointEvent {
   id: string;
@@ -74,6 +92,7 @@ export interface CheckpointObserver {
   retentionCompleted?(event: RetentionEvent): void;
   retentionFailed?(event: { error: Error }): void;
   restoreCompleted?(event: RestoreEvent): void;
+  restoreProgress?(event: RestoreProgressEvent): void;
   corruptCheckpoint?(event: CorruptCheckpointEvent): void;
 }
 

@@ -222,6 +222,28 @@ export function createInstruments(prefix: string, collect: Collectors) {
       SLOW_BUCKETS,
     ),
     restoredPartitions: counter('checkpoint_restored_partitions_total', 'Partitions restored from checkpoints.'),
+    restoreRecords: counter('restore_records_total', 'Records written to a restore staging from checkpoints.', tp),
+    restoreBytes: counter('restore_bytes_total', 'Raw record bytes written to a restore staging from checkpoints.', tp),
+    restoreRemainingRecords: gauge(
+      'restore_remaining_records',
+      'Records of the running restore of a partition not yet written; 0 when none runs.',
+      tp,
+    ),
+    restoreRemainingBytes: gauge(
+      'restore_remaining_bytes',
+      'Raw record bytes of the running restore of a partition not yet written; 0 when none runs.',
+      tp,
+    ),
+    restoreRate: gauge(
+      'restore_rate_records_per_second',
+      'Records per second of the running (else the last) restore of a partition.',
+      tp,
+    ),
+    restoreTimeToReady: gauge(
+      'restore_time_to_ready_seconds',
+      'From the start of the last finished restore of a partition to its state swapped in.',
+      tp,
+    ),
     retentionRuns: counter('retention_runs_total', 'Retention passes after checkpoints, by result.', ['result']),
     retentionDeleted: counter(
       'retention_deleted_checkpoints_total',

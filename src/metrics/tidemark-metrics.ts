@@ -331,6 +331,8 @@ export class TidemarkMetrics {
   private newCheckpointObserver(): CheckpointObserver {
     const m = this.m;
     const cp = this.checkpoint;
+    // Per partition, what its running restore has reported (the counters add the difference).
+    const restoring = new Map<string, { records: number; bytes: number }>();
     return {
       checkpointStarted: () => {
         cp.inFlight = true;
@@ -374,6 +376,19 @@ export class TidemarkMetrics {
       restoreCompleted: (e) => {
         m.restoreDuration.observe(e.durationMs / 1000);
         m.restoredPartitions.inc(e.restored.length);
+      },
+      restoreProgress: (e) => {
+        const l = labels(e);
+        const seen = restoring.get(`${e.topic}:${e.partition}`) ?? { records: 0, bytes: 0 };
+        if (e.recordsRestored > seen.records) m.restoreRecords.inc(l, e.recordsRestored - seen.records);
+        if (e.bytesRestored > seen.bytes) m.restoreBytes.inc(l, e.bytesRestored - seen.bytes);
+        const running = e.phase === 'streaming';
+        if (running) restoring.set(`${e.topic}:${e.partition}`, { records: e.recordsRestored, bytes: e.bytesRestored });
+        else restoring.delete(`${e.topic}:${e.partition}`);
+        m.restoreRemainingRecords.set(l, running ? e.recordsTotal - e.recordsRestored : 0);
+        m.restoreRemainingBytes.set(l, running ? e.bytesTotal - e.bytesRestored : 0);
+        if (e.elapsedMs > 0) m.restoreRate.set(l, (e.recordsRestored * 1000) / e.elapsedMs);
+        if (e.phase === 'done') m.restoreTimeToReady.set(l, e.elapsedMs / 1000);
       },
       corruptCheckpoint: (e) => {
         m.corruptCheckpoints.inc({ quarantined: String(e.quarantined) });

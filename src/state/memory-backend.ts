@@ -1,5 +1,13 @@
 import { compareTopicPartitions, type TopicPartition } from '../util/topic-partition.js';
-import type { Backend, BackendSnapshot, PartitionWrite, RawEntry, RawRange } from './backend.js';
+import type {
+  Backend,
+  BackendSnapshot,
+  PartitionStaging,
+  PartitionWrite,
+  RawEntry,
+  RawRange,
+  RestoreRecord,
+} from './backend.js';
 
 type PartitionData = Map<string, Buffer>; // latin1(encoded key) -> encoded value
 
@@ -66,6 +74,30 @@ export class MemoryBackend implements Backend {
     const data: PartitionData = new Map();
     for (const e of entries) data.set(e.key.toString('latin1'), Buffer.from(e.value));
     this.partitionsByKey.set(tpKey(tp), { tp: { topic: tp.topic, partition: tp.partition }, data, offset });
+  }
+
+  stagePartition(tp: TopicPartition): PartitionStaging {
+    const data: PartitionData = new Map();
+    const staging: MemoryStaging = {
+      tp: { topic: tp.topic, partition: tp.partition },
+      data,
+      apply: (records: Iterable<RestoreRecord>) => {
+        for (const r of records) {
+          const k = r.key.toString('latin1');
+          if (r.value === null) data.delete(k);
+          else data.set(k, Buffer.from(r.value));
+        }
+      },
+      abort: () => data.clear(),
+    };
+    return staging;
+  }
+
+  commitStaged(items: ReadonlyArray<{ staging: PartitionStaging; offset: string | undefined }>): void {
+    for (const { staging, offset } of items) {
+      const s = staging as MemoryStaging;
+      this.partitionsByKey.set(tpKey(s.tp), { tp: { ...s.tp }, data: s.data, offset });
+    }
   }
 
   dropPartition(tp: TopicPartition): void {
@@ -147,4 +179,8 @@ function* sortedRange(data: PartitionData, range: RawRange): Iterable<RawEntry> 
 
 function tpKey(tp: TopicPartition): string {
   return `${tp.topic}:${tp.partition}`;
+}
+
+interface MemoryStaging extends PartitionStaging {
+  data: PartitionData;
 }

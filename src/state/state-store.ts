@@ -15,7 +15,7 @@ import {
   type PartitionOffsetInput,
   type TopicPartition,
 } from '../util/topic-partition.js';
-import type { Backend, BackendSnapshot, PartitionWrite, RawEntry } from './backend.js';
+import type { Backend, BackendSnapshot, PartitionStaging, PartitionWrite, RawEntry } from './backend.js';
 import { ChangeTracker, type ChangeCut } from './change-tracker.js';
 import { DirLock } from './dir-lock.js';
 import { HotCache } from './hot-cache.js';
@@ -334,6 +334,45 @@ export class StateStore {
     this.release(tp.topic, tp.partition);
     this.tracker.markFull(tp);
     this.backend.replacePartition(tp, entries, off);
+    this.changes++;
+  }
+
+  /**
+   * Starts restoring a partition aside (staging): records go in with
+   * `apply`, invisible until {@link commitRestore} swaps them in; the
+   * partition's current state stays as it is until then, and for good if the
+   * restore is abandoned (`abort`).
+   */
+  beginRestore(tp: TopicPartition): PartitionStaging {
+    this.checkOpen();
+    assertTopicPartition(tp.topic, tp.partition);
+    if (this.options.readOnly) throw new StoreReadOnlyError('restore a partition');
+    return this.backend.stagePartition(tp);
+  }
+
+  /**
+   * Swaps staged partitions in, each with its offset, in one transaction.
+   * Refuses (nothing swapped) while any of them has uncommitted changes.
+   */
+  async commitRestore(items: ReadonlyArray<{ staging: PartitionStaging; offset: string | undefined }>): Promise<void> {
+    this.checkOpen();
+    const normalized = items.map((i) => ({
+      staging: i.staging,
+      offset:
+        i.offset === undefined
+          ? undefined
+          : normalizeOffset(i.offset, `${i.staging.tp.topic}:${i.staging.tp.partition}`),
+    }));
+    // What staging wrote goes to disk off the main thread first; then the
+    // swap's own sync is short.
+    await this.backend.flushStaged?.();
+    this.checkOpen();
+    // Release and swap with nothing in between: a read in between would
+    // cache the old state again.
+    for (const i of items) this.release(i.staging.tp.topic, i.staging.tp.partition);
+    // A restored partition's next checkpoint is a full one.
+    for (const i of items) this.tracker.markFull(i.staging.tp);
+    this.backend.commitStaged(normalized);
     this.changes++;
   }
 
