@@ -2,11 +2,13 @@ import { CheckpointTimeoutError } from '../errors/checkpoint-timeout-error.js';
 import { ConfigError } from '../errors/config-error.js';
 import { booleanOption, checkOptions, functionOption, intOption, numberOption } from '../util/options.js';
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
+import type { ChangeCut } from '../state/change-tracker.js';
 import type { StateStore } from '../state/state-store.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { assertTopicPartition, type TopicPartition, formatTopicPartition } from '../util/topic-partition.js';
 import { notify, type CheckpointObserver, type CheckpointTrigger } from './observer.js';
 import type { CheckpointInfo, CheckpointRepository } from './repository.js';
+import type { DeltaRequest } from './checkpoint-types.js';
 import { resolveRetention, type ResolvedRetention, type RetentionPolicy } from './retention.js';
 
 /** Options for {@link CheckpointCoordinator}. */
@@ -33,6 +35,19 @@ export interface CheckpointCoordinatorOptions {
    * every partition in the store.
    */
   partitions?: () => Iterable<TopicPartition>;
+  /**
+   * Incremental checkpoints: a partition whose store tracked its changed
+   * keys since the last checkpoint written here is written as a delta
+   * segment chained to it, until this many deltas follow its full one; then
+   * a full one. 0 writes every checkpoint in full. Default 10.
+   */
+  maxIncrements?: number;
+  /**
+   * A partition is written in full once its deltas since the full one,
+   * stored bytes summed, outgrow this share of the full one's stored bytes
+   * (restore reads the whole chain). A number > 0; default 0.5.
+   */
+  maxIncrementShare?: number;
   /** Whether `stop()` writes a final checkpoint; default true. */
   finalCheckpoint?: boolean;
   observer?: CheckpointObserver;
@@ -64,6 +79,8 @@ const KNOWN = [
   'retention',
   'partitions',
   'finalCheckpoint',
+  'maxIncrements',
+  'maxIncrementShare',
   'observer',
   'clock',
 ];
@@ -87,6 +104,10 @@ export class CheckpointCoordinator {
   private readonly observer: CheckpointObserver | undefined;
   private readonly clock: Clock;
   private readonly defaultPartitions: (() => Iterable<TopicPartition>) | undefined;
+  private readonly maxIncrements: number;
+  private readonly maxIncrementShare: number;
+  // Per partition, the chain ending at the last checkpoint written here.
+  private readonly chains = new Map<string, ChainState>();
   private running: Request | undefined;
   private queued: Request | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -122,6 +143,13 @@ export class CheckpointCoordinator {
       options.partitions,
       'a function returning the partitions to checkpoint',
     );
+    this.maxIncrements = intOption('maxIncrements', options.maxIncrements, { min: 0, default: 10 });
+    const share = options.maxIncrementShare ?? 0.5;
+    if (typeof share !== 'number' || !Number.isFinite(share) || !(share > 0))
+      throw new ConfigError(
+        `"maxIncrementShare" must be a finite number > 0, got ${String(options.maxIncrementShare)}`,
+      );
+    this.maxIncrementShare = share;
   }
 
   /** False after `unhealthyAfterFailures` consecutive failed checkpoints, until one succeeds. */
@@ -282,6 +310,7 @@ export class CheckpointCoordinator {
         rawBytes: info.rawBytes,
         storedBytes: info.storedBytes,
         at: this.lastSuccess,
+        ...segmentKinds(info),
       });
       await this.applyRetention();
     }
@@ -306,21 +335,61 @@ export class CheckpointCoordinator {
     ) {
       return undefined;
     }
-    const snapshot = await this.store.snapshot();
+    // A store that tracks changes (StateStore) cuts them at the snapshot;
+    // anything else gets full checkpoints.
+    const taken =
+      typeof this.store.checkpointSnapshot === 'function'
+        ? await this.store.checkpointSnapshot()
+        : { snapshot: await this.store.snapshot(), cut: undefined };
+    const { snapshot, cut } = taken;
+    let info: CheckpointInfo | undefined;
     try {
-      return await this.repository
-        .write(snapshot, {
-          partitions,
-          signal,
-          onStarted: (id, partitions) =>
-            notify(this.observer, 'checkpointStarted', { id, trigger: req.trigger, partitions }),
-        })
-        .then((info) => {
-          if (info !== undefined) this.lastCovered = covered;
-          return info;
-        });
+      info = await this.repository.write(snapshot, {
+        partitions,
+        signal,
+        onStarted: (id, partitions) =>
+          notify(this.observer, 'checkpointStarted', { id, trigger: req.trigger, partitions }),
+        ...(cut === undefined || this.maxIncrements === 0 ? {} : { deltas: (tp) => this.deltaFor(tp, cut) }),
+      });
+    } catch (err) {
+      cut?.abandoned();
+      throw err;
     } finally {
       snapshot.release();
+    }
+    if (info === undefined) cut?.abandoned();
+    else {
+      cut?.written(info.id, info.partitions);
+      this.lastCovered = covered;
+      this.noteChains(info);
+    }
+    return info;
+  }
+
+  // A partition goes as a delta when its changes since the last checkpoint
+  // written here are known and its chain is within both bounds.
+  private deltaFor(tp: TopicPartition, cut: ChangeCut): DeltaRequest | undefined {
+    const changes = cut.changes(tp);
+    if (changes.keys === 'full') return undefined;
+    const chain = this.chains.get(`${tp.topic}:${tp.partition}`);
+    if (chain === undefined || chain.head !== changes.since) return undefined;
+    if (chain.depth >= this.maxIncrements) return undefined;
+    if (chain.deltaBytes > this.maxIncrementShare * chain.baseBytes) return undefined;
+    return { base: changes.since, depth: chain.depth + 1, keys: changes.keys };
+  }
+
+  private noteChains(info: CheckpointInfo): void {
+    for (const p of info.partitions) {
+      const k = `${p.topic}:${p.partition}`;
+      const before = this.chains.get(k);
+      if (p.kind === 'delta' && before !== undefined) {
+        this.chains.set(k, {
+          head: info.id,
+          depth: p.depth ?? before.depth + 1,
+          baseBytes: before.baseBytes,
+          deltaBytes: before.deltaBytes + p.storedBytes,
+        });
+      } else this.chains.set(k, { head: info.id, depth: 0, baseBytes: p.storedBytes, deltaBytes: 0 });
     }
   }
 
@@ -364,6 +433,33 @@ export class CheckpointCoordinator {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
   }
+}
+
+// What a checkpoint's segments were: full or deltas, and the longest chain.
+function segmentKinds(info: CheckpointInfo): {
+  kind: 'full' | 'incremental';
+  fullSegments: number;
+  deltaSegments: number;
+  chainLength: number;
+} {
+  const deltas = info.partitions.filter((p) => p.kind === 'delta');
+  return {
+    kind: deltas.length > 0 ? 'incremental' : 'full',
+    fullSegments: info.partitions.length - deltas.length,
+    deltaSegments: deltas.length,
+    chainLength: deltas.reduce((n, p) => Math.max(n, p.depth ?? 0), 0),
+  };
+}
+
+/** A partition's chain as this coordinator wrote it. */
+interface ChainState {
+  /** The last checkpoint written of the partition. */
+  head: string;
+  /** Deltas since its full one. */
+  depth: number;
+  /** Stored bytes of the full one, and of the deltas since, summed. */
+  baseBytes: number;
+  deltaBytes: number;
 }
 
 function newRequest(partitions: Request['partitions'], trigger: CheckpointTrigger): Request {

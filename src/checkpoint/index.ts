@@ -36,6 +36,7 @@ export type {
   CheckpointFailedEvent,
   CorruptCheckpointEvent,
   RestoreEvent,
+  RestoreProgressEvent,
   RetentionEvent,
 } from './observer.js';
 export { FORMAT_VERSION as CHECKPOINT_FORMAT_VERSION, type Manifest, type ManifestPartition } from './manifest.js';

@@ -4,8 +4,8 @@ import { CheckpointFormatError } from '../errors/checkpoint-format-error.js';
 import { compareTopicPartitions, type TopicPartition } from '../util/topic-partition.js';
 import { isCheckpointId } from './checkpoint-id.js';
 
-/** The manifest format this code writes and the newest it reads (docs/FORMAT.md). */
-export const FORMAT_VERSION = 1;
+/** The manifest format this code writes and the newest it reads (docs/FORMAT.md); it reads 1 too. */
+export const FORMAT_VERSION = 2;
 /** Value of the manifest's `format` field. */
 export const FORMAT_NAME = 'tidemark-checkpoint';
 /** Name of the manifest object inside a checkpoint. */
@@ -29,6 +29,25 @@ export interface ManifestPartition {
   sha256: string;
   /** Object name of the segment inside the checkpoint. */
   file: string;
+  /**
+   * Format 2: `full` (every entry) or `delta` (the entries changed since
+   * `base`, deletes as tombstones). Absent in format 1: full.
+   */
+  kind?: SegmentKind;
+  /** Delta only: the checkpoint whose state of this partition the delta applies to. */
+  base?: string;
+  /** Deltas between this segment and its full base: 0 for a full one, 1 for a delta on a full one, ... */
+  depth?: number;
+  /** Tombstones among `entries` (0 for a full segment). */
+  deletes?: number;
+}
+
+/** A segment's kind (format 2). */
+export type SegmentKind = 'full' | 'delta';
+
+/** True when a partition's segment is a delta (format 2). */
+export function isDelta(p: Pick<ManifestPartition, 'kind'>): boolean {
+  return p.kind === 'delta';
 }
 
 /** How segments are encrypted. */
@@ -97,7 +116,7 @@ export function decodeManifest(id: string, bytes: Buffer): Manifest {
       FORMAT_VERSION,
     );
   }
-  const problem = checkV1(parsed, id);
+  const problem = checkV1(parsed, id) ?? (version === 2 ? checkV2(parsed, id) : undefined);
   if (problem !== undefined) throw corrupt(`manifest ${problem}`);
   return parsed as unknown as Manifest;
 }
@@ -140,6 +159,25 @@ function checkV1(m: Record<string, unknown>, id: string): string | undefined {
     if (files.has(p.file)) return `${where}.file is used twice`;
     files.add(p.file);
     previous = tp;
+  }
+  return undefined;
+}
+
+// What is wrong with the format-2 fields of a manifest that passed checkV1.
+function checkV2(m: Record<string, unknown>, id: string): string | undefined {
+  for (const [i, p] of (m.partitions as Array<Record<string, unknown>>).entries()) {
+    const where = `partitions[${i}]`;
+    if (p.kind !== 'full' && p.kind !== 'delta') return `${where}.kind is not "full" or "delta"`;
+    if (!isNonNegInt(p.depth)) return `${where}.depth is invalid`;
+    if (!isNonNegInt(p.deletes) || (p.deletes as number) > (p.entries as number)) return `${where}.deletes is invalid`;
+    if (p.kind === 'full') {
+      if (p.base !== undefined) return `${where} is full but names a base`;
+      if (p.depth !== 0 || p.deletes !== 0) return `${where} is full but has a depth or deletes`;
+    } else {
+      if (typeof p.base !== 'string' || !isCheckpointId(p.base) || p.base >= id)
+        return `${where}.base is not the id of an older checkpoint`;
+      if ((p.depth as number) < 1) return `${where}.depth of a delta is below 1`;
+    }
   }
   return undefined;
 }

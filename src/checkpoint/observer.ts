@@ -20,6 +20,13 @@ export interface CheckpointCompletedEvent {
   storedBytes: number;
   /** When it completed, ms since the epoch (the coordinator's clock). */
   at: number;
+  /** `incremental` when at least one partition was written as a delta segment (format 2), else `full`. */
+  kind: 'full' | 'incremental';
+  /** Segments written in full, and as deltas. */
+  fullSegments: number;
+  deltaSegments: number;
+  /** The longest chain among its partitions: deltas since their full segment (0 when all are full). */
+  chainLength: number;
 }
 
 /** A checkpoint failed (or timed out); nothing of it is visible. */
@@ -48,6 +55,24 @@ export interface RestoreEvent {
   missing: TopicPartition[];
 }
 
+/**
+ * Progress of one partition's restore (in the style of Kafka Streams'
+ * KIP-869): sent after each decoded chunk written to staging, and once when
+ * the partition is swapped in (`done`) or its staging abandoned (`failed`,
+ * e.g. a corrupt checkpoint before a fallback).
+ */
+export interface RestoreProgressEvent extends TopicPartition {
+  checkpointId: string;
+  phase: 'streaming' | 'done' | 'failed';
+  recordsRestored: number;
+  recordsTotal: number;
+  /** Raw record bytes (docs/FORMAT.md "Records"). */
+  bytesRestored: number;
+  bytesTotal: number;
+  /** Since this partition's restore from this checkpoint started. */
+  elapsedMs: number;
+}
+
 /** A checkpoint failed verification and was (or could not be) quarantined. */
 export interface CorruptCheckpointEvent {
   id: string;
@@ -68,6 +93,7 @@ export interface CheckpointObserver {
   retentionCompleted?(event: RetentionEvent): void;
   retentionFailed?(event: { error: Error }): void;
   restoreCompleted?(event: RestoreEvent): void;
+  restoreProgress?(event: RestoreProgressEvent): void;
   corruptCheckpoint?(event: CorruptCheckpointEvent): void;
 }
 

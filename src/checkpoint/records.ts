@@ -6,10 +6,15 @@ import type { RawEntry } from '../state/backend.js';
  * `[key length: u16 LE][value length: u32 LE][key][value]`.
  */
 export const RECORD_HEADER_BYTES = 6;
+/**
+ * Value length of a tombstone in a delta segment (format 2): the key was
+ * deleted since the parent checkpoint; no value bytes follow.
+ */
+export const TOMBSTONE = 0xffffffff;
 /** Size of the buffers records are packed into and handed to the worker. */
 export const CHUNK_BYTES = 1 << 20;
 const MAX_KEY = 0xffff;
-const MAX_VALUE = 0xffffffff;
+const MAX_VALUE = TOMBSTONE - 1;
 
 /** A buffer backed by its own ArrayBuffer, so it can be transferred to another thread. */
 export function transferable(size: number): Buffer {
@@ -23,6 +28,8 @@ export function transferable(size: number): Buffer {
  */
 export class RecordPacker {
   entries = 0;
+  /** Of `entries`, the tombstones. */
+  tombstones = 0;
   rawBytes = 0;
   private buf: Buffer;
   private pos = 0;
@@ -52,6 +59,27 @@ export class RecordPacker {
     b.set(value, p);
     this.pos = p + value.length;
     this.entries++;
+    this.rawBytes += need;
+  }
+
+  /** Packs a tombstone (delta segments only): `key` was deleted. */
+  addTombstone(key: Uint8Array): void {
+    if (key.length === 0 || key.length > MAX_KEY)
+      throw new RangeError(`cannot checkpoint a key of ${key.length} bytes`);
+    const need = RECORD_HEADER_BYTES + key.length;
+    if (this.pos + need > this.buf.length) {
+      this.seal();
+      if (need > this.buf.length) this.buf = transferable(need);
+    }
+    const b = this.buf;
+    const p = this.pos;
+    b[p] = key.length & 0xff;
+    b[p + 1] = key.length >>> 8;
+    b.writeUInt32LE(TOMBSTONE, p + 2);
+    b.set(key, p + RECORD_HEADER_BYTES);
+    this.pos = p + need;
+    this.entries++;
+    this.tombstones++;
     this.rawBytes += need;
   }
 
@@ -91,9 +119,14 @@ export class RecordStreamError extends Error {}
  */
 export class RecordScanner {
   entries = 0;
+  /** Of `entries`, the tombstones (delta segments only). */
+  tombstones = 0;
   /** Size of the record starting at the last position returned, when its header is complete. */
   incompleteRecordBytes = 0;
   private lastKey: Buffer | undefined;
+
+  /** `delta`: tombstones are allowed (a delta segment); in a full segment one is an error. */
+  constructor(private readonly delta = false) {}
 
   /**
    * Scans records in `buf[start, end)` and returns where the first
@@ -108,7 +141,10 @@ export class RecordScanner {
       const keyLen = buf[p]! | (buf[p + 1]! << 8);
       const valueLen = buf.readUInt32LE(p + 2);
       if (keyLen === 0) throw new RecordStreamError(`record ${this.entries} has an empty key`);
-      const size = RECORD_HEADER_BYTES + keyLen + valueLen;
+      const tombstone = valueLen === TOMBSTONE;
+      if (tombstone && !this.delta)
+        throw new RecordStreamError(`record ${this.entries} is a tombstone in a full segment`);
+      const size = RECORD_HEADER_BYTES + keyLen + (tombstone ? 0 : valueLen);
       if (end - p < size) {
         this.incompleteRecordBytes = size;
         break;
@@ -122,6 +158,7 @@ export class RecordScanner {
       prevKeyStart = keyStart;
       prevKeyLen = keyLen;
       this.entries++;
+      if (tombstone) this.tombstones++;
       p += size;
     }
     if (prevKeyStart >= 0) this.lastKey = Buffer.from(buf.subarray(prevKeyStart, prevKeyStart + prevKeyLen));
@@ -154,6 +191,37 @@ export function* readRecords(chunks: readonly Buffer[]): Generator<RawEntry> {
       const valueLen = c.readUInt32LE(p + 2);
       const k = p + RECORD_HEADER_BYTES;
       const v = k + keyLen;
+      p = v + valueLen;
+      if (p > c.length) throw new RecordStreamError('record crosses a chunk boundary');
+      yield { key: c.subarray(k, v), value: c.subarray(v, p) };
+    }
+  }
+}
+
+/** A record of a delta segment: a new value, or null for a deleted key. */
+export interface DeltaRecord {
+  readonly key: Buffer;
+  readonly value: Buffer | null;
+}
+
+/**
+ * Reads records back from verified chunks of a delta segment (tombstones as
+ * null values). Keys and values are views into the chunks.
+ */
+export function* readDeltaRecords(chunks: readonly Buffer[]): Generator<DeltaRecord> {
+  for (const c of chunks) {
+    let p = 0;
+    while (p < c.length) {
+      const keyLen = c[p]! | (c[p + 1]! << 8);
+      const valueLen = c.readUInt32LE(p + 2);
+      const k = p + RECORD_HEADER_BYTES;
+      const v = k + keyLen;
+      if (valueLen === TOMBSTONE) {
+        p = v;
+        if (p > c.length) throw new RecordStreamError('record crosses a chunk boundary');
+        yield { key: c.subarray(k, v), value: null };
+        continue;
+      }
       p = v + valueLen;
       if (p > c.length) throw new RecordStreamError('record crosses a chunk boundary');
       yield { key: c.subarray(k, v), value: c.subarray(v, p) };

@@ -33,7 +33,9 @@ export interface RetentionCandidate {
   id: string;
   status: 'valid' | 'corrupt' | 'incomplete' | 'unsupported';
   /** Partitions it holds, with their next offsets (without one, a partition never counts as held furthest ahead). */
-  partitions: ReadonlyArray<TopicPartition & { offset?: string | null }>;
+  partitions: ReadonlyArray<
+    TopicPartition & { offset?: string | null; kind?: 'full' | 'delta' | undefined; base?: string | undefined }
+  >;
 }
 
 /** Decisions of one retention pass. */
@@ -76,6 +78,8 @@ export function resolveRetention(policy: RetentionPolicy | undefined): ResolvedR
  * not finished restoring, or a slow one handing it over late, can write a
  * newer checkpoint holding it at a lower offset; recovery takes the highest
  * offset (see planRestore), so that checkpoint is kept whatever its age.
+ * A kept checkpoint's delta segments need their chain: every checkpoint a
+ * kept one's deltas apply to (transitively) is kept too.
  */
 export function planRetention(
   checkpoints: readonly RetentionCandidate[],
@@ -133,5 +137,23 @@ export function planRetention(
     if (why === undefined) plan.delete.push(c.id);
     else plan.keep.push({ id: c.id, why });
   }
+  keepChains(plan, checkpoints);
   return plan;
+}
+
+// Moves every checkpoint a kept one's deltas depend on from `delete` to `keep`.
+function keepChains(plan: RetentionPlan, checkpoints: readonly RetentionCandidate[]): void {
+  const byId = new Map(checkpoints.map((c) => [c.id, c]));
+  const deleting = new Set(plan.delete);
+  const work = plan.keep.map((k) => k.id);
+  while (work.length > 0) {
+    const id = work.pop()!;
+    for (const p of byId.get(id)?.partitions ?? []) {
+      if (p.kind !== 'delta' || p.base === undefined || !deleting.has(p.base)) continue;
+      deleting.delete(p.base);
+      plan.keep.push({ id: p.base, why: `base of ${p.topic}:${p.partition} in kept checkpoint ${id}` });
+      work.push(p.base);
+    }
+  }
+  plan.delete = plan.delete.filter((id) => deleting.has(id));
 }

@@ -117,6 +117,9 @@ export interface DecodeParams {
   sha256: string;
   key?: Uint8Array | undefined;
   aad?: Uint8Array | undefined;
+  /** A delta segment (format 2): tombstones allowed, and `deletes` of them expected when given. */
+  delta?: boolean | undefined;
+  deletes?: number | undefined;
 }
 
 /** A segment failed verification; `reason` says how. */
@@ -133,7 +136,7 @@ export class SegmentError extends Error {}
 export class SegmentDecoder {
   private readonly hash: Hash = createHash('sha256');
   private readonly dctx = new zstd.DCtx();
-  private readonly scanner = new RecordScanner();
+  private readonly scanner: RecordScanner;
   private decipher: DecipherGCM | undefined;
   private readonly encrypted: boolean;
   private received = 0;
@@ -148,6 +151,7 @@ export class SegmentDecoder {
   private tag = Buffer.alloc(0);
 
   constructor(private readonly params: DecodeParams) {
+    this.scanner = new RecordScanner(params.delta === true);
     this.dctx.setParameter(zstd.DParameter.windowLogMax, WINDOW_LOG_MAX);
     this.encrypted = params.key !== undefined;
     if (this.encrypted && params.storedBytes < NONCE_BYTES + TAG_BYTES)
@@ -214,6 +218,11 @@ export class SegmentDecoder {
     if (end !== this.filled) throw new SegmentError('record stream ends inside a record');
     if (this.scanner.entries !== params.entries) {
       throw new SegmentError(`segment holds ${this.scanner.entries} records, the manifest records ${params.entries}`);
+    }
+    if (params.deletes !== undefined && this.scanner.tombstones !== params.deletes) {
+      throw new SegmentError(
+        `segment holds ${this.scanner.tombstones} deletes, the manifest records ${params.deletes}`,
+      );
     }
     return this.filled > 0 ? [this.out.subarray(0, this.filled)] : [];
   }

@@ -7,6 +7,7 @@ import {
   QUARANTINE_NOTE,
   QUARANTINE_PREFIX,
   type CheckpointInfo,
+  type CheckpointObserver,
   type CheckpointStorage,
   type ManifestPartition,
   type ReadChunksOptions,
@@ -47,6 +48,7 @@ export function openCheckpoints(
   opts: CheckpointDirOptions,
   env: NodeJS.ProcessEnv,
   awsEnv: NodeJS.ProcessEnv = env,
+  observer?: CheckpointObserver,
 ): { repo: CheckpointRepository; storage: CountingStorage; dir: string } {
   let inner: CheckpointStorage;
   let dir: string;
@@ -73,7 +75,11 @@ export function openCheckpoints(
   const keys = loadKeys(opts.keyFile ?? [], env);
   const storage = new CountingStorage(inner);
   // Every key goes in as a reading key: the CLI never writes a checkpoint.
-  const repo = new CheckpointRepository({ storage, previousKeys: keys });
+  const repo = new CheckpointRepository({
+    storage,
+    previousKeys: keys,
+    ...(observer === undefined ? {} : { observer }),
+  });
   return { repo, storage, dir };
 }
 

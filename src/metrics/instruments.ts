@@ -176,6 +176,23 @@ export function createInstruments(prefix: string, collect: Collectors) {
       pipelines,
     ),
     checkpointEntries: gauge('checkpoint_entries', 'Entries in the last completed checkpoint.', [], pipelines),
+    checkpointSegments: counter(
+      'checkpoint_segments_total',
+      'Partition segments of completed checkpoints, by kind: full, or delta (changes since a parent checkpoint).',
+      ['kind'],
+    ),
+    checkpointIncremental: gauge(
+      'checkpoint_incremental',
+      '1 when the last completed checkpoint wrote at least one delta segment, 0 when every segment was full.',
+      [],
+      pipelines,
+    ),
+    checkpointChainLength: gauge(
+      'checkpoint_chain_length',
+      'Longest chain in the last completed checkpoint: deltas since their full segment (0: all full).',
+      [],
+      pipelines,
+    ),
     checkpointLastSuccess: gauge(
       'checkpoint_last_success_timestamp_seconds',
       'When the last checkpoint succeeded, seconds since the epoch (0: none yet).',
@@ -205,6 +222,28 @@ export function createInstruments(prefix: string, collect: Collectors) {
       SLOW_BUCKETS,
     ),
     restoredPartitions: counter('checkpoint_restored_partitions_total', 'Partitions restored from checkpoints.'),
+    restoreRecords: counter('restore_records_total', 'Records written to a restore staging from checkpoints.', tp),
+    restoreBytes: counter('restore_bytes_total', 'Raw record bytes written to a restore staging from checkpoints.', tp),
+    restoreRemainingRecords: gauge(
+      'restore_remaining_records',
+      'Records of the running restore of a partition not yet written; 0 when none runs.',
+      tp,
+    ),
+    restoreRemainingBytes: gauge(
+      'restore_remaining_bytes',
+      'Raw record bytes of the running restore of a partition not yet written; 0 when none runs.',
+      tp,
+    ),
+    restoreRate: gauge(
+      'restore_rate_records_per_second',
+      'Records per second of the running (else the last) restore of a partition.',
+      tp,
+    ),
+    restoreTimeToReady: gauge(
+      'restore_time_to_ready_seconds',
+      'From the start of the last finished restore of a partition to its state swapped in.',
+      tp,
+    ),
     retentionRuns: counter('retention_runs_total', 'Retention passes after checkpoints, by result.', ['result']),
     retentionDeleted: counter(
       'retention_deleted_checkpoints_total',
@@ -250,4 +289,5 @@ export function initializeKnownSeries(m: Instruments): void {
   }
   for (const change of ['assigned', 'revoked']) m.rebalances.inc({ change }, 0);
   for (const quarantined of ['true', 'false']) m.corruptCheckpoints.inc({ quarantined }, 0);
+  for (const kind of ['full', 'delta']) m.checkpointSegments.inc({ kind }, 0);
 }

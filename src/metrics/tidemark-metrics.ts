@@ -66,7 +66,9 @@ interface CheckpointTrack {
   consecutiveFailures: number;
   healthy: boolean;
   lastError: string | undefined;
-  last: { rawBytes: number; storedBytes: number; entries: number } | undefined;
+  last:
+    | { rawBytes: number; storedBytes: number; entries: number; incremental: boolean; chainLength: number }
+    | undefined;
 }
 
 const PREFIX_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$|^$/;
@@ -327,6 +329,8 @@ export class TidemarkMetrics {
   private newCheckpointObserver(): CheckpointObserver {
     const m = this.m;
     const cp = this.checkpoint;
+    // Per partition, what its running restore has reported (the counters add the difference).
+    const restoring = new Map<string, { records: number; bytes: number }>();
     return {
       checkpointStarted: () => {
         cp.inFlight = true;
@@ -338,7 +342,15 @@ export class TidemarkMetrics {
         cp.lastSuccessMs = Math.max(cp.lastSuccessMs ?? 0, e.at);
         cp.consecutiveFailures = 0;
         cp.healthy = true;
-        cp.last = { rawBytes: e.rawBytes, storedBytes: e.storedBytes, entries: e.entries };
+        cp.last = {
+          rawBytes: e.rawBytes,
+          storedBytes: e.storedBytes,
+          entries: e.entries,
+          incremental: e.kind === 'incremental',
+          chainLength: e.chainLength,
+        };
+        m.checkpointSegments.inc({ kind: 'full' }, e.fullSegments);
+        m.checkpointSegments.inc({ kind: 'delta' }, e.deltaSegments);
       },
       checkpointFailed: (e) => {
         m.checkpoints.inc({ trigger: e.trigger, result: 'failure' });
@@ -363,6 +375,19 @@ export class TidemarkMetrics {
         m.restoreDuration.observe(e.durationMs / 1000);
         m.restoredPartitions.inc(e.restored.length);
       },
+      restoreProgress: (e) => {
+        const l = labels(e);
+        const seen = restoring.get(`${e.topic}:${e.partition}`) ?? { records: 0, bytes: 0 };
+        if (e.recordsRestored > seen.records) m.restoreRecords.inc(l, e.recordsRestored - seen.records);
+        if (e.bytesRestored > seen.bytes) m.restoreBytes.inc(l, e.bytesRestored - seen.bytes);
+        const running = e.phase === 'streaming';
+        if (running) restoring.set(`${e.topic}:${e.partition}`, { records: e.recordsRestored, bytes: e.bytesRestored });
+        else restoring.delete(`${e.topic}:${e.partition}`);
+        m.restoreRemainingRecords.set(l, running ? e.recordsTotal - e.recordsRestored : 0);
+        m.restoreRemainingBytes.set(l, running ? e.bytesTotal - e.bytesRestored : 0);
+        if (e.elapsedMs > 0) m.restoreRate.set(l, (e.recordsRestored * 1000) / e.elapsedMs);
+        if (e.phase === 'done') m.restoreTimeToReady.set(l, e.elapsedMs / 1000);
+      },
       corruptCheckpoint: (e) => {
         m.corruptCheckpoints.inc({ quarantined: String(e.quarantined) });
       },
@@ -385,7 +410,13 @@ export class TidemarkMetrics {
       if (c.lastSuccessAt !== undefined) out.lastSuccessMs = Math.max(out.lastSuccessMs ?? 0, c.lastSuccessAt);
       const last = c.lastCheckpoint;
       if (out.last === undefined && last !== undefined)
-        out.last = { rawBytes: last.rawBytes, storedBytes: last.storedBytes, entries: last.entries };
+        out.last = {
+          rawBytes: last.rawBytes,
+          storedBytes: last.storedBytes,
+          entries: last.entries,
+          incremental: last.partitions.some((p) => p.kind === 'delta'),
+          chainLength: last.partitions.reduce((n, p) => Math.max(n, p.depth ?? 0), 0),
+        };
     }
     return out;
   }
@@ -403,6 +434,8 @@ export class TidemarkMetrics {
     m.checkpointRawBytes.set(cp.last?.rawBytes ?? 0);
     m.checkpointStoredBytes.set(cp.last?.storedBytes ?? 0);
     m.checkpointEntries.set(cp.last?.entries ?? 0);
+    m.checkpointIncremental.set(cp.last?.incremental === true ? 1 : 0);
+    m.checkpointChainLength.set(cp.last?.chainLength ?? 0);
   }
 }
 

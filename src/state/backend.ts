@@ -40,6 +40,8 @@ export interface BackendSnapshot {
   offset(tp: TopicPartition): string | undefined;
   /** Number of stored entries of a partition. */
   entryCount(tp: TopicPartition): number;
+  /** One stored value as of the snapshot (a copy owned by the caller), or undefined if absent. */
+  get(tp: TopicPartition, key: Buffer): Buffer | undefined;
   /** Every stored entry of a partition in key order. Buffers are owned by the caller. */
   entries(tp: TopicPartition): Iterable<RawEntry>;
   /**
@@ -78,6 +80,22 @@ export interface Backend {
   write(writes: readonly PartitionWrite[]): void;
   /** Replaces a partition's entries and offset in one transaction, durably. */
   replacePartition(tp: TopicPartition, entries: Iterable<RawEntry>, offset: string | undefined): void;
+  /**
+   * Starts rebuilding a partition's state aside (a restore): what is staged
+   * stays invisible until {@link commitStaged}; the live state is untouched.
+   * Leftovers of an earlier staging of the partition are discarded first.
+   */
+  stagePartition(tp: TopicPartition): PartitionStaging;
+  /**
+   * Swaps staged partitions in, each with its offset, in one transaction,
+   * durably; their previous states are freed afterwards.
+   */
+  commitStaged(items: ReadonlyArray<{ staging: PartitionStaging; offset: string | undefined }>): void;
+  /**
+   * Flushes what staging wrote (unsynced) to disk off the main thread, so
+   * the swap's durable commit has little left to sync.
+   */
+  flushStaged?(): Promise<void>;
   /** Removes a partition's entries and offset in one transaction, durably. */
   dropPartition(tp: TopicPartition): void;
   /**
@@ -94,4 +112,23 @@ export interface Backend {
   backup?(targetFile: string): Promise<void>;
   /** Closes files; pending writes finish first. */
   close(): Promise<void>;
+}
+
+/** One record of a restore stream: a put, or (value null) a delete. */
+export interface RestoreRecord {
+  key: Buffer;
+  value: Buffer | null;
+}
+
+/** A partition's state being rebuilt aside by a restore; see {@link Backend.stagePartition}. */
+export interface PartitionStaging {
+  readonly tp: TopicPartition;
+  /**
+   * Applies records, in order, in one transaction (not synced: the commit
+   * is). `ascending`: their keys increase and follow every key staged so
+   * far (a base segment), which allows LMDB's append path.
+   */
+  apply(records: Iterable<RestoreRecord>, ascending: boolean): void;
+  /** Discards what was staged (best effort); the live state is untouched. */
+  abort(): void;
 }

@@ -6,7 +6,15 @@ import { storageFailure } from '../errors/storage-failure.js';
 import { TidemarkError } from '../errors/tidemark-error.js';
 import { FILE_MODE } from '../util/fs.js';
 import { compareTopicPartitions, type TopicPartition, topicPartitionKey } from '../util/topic-partition.js';
-import type { Backend, BackendSnapshot, PartitionWrite, RawEntry, RawRange } from './backend.js';
+import type {
+  Backend,
+  BackendSnapshot,
+  PartitionStaging,
+  PartitionWrite,
+  RawEntry,
+  RawRange,
+  RestoreRecord,
+} from './backend.js';
 
 /** File name of the LMDB environment inside a state directory (plus `-lock`). */
 export const LMDB_FILE = 'state.mdb';
@@ -23,6 +31,15 @@ type BinaryDb = Database<Buffer, Buffer>;
 type OffsetKey = [string, number];
 
 const META_SCHEMA = 'schemaVersion';
+// meta key naming the named database that holds a partition's live state
+// (absent: `p:<topic>:<partition>`); a restore stages into the other of the
+// two names and swaps this pointer with the offset (docs/FORMAT.md is about
+// checkpoints; this is the store's own layout, see DESIGN.md "State").
+const META_DB = 'db:';
+// lmdb-js transaction flags: abortable, committed before returning, and not
+// flushed to disk (staging: the swap's commit flushes everything before it).
+const STAGING_TXN = 1 | 2 | 0x10000;
+const APPEND = { append: true };
 
 /**
  * LMDB persistence: one environment per state directory, a named database per
@@ -67,7 +84,8 @@ export class LmdbBackend implements Backend {
       root = open({
         path: file,
         noSubdir: true,
-        maxDbs: options.maxPartitions + 4,
+        // Two named databases per partition: its live state and a restore's staging.
+        maxDbs: options.maxPartitions * 2 + 4,
         overlappingSync: true,
         readOnly: options.readOnly === true,
       });
@@ -151,6 +169,82 @@ export class LmdbBackend implements Backend {
     this.known.set(topicPartitionKey(tp.topic, tp.partition), { topic: tp.topic, partition: tp.partition });
   }
 
+  stagePartition(tp: TopicPartition): PartitionStaging {
+    const k = topicPartitionKey(tp.topic, tp.partition);
+    const live = this.liveName(k);
+    const name = live === `p:${k}` ? `p:${k}~1` : `p:${k}`;
+    const db = this.root.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary' });
+    this.durably('restore', () => db.clearSync()); // a staging that died
+    let aborted = false;
+    const staging: LmdbStaging = {
+      tp: { topic: tp.topic, partition: tp.partition },
+      name,
+      db,
+      apply: (records: Iterable<RestoreRecord>, ascending: boolean) => {
+        if (aborted) throw new Error(`restore of ${k} was aborted`);
+        this.durably(
+          'restore',
+          () => {
+            for (const r of records) {
+              if (r.value === null) db.removeSync(r.key);
+              else if (ascending) db.putSync(r.key, r.value, APPEND);
+              else db.putSync(r.key, r.value);
+            }
+          },
+          STAGING_TXN,
+        );
+      },
+      abort: () => {
+        aborted = true;
+        try {
+          this.root.transactionSync(() => db.clearSync(), STAGING_TXN);
+        } catch {
+          // best effort: the next staging clears it
+        }
+      },
+    };
+    return staging;
+  }
+
+  async flushStaged(): Promise<void> {
+    // LMDB writes with pwrite: the pages are the file's, and an fdatasync on
+    // any descriptor of it (in libuv's thread pool) flushes them.
+    const fh = await fs.promises.open(this.file, 'r');
+    try {
+      await fh.datasync();
+    } catch (err) {
+      throw storageFailure(`restore: cannot flush ${this.file}`, err);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  commitStaged(items: ReadonlyArray<{ staging: PartitionStaging; offset: string | undefined }>): void {
+    const staged = items.map((i) => ({ s: i.staging as LmdbStaging, offset: i.offset }));
+    this.durably('restore', () => {
+      for (const { s, offset } of staged) {
+        const k = topicPartitionKey(s.tp.topic, s.tp.partition);
+        this.meta.putSync(`${META_DB}${k}`, s.name);
+        this.offsets.putSync([s.tp.topic, s.tp.partition], offset ?? null);
+      }
+    });
+    for (const { s } of staged) {
+      const k = topicPartitionKey(s.tp.topic, s.tp.partition);
+      const old = this.partitionDbs.get(k);
+      this.partitionDbs.set(k, s.db);
+      this.viewingDbs.set(k, viewingHandle(this.root, s.name));
+      this.known.set(k, { ...s.tp });
+      // Free the previous state (a crash before this leaves it to the next staging's clear).
+      if (old !== undefined) {
+        try {
+          this.root.transactionSync(() => old.clearSync(), STAGING_TXN);
+        } catch {
+          // the next staging of this partition clears it
+        }
+      }
+    }
+  }
+
   dropPartition(tp: TopicPartition): void {
     const db = this.existingDb(tp);
     this.durably('drop', () => {
@@ -187,6 +281,10 @@ export class LmdbBackend implements Backend {
     // Every known partition's database is already open (constructor, or the
     // write that made it known): none is opened under this transaction.
     const txn = this.root.useReadTransaction();
+    // The handles of this instant: a restore swapping a partition's database
+    // later must not change what this snapshot reads.
+    const dbs = new Map(this.partitionDbs);
+    const views = new Map(this.viewingDbs);
     const schemaVersion = (this.meta.get(META_SCHEMA, { transaction: txn }) as number | undefined) ?? 0;
     const offsets = new Map<string, { tp: TopicPartition; offset: string | null }>();
     for (const { key, value } of this.offsets.getRange({ transaction: txn })) {
@@ -202,15 +300,23 @@ export class LmdbBackend implements Backend {
       offset: (tp) => offsets.get(topicPartitionKey(tp.topic, tp.partition))?.offset ?? undefined,
       entryCount: (tp) => {
         check();
-        const db = this.existingDb(tp);
+        const db = dbs.get(topicPartitionKey(tp.topic, tp.partition));
         if (db === undefined) return 0;
         let n = 0;
         for (const _ of db.getKeys({ transaction: txn })) n++;
         return n;
       },
-      entries: (tp) => {
+      get: (tp, key) => {
         check();
         const db = this.existingDb(tp);
+        if (db === undefined) return undefined;
+        // getBinary takes the read transaction like get() (its typings omit the options).
+        const getBinary = db.getBinary as (k: Buffer, o: { transaction: unknown }) => Buffer | undefined;
+        return getBinary.call(db, key, { transaction: txn }) ?? undefined;
+      },
+      entries: (tp) => {
+        check();
+        const db = dbs.get(topicPartitionKey(tp.topic, tp.partition));
         if (db === undefined) return [];
         // lmdb-js hands out a fresh copy of every binary key and value from
         // getRange (never a view of its reused read buffer), so the entries
@@ -220,9 +326,9 @@ export class LmdbBackend implements Backend {
       },
       transientEntries: (tp) => {
         check();
-        const db = this.existingDb(tp);
+        const db = dbs.get(topicPartitionKey(tp.topic, tp.partition));
         if (db === undefined) return [];
-        const viewing = this.viewingDbs.get(topicPartitionKey(tp.topic, tp.partition))!;
+        const viewing = views.get(topicPartitionKey(tp.topic, tp.partition))!;
         return (function* () {
           for (const { key } of viewing.db.getRange({ transaction: txn })) {
             // The decoder ran for this entry's value just before it was yielded.
@@ -257,9 +363,9 @@ export class LmdbBackend implements Backend {
    * report a failed commit through a second `commitError` promise that
    * nobody awaits, which crashes the process with an unhandled rejection.
    */
-  private durably(what: string, body: () => void): void {
+  private durably(what: string, body: () => void, flags?: number): void {
     try {
-      this.root.transactionSync(body);
+      this.root.transactionSync(body, flags);
     } catch (err) {
       if (err instanceof TidemarkError) throw err;
       throw storageFailure(`${what} failed in ${this.file}; nothing of it was applied`, err);
@@ -275,12 +381,25 @@ export class LmdbBackend implements Backend {
     const k = topicPartitionKey(tp.topic, tp.partition);
     let db = this.partitionDbs.get(k);
     if (db === undefined) {
-      db = this.root.openDB<Buffer, Buffer>({ name: `p:${k}`, keyEncoding: 'binary', encoding: 'binary' });
+      const name = this.liveName(k);
+      db = this.root.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary' });
       this.partitionDbs.set(k, db);
-      this.viewingDbs.set(k, viewingHandle(this.root, `p:${k}`));
+      this.viewingDbs.set(k, viewingHandle(this.root, name));
     }
     return db;
   }
+
+  // The named database holding a partition's live state.
+  private liveName(k: string): string {
+    const v = this.meta.get(`${META_DB}${k}`);
+    return typeof v === 'string' ? v : `p:${k}`;
+  }
+}
+
+interface LmdbStaging extends PartitionStaging {
+  /** The named database staged into. */
+  name: string;
+  db: BinaryDb;
 }
 
 interface ViewingHandle {

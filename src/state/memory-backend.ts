@@ -1,5 +1,13 @@
 import { compareTopicPartitions, type TopicPartition, formatTopicPartition } from '../util/topic-partition.js';
-import type { Backend, BackendSnapshot, PartitionWrite, RawEntry, RawRange } from './backend.js';
+import type {
+  Backend,
+  BackendSnapshot,
+  PartitionStaging,
+  PartitionWrite,
+  RawEntry,
+  RawRange,
+  RestoreRecord,
+} from './backend.js';
 
 type PartitionData = Map<string, Buffer>; // latin1(encoded key) -> encoded value
 
@@ -72,6 +80,30 @@ export class MemoryBackend implements Backend {
     });
   }
 
+  stagePartition(tp: TopicPartition): PartitionStaging {
+    const data: PartitionData = new Map();
+    const staging: MemoryStaging = {
+      tp: { topic: tp.topic, partition: tp.partition },
+      data,
+      apply: (records: Iterable<RestoreRecord>) => {
+        for (const r of records) {
+          const k = r.key.toString('latin1');
+          if (r.value === null) data.delete(k);
+          else data.set(k, Buffer.from(r.value));
+        }
+      },
+      abort: () => data.clear(),
+    };
+    return staging;
+  }
+
+  commitStaged(items: ReadonlyArray<{ staging: PartitionStaging; offset: string | undefined }>): void {
+    for (const { staging, offset } of items) {
+      const s = staging as MemoryStaging;
+      this.partitionsByKey.set(formatTopicPartition(s.tp), { tp: { ...s.tp }, data: s.data, offset });
+    }
+  }
+
   dropPartition(tp: TopicPartition): void {
     this.partitionsByKey.delete(formatTopicPartition(tp));
   }
@@ -106,6 +138,10 @@ export class MemoryBackend implements Backend {
       partitions: () => [...frozen.values()].map((p) => p.tp).sort(compareTopicPartitions),
       offset: (tp) => frozen.get(formatTopicPartition(tp))?.offset,
       entryCount: (tp) => frozen.get(formatTopicPartition(tp))?.data.size ?? 0,
+      get: (tp, key) => {
+        const v = frozen.get(formatTopicPartition(tp))?.data.get(key.toString('latin1'));
+        return v === undefined ? undefined : Buffer.from(v);
+      },
       entries: (tp) => {
         const p = frozen.get(formatTopicPartition(tp));
         return p === undefined ? [] : sortedRange(p.data, {});
@@ -143,4 +179,7 @@ function* sortedRange(data: PartitionData, range: RawRange): Iterable<RawEntry> 
     const value = data.get(k);
     if (value !== undefined) yield { key: Buffer.from(k, 'latin1'), value: Buffer.from(value) };
   }
+}
+interface MemoryStaging extends PartitionStaging {
+  data: PartitionData;
 }

@@ -19,7 +19,8 @@ import {
   formatTopicPartition,
   topicPartitionKey,
 } from '../util/topic-partition.js';
-import type { Backend, BackendSnapshot, PartitionWrite, RawEntry } from './backend.js';
+import type { Backend, BackendSnapshot, PartitionStaging, PartitionWrite, RawEntry } from './backend.js';
+import { ChangeTracker, type ChangeCut } from './change-tracker.js';
 import { DirLock } from './dir-lock.js';
 import { HotCache } from './hot-cache.js';
 import { decodeKey } from './key-codec.js';
@@ -82,6 +83,7 @@ export class StateStore {
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<number> | undefined;
   private closing: Promise<void> | undefined;
+  private readonly tracker: ChangeTracker;
 
   private constructor(
     private readonly backend: Backend,
@@ -97,6 +99,7 @@ export class StateStore {
       onExpired: options.onExpired,
       readOnly: options.readOnly,
     };
+    this.tracker = new ChangeTracker((tp) => backend.entryCount(tp), options.trackChangesShare);
     if (options.sweepIntervalMs > 0) {
       this.sweepTimer = setInterval(() => {
         this.sweep().catch((err: unknown) => {
@@ -258,7 +261,7 @@ export class StateStore {
     for (const [k, { core }] of this.owned) {
       const offset = given.get(k)?.offset;
       if (core.queue.length === 0 && offset === undefined) continue;
-      writes.push(changesOf(core, offset, bytes));
+      writes.push(changesOf(core, offset, bytes, this.tracker));
       written.push(core);
     }
     for (const [k, o] of given) {
@@ -330,7 +333,44 @@ export class StateStore {
     // Release and replace with nothing in between: a read in between would
     // cache the old state again.
     this.release(tp.topic, tp.partition);
+    this.tracker.markFull(tp);
     this.backend.replacePartition(tp, entries, off);
+    this.changes++;
+  }
+
+  /**
+   * Starts restoring a partition aside (staging): records go in with
+   * `apply`, invisible until {@link commitRestore} swaps them in; the
+   * partition's current state stays as it is until then, and for good if the
+   * restore is abandoned (`abort`).
+   */
+  beginRestore(tp: TopicPartition): PartitionStaging {
+    this.checkOpen();
+    assertTopicPartition(tp.topic, tp.partition);
+    if (this.options.readOnly) throw new StoreReadOnlyError('restore a partition');
+    return this.backend.stagePartition(tp);
+  }
+
+  /**
+   * Swaps staged partitions in, each with its offset, in one transaction.
+   * Refuses (nothing swapped) while any of them has uncommitted changes.
+   */
+  async commitRestore(items: ReadonlyArray<{ staging: PartitionStaging; offset: string | undefined }>): Promise<void> {
+    this.checkOpen();
+    const normalized = items.map((i) => ({
+      staging: i.staging,
+      offset: i.offset === undefined ? undefined : normalizeOffset(i.offset, formatTopicPartition(i.staging.tp)),
+    }));
+    // What staging wrote goes to disk off the main thread first; then the
+    // swap's own sync is short.
+    await this.backend.flushStaged?.();
+    this.checkOpen();
+    // Release and swap with nothing in between: a read in between would
+    // cache the old state again.
+    for (const i of items) this.release(i.staging.tp.topic, i.staging.tp.partition);
+    // A restored partition's next checkpoint is a full one.
+    for (const i of items) this.tracker.markFull(i.staging.tp);
+    this.backend.commitStaged(normalized);
     this.changes++;
   }
 
@@ -339,6 +379,7 @@ export class StateStore {
     this.checkOpen();
     if (this.options.readOnly) throw new StoreReadOnlyError('drop a partition');
     this.release(tp.topic, tp.partition);
+    this.tracker.markFull(tp);
     this.backend.dropPartition(tp);
     this.changes++;
   }
@@ -351,6 +392,18 @@ export class StateStore {
   async snapshot(): Promise<BackendSnapshot> {
     this.checkOpen();
     return this.backend.snapshot();
+  }
+
+  /**
+   * @internal A snapshot for a checkpoint, with the keys each partition
+   * changed since the last checkpoint written from this store (taken at the
+   * same instant). Settle the cut: `written(id, partitions)` once the
+   * checkpoint is published, `abandoned()` otherwise.
+   */
+  async checkpointSnapshot(): Promise<{ snapshot: BackendSnapshot; cut: ChangeCut }> {
+    this.checkOpen();
+    const snapshot = this.backend.snapshot();
+    return { snapshot, cut: this.tracker.cut(snapshot.partitions()) };
   }
 
   /**
@@ -461,7 +514,12 @@ const noKey = (): never => {
 
 // A partition's queued changes as a backend write, encoded on demand inside
 // the backend's transaction.
-function changesOf(core: PartitionCore, offset: string | undefined, bytes: { n: number }): PartitionWrite {
+function changesOf(
+  core: PartitionCore,
+  offset: string | undefined,
+  bytes: { n: number },
+  tracker: ChangeTracker,
+): PartitionWrite {
   const queue = core.queue;
   const where = formatTopicPartition(core.tp);
   return {
@@ -472,6 +530,9 @@ function changesOf(core: PartitionCore, offset: string | undefined, bytes: { n: 
       const e = queue[i]!;
       const k = e.owner.codec.encode(e.key);
       bytes.n += k.length;
+      // Recorded before the write is known to succeed: a key recorded for a
+      // failed commit only adds a record (its current value) to the next delta.
+      tracker.record(core.tp, k);
       return k;
     },
     value: (i) => {

@@ -39,6 +39,13 @@ export interface StateStoreOptions {
    * again when the records are replayed.
    */
   onExpired?: (entry: ExpiredEntry) => void;
+  /**
+   * Incremental checkpoints: the store remembers which keys changed since the
+   * last checkpoint, per partition, until they exceed this share of the
+   * partition's entries (then its next checkpoint is a full one). In (0, 1];
+   * default 0.25.
+   */
+  trackChangesShare?: number;
 }
 
 /** Options with defaults applied (internal). */
@@ -54,6 +61,7 @@ export interface ResolvedStoreOptions {
   maxPartitions: number;
   onExpired: ((entry: ExpiredEntry) => void) | undefined;
   readOnly: boolean;
+  trackChangesShare: number;
 }
 
 const KNOWN = [
@@ -68,6 +76,7 @@ const KNOWN = [
   'schemaVersion',
   'migrations',
   'maxPartitions',
+  'trackChangesShare',
 ];
 
 /** Validates options and fills in defaults; throws {@link ConfigError} naming the bad field. */
@@ -104,6 +113,7 @@ export function resolveStoreOptions(options: StateStoreOptions): ResolvedStoreOp
     maxPartitions: intOption('maxPartitions', options.maxPartitions, { min: 1, default: 1024 }),
     onExpired: functionOption('onExpired', options.onExpired),
     readOnly: readOnly(options.readOnly, backend),
+    trackChangesShare: share(options.trackChangesShare),
   };
 }
 
@@ -111,4 +121,12 @@ function readOnly(v: unknown, backend: 'lmdb' | 'memory'): boolean {
   if (!booleanOption('readOnly', v, false)) return false;
   if (backend !== 'lmdb') throw new ConfigError('"readOnly" needs the lmdb backend (a state directory)');
   return true;
+}
+
+function share(v: unknown): number {
+  if (v === undefined) return 0.25;
+  if (typeof v !== 'number' || !(v > 0) || v > 1) {
+    throw new ConfigError(`"trackChangesShare" must be a number in (0, 1], got ${String(v)}`);
+  }
+  return v;
 }

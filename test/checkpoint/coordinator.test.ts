@@ -217,7 +217,11 @@ describe('checkpoint coordinator: on demand', () => {
   });
 
   it('applies retention after each successful checkpoint; a failing prune does not fail the checkpoint', async () => {
-    const { co, rec, repo } = await setup({ retention: { keepLast: 2 } }, (s) => new FaultyStorage(s));
+    // Full checkpoints only: deltas keep their chains (see the chain tests below).
+    const { co, rec, repo } = await setup(
+      { retention: { keepLast: 2 }, maxIncrements: 0 },
+      (s) => new FaultyStorage(s),
+    );
     for (let i = 0; i < 4; i++) await co.checkpoint();
     expect((await repo.list()).length).toBe(2);
     expect(
@@ -267,6 +271,39 @@ describe('checkpoint coordinator: on demand', () => {
       expect(() => new CheckpointCoordinator(store, repo, o as never), JSON.stringify(o)).toThrow(ConfigError);
     expect(() => new CheckpointCoordinator({} as never, repo)).toThrow(ConfigError);
     expect(() => new CheckpointCoordinator(store, {} as never)).toThrow(ConfigError);
+    await repo.close();
+  });
+
+  it('validates the incremental options with ConfigError naming the field', async () => {
+    const { repo, store } = await setup();
+    for (const o of [{ maxIncrements: -1 }, { maxIncrements: 1.5 }, { maxIncrements: '3' }]) {
+      expect(() => new CheckpointCoordinator(store, repo, o as never), JSON.stringify(o)).toThrow(
+        /"maxIncrements" must be an integer >= 0/,
+      );
+    }
+    for (const o of [{ maxIncrementShare: 0 }, { maxIncrementShare: -0.5 }, { maxIncrementShare: Number.NaN }]) {
+      expect(() => new CheckpointCoordinator(store, repo, o as never), JSON.stringify(o)).toThrow(
+        /"maxIncrementShare" must be a finite number > 0/,
+      );
+    }
+    expect(() => new CheckpointCoordinator(store, repo, { maxIncrements: 0, maxIncrementShare: 2 })).not.toThrow();
+    await repo.close();
+  });
+
+  it('checkpointCompleted says full or incremental, and the chain length', async () => {
+    const { co, rec, repo, store } = await setup();
+    store.partition(A0.topic, A0.partition).put('a', 1);
+    await store.commit([{ ...A0, offset: 1 }]);
+    await co.checkpoint();
+    store.partition(A0.topic, A0.partition).put('b', 2);
+    await store.commit([{ ...A0, offset: 2 }]);
+    await co.checkpoint();
+    const done = rec.events.filter((e) => e.kind === 'checkpointCompleted').map((e) => e.event);
+    expect(done.map((e) => [e.kind, e.fullSegments, e.deltaSegments, e.chainLength])).toEqual([
+      ['full', 2, 0, 0],
+      // The unchanged partition is an empty delta.
+      ['incremental', 0, 2, 1],
+    ]);
     await repo.close();
   });
 });

@@ -254,7 +254,7 @@ describe('restore refuses damaged checkpoints, falls back, quarantines, reports'
 
   it('a newer format version is refused with a clear error and left untouched; automatic restore passes over it', async () => {
     const s = await scenario();
-    const m = { ...structuredClone(s.bad.manifest!), formatVersion: 2 };
+    const m = { ...structuredClone(s.bad.manifest!), formatVersion: 3 };
     const body = Buffer.from(`${JSON.stringify(m)}\n`);
     fs.writeFileSync(
       manifest(s),
@@ -264,11 +264,11 @@ describe('restore refuses damaged checkpoints, falls back, quarantines, reports'
     expect((await s.repo.list())[0]).toMatchObject({ id: s.bad.id, status: 'unsupported' });
     const err = await s.repo.restore(s.target, { id: s.bad.id }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CheckpointFormatError);
-    expect(err).toMatchObject({ formatVersion: 2, supportedVersion: 1 });
+    expect(err).toMatchObject({ formatVersion: 3, supportedVersion: 2 });
     await expectUntouched(s);
     const r = await s.repo.restore(s.target);
     expect(r.skipped).toEqual([
-      { id: s.bad.id, reason: expect.stringMatching(/format version 2.*\(left in place\)$/) },
+      { id: s.bad.id, reason: expect.stringMatching(/format version 3.*\(left in place\)$/) },
     ]);
     expect(r.restored[0]!.checkpointId).toBe(s.good.id);
     expect(filesUnder(path.join(s.dir, s.bad.id))).toEqual(files);

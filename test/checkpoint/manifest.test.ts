@@ -121,7 +121,7 @@ describe('manifest', () => {
   });
 
   it('a newer format version with a correct checksum is refused as such, with both versions', () => {
-    const m = { ...sample(), formatVersion: 2, somethingNew: true };
+    const m = { ...sample(), formatVersion: 3, somethingNew: true };
     let err: unknown;
     try {
       decodeManifest(ID, withChecksum(`${JSON.stringify(m)}\n`));
@@ -131,11 +131,11 @@ describe('manifest', () => {
     expect(err).toBeInstanceOf(CheckpointFormatError);
     expect(err).toMatchObject({
       code: 'ERR_TIDEMARK_CHECKPOINT_FORMAT',
-      formatVersion: 2,
-      supportedVersion: 1,
+      formatVersion: 3,
+      supportedVersion: 2,
       checkpointId: ID,
     });
-    expect((err as Error).message).toMatch(/format version 2, newer than the 1 this code reads/);
+    expect((err as Error).message).toMatch(/format version 3, newer than the 2 this code reads/);
   });
 
   it('segment file names are safe and short, even for 249-character topics', () => {

@@ -77,7 +77,7 @@ describe('checkpoint repository: write, list, restore', () => {
     expect(c.rawBytes).toBeGreaterThan(c.partitions[0]!.storedBytes);
     expect(c.storedBytes).toBeGreaterThan(c.partitions[0]!.storedBytes); // plus the manifest
     expect(c.manifest).toMatchObject({
-      formatVersion: 1,
+      formatVersion: 2,
       schemaVersion: 1,
       compression: { codec: 'zstd', level: 3 },
       writer: { pid: process.pid },

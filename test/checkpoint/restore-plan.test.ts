@@ -1,6 +1,13 @@
 // The one rule of "which checkpoint restores a partition", without I/O.
 import { describe, expect, it } from 'vitest';
-import { firstChoices, planRestore, type PlannedCheckpoint } from '../../src/checkpoint/restore-plan.js';
+import {
+  firstChoices,
+  planRestore,
+  quarantineNote,
+  restoreRound,
+  splitHeld,
+  type PlannedCheckpoint,
+} from '../../src/checkpoint/restore-plan.js';
 
 const P0 = { topic: 't', partition: 0 };
 const P1 = { topic: 't', partition: 1 };
@@ -116,5 +123,57 @@ describe('planRestore', () => {
       { topic: 't', partition: 0, id: id(2), offset: '10' },
       { topic: 't', partition: 1, id: id(3), offset: '8' },
     ]);
+  });
+});
+
+describe('the rest of the restore decision', () => {
+  it('pass-over actions: corrupt ones quarantined, unsupported ones left in place, with their reasons', () => {
+    const listing: PlannedCheckpoint[] = [
+      { ...cp(3, [[P0, '1']], 'unsupported'), reason: 'format 9' },
+      { ...cp(2, [[P0, '1']], 'corrupt'), reason: 'bad hash' },
+      cp(1, [[P0, '1']], 'corrupt'),
+    ];
+    const plan = planRestore(listing, [P0]);
+    expect(plan.passOverActions).toEqual([
+      { id: id(3), quarantine: false, reason: 'format 9' },
+      { id: id(2), quarantine: true, reason: 'bad hash' },
+      { id: id(1), quarantine: true, reason: 'corrupt' },
+    ]);
+    expect(plan.passOver).toEqual(plan.passOverActions.map((a) => a.id));
+    expect(quarantineNote('bad hash', true)).toBe('bad hash (quarantined)');
+    expect(quarantineNote('bad hash', false)).toBe('bad hash (could not quarantine)');
+  });
+
+  it('rounds: one read per checkpoint; a failed checkpoint sends its partitions to their next candidates; none left is missing', () => {
+    const listing = [
+      cp(3, [
+        [P0, '10'],
+        [P1, '10'],
+      ]),
+      cp(2, [[P0, '8']]),
+      cp(1, [[Q0, '4']]),
+    ];
+    const plan = planRestore(listing, [P0, P1, Q0, { topic: 'z', partition: 9 }]);
+    const first = restoreRound(plan.partitions, new Set());
+    expect(first.loads).toEqual([
+      { id: id(1), partitions: [Q0] },
+      { id: id(3), partitions: [P0, P1] },
+    ]);
+    expect(first.missing).toEqual([{ topic: 'z', partition: 9 }]);
+    // id(3) fails: its partitions go on; P1 has no other candidate.
+    const again = plan.partitions.filter((p) => p.topic === 't');
+    const second = restoreRound(again, new Set([id(3)]));
+    expect(second.loads).toEqual([{ id: id(2), partitions: [P0] }]);
+    expect(second.missing).toEqual([P1]);
+    expect(restoreRound(again, new Set([id(3), id(2)])).missing).toEqual([P0, P1]);
+  });
+
+  it('a named checkpoint: the partitions it holds load, the others are missing in the order asked; none named means all it holds', () => {
+    const held = [P0, P1];
+    expect(splitHeld(held, [Q0, P1, { topic: 't', partition: 7 }])).toEqual({
+      load: [P1],
+      missing: [Q0, { topic: 't', partition: 7 }],
+    });
+    expect(splitHeld(held, undefined)).toEqual({ load: [P0, P1], missing: [] });
   });
 });

@@ -181,7 +181,7 @@ describe('tidemark inspect', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`Checkpoint ${ids[1]}`);
     expect(r.stdout).toMatch(/status\s+valid/);
-    expect(r.stdout).toMatch(/format\s+tidemark-checkpoint version 1/);
+    expect(r.stdout).toMatch(/format\s+tidemark-checkpoint version 2/);
     expect(r.stdout).toMatch(/compression\s+zstd level 3/);
     expect(r.stdout).toMatch(/encryption\s+none/);
     expect(r.stdout).toMatch(/orders:1 {2}offset 260 {2}20 entries/);
@@ -210,7 +210,7 @@ describe('tidemark inspect', () => {
     expect(doc.checkpoint).toMatchObject({ id: ids[0], status: 'valid' });
     expect(doc.manifest).toMatchObject({
       format: 'tidemark-checkpoint',
-      formatVersion: 1,
+      formatVersion: 2,
       id: ids[0],
       schemaVersion: 1,
       compression: { codec: 'zstd' },

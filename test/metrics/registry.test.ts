@@ -220,7 +220,18 @@ describe('the pipeline observer without instrument()', () => {
       rawBytes: 1000,
       storedBytes: 300,
       at: 1_700_000_000_000,
+      kind: 'incremental',
+      fullSegments: 0,
+      deltaSegments: 1,
+      chainLength: 2,
     });
+    {
+      const s = await scrapeOf(metrics);
+      expect(s.value('tidemark_checkpoint_incremental')).toBe(1);
+      expect(s.value('tidemark_checkpoint_chain_length')).toBe(2);
+      expect(s.value('tidemark_checkpoint_segments_total', { kind: 'delta' })).toBe(1);
+      expect(s.value('tidemark_checkpoint_segments_total', { kind: 'full' })).toBe(0);
+    }
     c.checkpointFailed!({
       trigger: 'periodic',
       durationMs: 10,

@@ -1,14 +1,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { CheckpointInfo, CheckpointRepository, RestoreResult } from '../../checkpoint/index.js';
+import type {
+  CheckpointInfo,
+  CheckpointObserver,
+  CheckpointRepository,
+  RestoreProgressEvent,
+  RestoreResult,
+} from '../../checkpoint/index.js';
 import { planRestore } from '../../checkpoint/restore-plan.js';
 import { SchemaVersionError } from '../../errors/schema-version-error.js';
 import { StateStore, type Migrations } from '../../state/index.js';
 import { formatTopicPartition, type TopicPartition } from '../../util/topic-partition.js';
 import { openCheckpoints, type CheckpointDirOptions } from '../checkpoints.js';
 import { CliError, ExitCode } from '../exit-codes.js';
-import { plural, table, type Output } from '../io.js';
+import { formatBytes, plural, table, type Output } from '../io.js';
 import { startProgress } from '../progress.js';
 import { stateDirShape } from '../state-dir.js';
 
@@ -30,7 +36,9 @@ const same = (a: TopicPartition, b: TopicPartition): boolean => a.topic === b.to
  * replaced; corrupt checkpoints quarantined and passed over).
  */
 export async function restoreCommand(opts: RestoreCommandOptions, out: Output): Promise<number> {
-  const { repo, storage } = openCheckpoints(opts, out.io.env);
+  // Per-partition restore progress (records, bytes, rate), as the metrics show it.
+  const observer: CheckpointObserver = {};
+  const { repo, storage } = openCheckpoints(opts, out.io.env, out.io.env, observer);
   try {
     const shape = stateDirShape(opts.state);
     const dir = shape.dir;
@@ -82,6 +90,8 @@ export async function restoreCommand(opts: RestoreCommandOptions, out: Output): 
       const expected = expectedBytes(planned, opts);
       const progress = startProgress(out.io, 'restore', expected, 'bytes');
       storage.onRead = (n) => progress.advance(n);
+      // On a terminal, a line per partition as it is swapped in; logs and pipes stay as they were.
+      if (out.io.stderr.isTTY === true) observer.restoreProgress = (e) => progress.note(describeProgress(e));
       try {
         result = await repo.restore(store, {
           ...(opts.checkpoint === undefined ? {} : { id: opts.checkpoint }),
@@ -249,4 +259,16 @@ function expectedBytes(planned: CheckpointInfo[], opts: RestoreCommandOptions): 
 
 function partsOf(info: CheckpointInfo, wanted: TopicPartition[] | undefined): CheckpointInfo['partitions'] {
   return wanted === undefined ? info.partitions : info.partitions.filter((p) => wanted.some((w) => same(w, p)));
+}
+
+function describeProgress(e: RestoreProgressEvent): string {
+  const tp = formatTopicPartition(e);
+  const secs = e.elapsedMs / 1000;
+  if (e.phase === 'failed')
+    return `${tp}: abandoned ${e.checkpointId} after ${e.recordsRestored} of ${e.recordsTotal} records (nothing of it is visible)`;
+  const rate = secs > 0 ? Math.round(e.recordsRestored / secs) : e.recordsRestored;
+  const what = `${e.recordsRestored} of ${e.recordsTotal} records, ${formatBytes(e.bytesRestored)} of ${formatBytes(e.bytesTotal)}`;
+  return e.phase === 'done'
+    ? `${tp}: ready: ${what} in ${secs.toFixed(1)} s (${rate} records/s)`
+    : `${tp}: ${what} (${rate} records/s)`;
 }
