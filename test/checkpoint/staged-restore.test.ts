@@ -5,8 +5,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CheckpointCorruptError, StateStore, type TopicPartition } from '../../src/index.js';
+import { CheckpointCorruptError, StateStore, StorageError, type TopicPartition } from '../../src/index.js';
 import type { RestoreProgressEvent } from '../../src/checkpoint/observer.js';
+import { canMountTmpfs, smallFilesystem } from '../helpers/tmpfs.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { checkpointNow, fill, flipBit, openRepo, openStore, rawState } from './support.js';
 
@@ -60,6 +61,32 @@ describe('staged restore', () => {
     expect(await rawState(target, TP)).toEqual(await rawState(source, TP));
     expect(await rawState(target, OTHER)).toEqual(await rawState(source, OTHER));
   });
+
+  // Real: a 4 MiB tmpfs fills up while the staging grows. Needs root (as here and in CI).
+  it.skipIf(!canMountTmpfs && process.env.CI === undefined)(
+    'a disk that fills up during staging: StorageError, the old state intact, and a restore works once there is room',
+    async () => {
+      const source = await openStore();
+      const repo = openRepo();
+      await fill(source, TP, 100_000, 900, 'new'); // ~7 MB of records: more than the 4 MiB filesystem holds
+      const info = await checkpointNow(source, repo);
+      const fsys = smallFilesystem('4m');
+      const target = await StateStore.open({ path: path.join(fsys.dir, 'state'), sweepIntervalMs: 0 });
+      try {
+        await fill(target, TP, 300, 7, 'old');
+        const before = await rawState(target, TP);
+        const failure = await repo.restore(target, { id: info.id }).catch((err: unknown) => err);
+        expect(failure).toBeInstanceOf(StorageError);
+        expect(['EIO', 'ENOSPC']).toContain((failure as StorageError).syscallCode);
+        expect(await rawState(target, TP)).toEqual(before);
+        fsys.grow('64m');
+        await repo.restore(target, { id: info.id });
+        expect(await rawState(target, TP)).toEqual(await rawState(source, TP));
+      } finally {
+        await target.close();
+      }
+    },
+  );
 
   it('a restored partition survives a reopen, restore after restore (the live database alternates)', async () => {
     const source = await openStore();

@@ -90,6 +90,12 @@ describe('metrics of a real pipeline, scraped over HTTP', () => {
     expect(s.value('tidemark_partition_recoveries_total', { source: 'checkpoint' })).toBe(4);
     expect(s.value('tidemark_corrupt_checkpoints_total', { quarantined: 'true' })).toBe(1);
     expect(s.value('tidemark_recovery_skipped_checkpoints_total')).toBeGreaterThanOrEqual(1);
+    // Restore progress: four partitions restored, every record written, none left.
+    expect(s.value('tidemark_restore_records_total')).toBeGreaterThan(0);
+    expect(s.value('tidemark_restore_bytes_total')).toBeGreaterThan(0);
+    expect(s.value('tidemark_restore_remaining_records')).toBe(0);
+    expect(s.value('tidemark_restore_remaining_bytes')).toBe(0);
+    expect(s.of('tidemark_restore_time_to_ready_seconds').length).toBe(4);
     expect(s.value('tidemark_dead_lettered_records_total', { partition: '0' })).toBe(1);
     expect(s.value('tidemark_handler_failures_total', { partition: '0' })).toBe(2); // first attempt and one retry
     expect(s.value('tidemark_rebalances_total', { change: 'revoked' })).toBe(1);

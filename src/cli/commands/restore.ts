@@ -261,7 +261,8 @@ function partsOf(info: CheckpointInfo, wanted: TopicPartition[] | undefined): Ch
   return wanted === undefined ? info.partitions : info.partitions.filter((p) => wanted.some((w) => same(w, p)));
 }
 
-function describeProgress(e: RestoreProgressEvent): string {
+/** One line of restore progress for a terminal (exported for its test). */
+export function describeProgress(e: RestoreProgressEvent): string {
   const tp = formatTopicPartition(e);
   const secs = e.elapsedMs / 1000;
   if (e.phase === 'failed')
