@@ -1,6 +1,8 @@
 // What the repository's parts (writer, listing, segment reader, restore
 // executor) share: a narrow view of the repository, not the facade itself.
-import { StorageError } from '../errors/storage-error.js';
+import { CheckpointFailedError } from '../errors/checkpoint-failed-error.js';
+import type { StorageError } from '../errors/storage-error.js';
+import { storageFailure, syscallCodeOf } from '../errors/storage-failure.js';
 import { TidemarkError } from '../errors/tidemark-error.js';
 import type { Clock } from '../util/clock.js';
 import type { CodecWorker } from './codec-client.js';
@@ -56,10 +58,9 @@ export async function publishObject(
  */
 export function storageError(message: string, err: unknown): Error {
   if (err instanceof TidemarkError) return err;
-  const code = (err as { code?: unknown } | undefined)?.code;
-  const detail = err instanceof Error ? err.message : String(err);
-  if (typeof code !== 'string')
-    return new TidemarkError('ERR_TIDEMARK_CHECKPOINT_FAILED', `${message}: ${detail}`, { cause: err });
-  const hint = code === 'ENOSPC' ? ' (the disk is full)' : code === 'EIO' ? ' (an I/O error: check the disk)' : '';
-  return new StorageError(`${message}: ${detail}${hint}`, code, { cause: err });
+  if (syscallCodeOf(err) === undefined) {
+    const detail = err instanceof Error ? err.message : String(err);
+    return new CheckpointFailedError(`${message}: ${detail}`, { cause: err });
+  }
+  return storageFailure(message, err);
 }

@@ -2,6 +2,8 @@ import * as os from 'node:os';
 import { CheckpointCorruptError } from '../errors/checkpoint-corrupt-error.js';
 import { CheckpointNotFoundError } from '../errors/checkpoint-not-found-error.js';
 import { ConfigError } from '../errors/config-error.js';
+import { EncryptionKeyError } from '../errors/encryption-key-error.js';
+import { checkOptions } from '../util/options.js';
 import type { BackendSnapshot, RawEntry } from '../state/backend.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { isErrno } from '../util/fs.js';
@@ -80,13 +82,15 @@ export class CheckpointRepository {
   private readonly ctx: RestoreContext;
 
   constructor(options: CheckpointRepositoryOptions) {
-    if (typeof options !== 'object' || options === null)
-      throw new ConfigError('checkpoint repository options must be an object');
-    const known = ['storage', 'key', 'previousKeys', 'compressionLevel', 'readerMarkerTtlMs', 'observer', 'clock'];
-    for (const k of Object.keys(options)) {
-      if (!known.includes(k))
-        throw new ConfigError(`unknown checkpoint repository option "${k}"; known options: ${known.join(', ')}`);
-    }
+    checkOptions(options, 'checkpoint repository', [
+      'storage',
+      'key',
+      'previousKeys',
+      'compressionLevel',
+      'readerMarkerTtlMs',
+      'observer',
+      'clock',
+    ]);
     const s = options.storage as Partial<CheckpointStorage> | undefined;
     if (
       s === undefined ||
@@ -100,7 +104,7 @@ export class CheckpointRepository {
     this.storage = options.storage;
     this.key = options.key === undefined ? undefined : checkKey(options.key, 'key');
     if (options.previousKeys !== undefined && !Array.isArray(options.previousKeys))
-      throw new ConfigError('"previousKeys" must be an array of keys');
+      throw new EncryptionKeyError('"previousKeys" must be an array of keys');
     const all = [
       ...(this.key ? [this.key] : []),
       ...(options.previousKeys ?? []).map((k, i) => checkKey(k, `previousKeys[${i}]`)),

@@ -83,5 +83,5 @@ describe('the codec worker loads in every context', () => {
     );
     expect(r.stderr).not.toMatch(/tsx|Unknown file extension/);
     expect(r.stdout.trim()).toBe('ROUNDTRIP valid 1000 {"i":999}');
-  });
+  }, 180_000); // a tsc compile: minutes on a loaded 2-core machine
 });
