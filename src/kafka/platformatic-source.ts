@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Consumer, ConsumerOptions, Message, MessagesStream } from '@platformatic/kafka';
 import { ConfigError } from '../errors/config-error.js';
@@ -96,6 +95,7 @@ export class PlatformaticSource implements Source {
   private stopped = false;
   private readonly stopSignal = new AbortController();
   private readonly fence = new RecordFence();
+  private wake: () => void = () => undefined;
 
   constructor(private readonly options: PlatformaticSourceOptions) {
     if (!platformaticSupported()) {
@@ -138,6 +138,7 @@ export class PlatformaticSource implements Source {
     const { Admin, Consumer, MessagesStreamModes, MessagesStreamFallbackModes } = await import('@platformatic/kafka');
     const base = { clientId: this.options.clientId ?? 'tidemark', bootstrapBrokers: [...this.options.brokers] };
     this.admin = new Admin(base);
+    this.admin.on('error', () => undefined); // its calls reject; the event would crash the process
     await this.waitForTopics(listener);
     if (this.stopped) return;
     const cooperative = (this.options.protocol ?? 'cooperative') === 'cooperative';
@@ -164,6 +165,12 @@ export class PlatformaticSource implements Source {
         : { groupProtocol: 'consumer' as const }),
     });
     this.consumer = consumer;
+    // The client emits 'error' when a rejoin fails for good (and while it
+    // closes): after a stop that is expected; before, the source has failed.
+    const failed = (error: Error) => {
+      if (!this.stopped) listener.failed(error);
+    };
+    consumer.on('error', failed);
     const resync = () => void this.sync();
     consumer.on('consumer:group:join', resync);
     consumer.on('consumer:group:rebalance', resync);
@@ -184,9 +191,11 @@ export class PlatformaticSource implements Source {
       this.fence.reapply(stream.offsetsToFetch);
       resync();
     });
-    stream.on('error', (error: Error) => {
-      if (!this.stopped) listener.failed(error);
-    });
+    stream.on('error', failed);
+    // Read in paused mode only: with a 'readable' listener the client's
+    // own stream.resume() (after a rebalance) cannot switch the stream to
+    // flowing mode, where records would go to nobody.
+    stream.on('readable', () => this.wake());
     this.pumping = this.pump(stream, listener);
     await this.sync();
   }
@@ -247,6 +256,7 @@ export class PlatformaticSource implements Source {
     if (this.stopped) return;
     this.stopped = true;
     this.stopSignal.abort();
+    this.wake();
     // The batch in flight finishes first.
     await this.pumping.catch(() => undefined);
     await this.rebalancing.catch(() => undefined);
@@ -300,7 +310,10 @@ export class PlatformaticSource implements Source {
         messages.push(m);
       if (messages.length === 0) {
         if (stream.destroyed) return;
-        await once(stream, 'readable', { signal: this.stopSignal.signal }).catch(() => undefined);
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          if (this.stopped) resolve();
+        });
         continue;
       }
       let start = 0;

@@ -7,8 +7,9 @@
  * (`ready`); records below its position are dropped; after a seek, a fetch
  * that was already in flight can return records from the old position:
  * those are dropped and the position is set again, until a record at the
- * sought offset arrives. A record past it three times in a row is taken as
- * a real hole in the log (compaction, transaction markers).
+ * sought offset arrives. Any record past the position is refetched from the
+ * position; the same record past it three times in a row is taken as a
+ * real hole in the log (compaction, transaction markers).
  *
  * Pure bookkeeping: the only effect is on the position map handed in.
  */
@@ -81,8 +82,11 @@ export class RecordFence {
     for (let i = 0; i < offsets.length; i++) {
       const o = offsets[i]!;
       if (p.pos !== undefined && o < p.pos) continue;
-      if (p.pos !== undefined && o > p.pos && p.pending !== undefined) {
-        // A fetch from before the seek, or a hole in the log.
+      if (p.pos !== undefined && o > p.pos) {
+        // A fetch from before a seek, records the client lost, or a hole in
+        // the log: fetch again from the position; only the same record
+        // three times in a row is a hole.
+        p.pending ??= { strikes: 0, first: undefined };
         p.pending.strikes = p.pending.first === o ? p.pending.strikes + 1 : 1;
         p.pending.first = o;
         if (p.pending.strikes < 3) {
