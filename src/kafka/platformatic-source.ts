@@ -49,6 +49,8 @@ export const PLATFORMATIC_MIN_NODE = '22.22.0';
 const DEFAULT_TOPIC_WAIT_MS = 600_000;
 const TOPIC_WAIT_NOTICE_MS = 30_000;
 const DEFAULT_MAX_BATCH = 1000;
+/** Bound of each step of a stop, so a client that hangs cannot hold the process. */
+const CLOSE_STEP_MS = 1000;
 const EARLIEST = -2n;
 const LATEST = -1n;
 
@@ -185,6 +187,11 @@ export class PlatformaticSource implements Source {
           : MessagesStreamFallbackModes.LATEST,
     });
     this.stream = stream;
+    if (this.stopped) {
+      // Stopped while joining: stop() found no stream to close.
+      await this.closeClient();
+      return;
+    }
     // The client re-reads committed offsets for every assigned partition
     // when partitions are added; put kept partitions back where they were.
     stream.on('offsets', () => {
@@ -257,18 +264,34 @@ export class PlatformaticSource implements Source {
     this.stopped = true;
     this.stopSignal.abort();
     this.wake();
-    // The batch in flight finishes first.
-    await this.pumping.catch(() => undefined);
-    await this.rebalancing.catch(() => undefined);
-    const consumer = this.consumer;
-    if (consumer !== undefined) {
+    // The batch in flight finishes first (the pipeline, stopping, ends it).
+    await bounded(this.pumping, CLOSE_STEP_MS * 2);
+    await bounded(this.rebalancing, CLOSE_STEP_MS);
+    await this.closeClient();
+    await this.admin?.close().catch(() => undefined);
+  }
+
+  private closing: Promise<void> | undefined;
+
+  // Closes the stream, leaves the group (unless static) and closes the
+  // connections. A leave that fails (the group is mid-rebalance, the
+  // coordinator moved) makes the client's close() fail with its connections
+  // still open, and the process would not exit: then close without leaving.
+  private closeClient(): Promise<void> {
+    this.closing ??= (async () => {
+      const consumer = this.consumer;
+      if (consumer === undefined) return;
+      await bounded(this.stream?.close() ?? Promise.resolve(), CLOSE_STEP_MS);
       // A static member keeps its place in the group: it does not leave
       // (the client would send a LeaveGroup, which rebalances the group).
       if (this.options.groupInstanceId !== undefined) consumer.memberId = null;
-      await this.stream?.close().catch(() => undefined);
-      await consumer.close(true).catch(() => undefined);
-    }
-    await this.admin?.close().catch(() => undefined);
+      const closed = await bounded(consumer.close(true), CLOSE_STEP_MS * 3);
+      if (closed !== 'ok') {
+        consumer.memberId = null;
+        await bounded(consumer.close(true), CLOSE_STEP_MS);
+      }
+    })();
+    return this.closing;
   }
 
   // Compares the client's assignment with the last one handed to the
@@ -368,10 +391,19 @@ export class PlatformaticSource implements Source {
   // Waits for missing topics, saying so now and then (as KafkaSource does).
   private async waitForTopics(listener: SourceListener): Promise<void> {
     const limit = this.options.topicWaitMs ?? DEFAULT_TOPIC_WAIT_MS;
-    const started = performance.now();
+    let started: number | undefined;
     let noticed = -Infinity;
     for (let delay = 100; !this.stopped; delay = Math.min(delay * 2, 2000)) {
-      const existing = new Set(await this.admin!.listTopics({ includeInternals: false }));
+      let listed: string[];
+      try {
+        listed = await this.admin!.listTopics({ includeInternals: false });
+      } catch (err) {
+        if (this.stopped) return; // the admin was closed by stop()
+        throw err;
+      }
+      // From the first answer: connecting is not waiting (kafkajs's admin is connected first too).
+      started ??= performance.now();
+      const existing = new Set(listed);
       const missing = this.options.topics.filter((t) => !existing.has(t));
       if (missing.length === 0) return;
       const waited = performance.now() - started;
@@ -387,6 +419,25 @@ export class PlatformaticSource implements Source {
         () => undefined,
       );
     }
+  }
+}
+
+/** Settles with how `p` ended, or 'timeout' after `ms`; never rejects. */
+async function bounded(p: Promise<unknown>, ms: number): Promise<'ok' | 'failed' | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  try {
+    return await Promise.race([
+      p.then(
+        () => 'ok' as const,
+        () => 'failed' as const,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -165,11 +165,13 @@ describe.runIf(kafkaClient() === 'platformatic')(`incremental rebalances (${grou
     const keptA = new Set([...owned(a)].filter((tp) => beforeA.has(tp)));
     expect(keptA.size).toBe(2);
     untouched(a, keptA, 2);
-    // The partitions a gave up were handed over through its revoke checkpoint(s).
-    const revokeIds = a.checkpoints.filter((x) => x.trigger === 'revoke').map((x) => x.id);
+    // The partitions given up (by a, or by b when c came) were handed over
+    // through the revoke checkpoint of the member giving them up.
+    const revokeIds = [a, b, c].flatMap((m) => m.checkpoints.filter((x) => x.trigger === 'revoke').map((x) => x.id));
+    expect(a.checkpoints.filter((x) => x.trigger === 'revoke').length).toBeGreaterThan(0);
     for (const m of [b, c]) {
       const recovered = m.events.filter((e) => e.kind === 'recovered');
-      expect(recovered.length).toBe(2);
+      expect(recovered.length).toBeGreaterThanOrEqual(2);
       for (const r of recovered) {
         if (r.kind !== 'recovered') continue;
         if (groupProtocol() === 'cooperative') {
