@@ -98,6 +98,9 @@ export class PlatformaticSource implements Source {
   private readonly stopSignal = new AbortController();
   private readonly fence = new RecordFence();
   private wake: () => void = () => undefined;
+  private inRebalance = false;
+  private revoking = false;
+  private readonly deferred = new Map<string, PartitionOffset>();
 
   constructor(private readonly options: PlatformaticSourceOptions) {
     if (!platformaticSupported()) {
@@ -174,8 +177,15 @@ export class PlatformaticSource implements Source {
     };
     consumer.on('error', failed);
     const resync = () => void this.sync();
-    consumer.on('consumer:group:join', resync);
-    consumer.on('consumer:group:rebalance', resync);
+    consumer.on('consumer:group:join', () => {
+      this.inRebalance = false;
+      resync();
+      void this.flushDeferred();
+    });
+    consumer.on('consumer:group:rebalance', () => {
+      this.inRebalance = true;
+      resync();
+    });
     // KIP-848 assignments change in heartbeat responses, with no join event.
     consumer.on('consumer:heartbeat:end', resync);
     const stream = await consumer.consume({
@@ -249,6 +259,15 @@ export class PlatformaticSource implements Source {
 
   async commit(offsets: readonly PartitionOffset[]): Promise<void> {
     if (this.consumer === undefined || this.stopped || offsets.length === 0) return;
+    // A commit that reaches the coordinator after the group moved to a new
+    // generation fails with ILLEGAL_GENERATION, and the client then drops
+    // every partition of this member (kept ones too) and rejoins. Outside a
+    // hand-over, offsets committed during a rebalance wait for the join;
+    // the state, not the group offset, is where a partition resumes.
+    if (this.inRebalance && !this.revoking && this.options.protocol !== 'consumer') {
+      for (const o of offsets) this.deferred.set(tpKey(o.topic, o.partition), o);
+      return;
+    }
     await this.consumer.commit({
       offsets: offsets.map((o) => ({
         topic: o.topic,
@@ -272,6 +291,13 @@ export class PlatformaticSource implements Source {
   }
 
   private closing: Promise<void> | undefined;
+
+  private async flushDeferred(): Promise<void> {
+    const owned = new Set(this.current.map((tp) => tpKey(tp.topic, tp.partition)));
+    const offsets = [...this.deferred.entries()].filter(([k]) => owned.has(k)).map(([, o]) => o);
+    this.deferred.clear();
+    await this.commit(offsets).catch(() => undefined);
+  }
 
   // Closes the stream, leaves the group (unless static) and closes the
   // connections. A leave that fails (the group is mid-rebalance, the
@@ -315,7 +341,14 @@ export class PlatformaticSource implements Source {
     if (this.joined && change.assigned.length === 0 && change.revoked.length === 0) return;
     this.current = next;
     for (const tp of change.revoked) this.fence.remove(tpKey(tp.topic, tp.partition));
-    if (change.revoked.length > 0) await listener.revoked(change.revoked);
+    if (change.revoked.length > 0) {
+      this.revoking = true;
+      try {
+        await listener.revoked(change.revoked);
+      } finally {
+        this.revoking = false;
+      }
+    }
     for (const tp of change.assigned) this.fence.add(tpKey(tp.topic, tp.partition));
     this.joined = true;
     await listener.assigned(change.assigned);
