@@ -129,6 +129,13 @@ export class PlatformaticSource implements Source {
       (typeof options.groupInstanceId !== 'string' || options.groupInstanceId === '')
     )
       throw new ConfigError('"groupInstanceId" must be a non-empty string');
+    // KIP-848 static members leave with epoch -2 and rejoin under the same
+    // id; @platformatic/kafka 2.12.1 leaves with -1 only, and a restart is
+    // refused ("instance ID is still used") until the session times out.
+    if (options.groupInstanceId !== undefined && options.protocol === 'consumer')
+      throw new ConfigError(
+        '"groupInstanceId" works with protocol \'cooperative\' only: @platformatic/kafka cannot leave a KIP-848 group as a static member',
+      );
     const wait = options.topicWaitMs;
     if (wait !== undefined && (typeof wait !== 'number' || !Number.isSafeInteger(wait) || wait < 0))
       throw new ConfigError(`"topicWaitMs" must be an integer >= 0, got ${String(wait)}`);

@@ -195,7 +195,9 @@ describe.runIf(kafkaClient() === 'platformatic')(`incremental rebalances (${grou
       untouched(m, beforeAB.get(m)!, 3);
       for (const e of m.events.filter((x) => x.phase === 3 && x.kind === 'recovered')) {
         expect(ofC.has(e.tp)).toBe(true);
-        if (e.kind === 'recovered') expect(e.checkpointId).toBe(stopId);
+        // c's stop checkpoint, or local state a member kept from owning the
+        // partition earlier (older, then replayed: still exact).
+        if (e.kind === 'recovered' && e.source !== 'local') expect(e.checkpointId).toBe(stopId);
       }
     }
 
@@ -228,36 +230,41 @@ describe.runIf(kafkaClient() === 'platformatic')(`incremental rebalances (${grou
     expect([...counts.values()].every((n) => n === 30)).toBe(true);
   }, 300_000);
 
-  it('a static member that restarts with the same groupInstanceId gets its partitions back without a rebalance', async () => {
-    const admin = await createAdmin();
-    const topic = await createTopic(admin, { partitions: 4, prefix: 'tm-static' });
-    const group = uniqueGroupId('tm-static');
-    const dir = tmpDir('static');
-    await produce(
-      topic,
-      Array.from({ length: 40 }, (_, i) => ({ key: `k${i}`, value: 'v', partition: i % 4 })),
-    );
-    phase = 10;
-    const a = await member('a', topic, group, dir, { groupInstanceId: 'static-a' });
-    const b = await member('b', topic, group, dir, { groupInstanceId: 'static-b' });
-    await expect
-      .poll(() => [a, b].map((m) => m.pipeline.positions().length), { timeout: 60_000, interval: 100 })
-      .toEqual([2, 2]);
-    const mine = [...owned(a)].sort();
-    phase = 11;
-    await a.pipeline.stop();
-    const again = await member('a2', topic, group, dir, {
-      groupInstanceId: 'static-a',
-      statePath: a.statePath,
-    });
-    await expect.poll(() => [...owned(again)].sort(), { timeout: 30_000, interval: 100 }).toEqual(mine);
-    // b saw nothing: no revoke, no assignment, no recovery.
-    expect(b.events.filter((e) => e.phase === 11 && e.kind !== 'stalled')).toEqual([]);
-    // a's partitions came back from its own local state.
-    expect(
-      again.events.filter((e) => e.kind === 'recovered').map((e) => (e.kind === 'recovered' ? e.source : '')),
-    ).toEqual(['local', 'local']);
-    await again.pipeline.stop();
-    await b.pipeline.stop();
-  }, 180_000);
+  // Classic protocol only: see PlatformaticSource's groupInstanceId.
+  it.runIf(groupProtocol() === 'cooperative')(
+    'a static member that restarts with the same groupInstanceId gets its partitions back without a rebalance',
+    async () => {
+      const admin = await createAdmin();
+      const topic = await createTopic(admin, { partitions: 4, prefix: 'tm-static' });
+      const group = uniqueGroupId('tm-static');
+      const dir = tmpDir('static');
+      await produce(
+        topic,
+        Array.from({ length: 40 }, (_, i) => ({ key: `k${i}`, value: 'v', partition: i % 4 })),
+      );
+      phase = 10;
+      const a = await member('a', topic, group, dir, { groupInstanceId: 'static-a' });
+      const b = await member('b', topic, group, dir, { groupInstanceId: 'static-b' });
+      await expect
+        .poll(() => [a, b].map((m) => m.pipeline.positions().length), { timeout: 60_000, interval: 100 })
+        .toEqual([2, 2]);
+      const mine = [...owned(a)].sort();
+      phase = 11;
+      await a.pipeline.stop();
+      const again = await member('a2', topic, group, dir, {
+        groupInstanceId: 'static-a',
+        statePath: a.statePath,
+      });
+      await expect.poll(() => [...owned(again)].sort(), { timeout: 30_000, interval: 100 }).toEqual(mine);
+      // b saw nothing: no revoke, no assignment, no recovery.
+      expect(b.events.filter((e) => e.phase === 11 && e.kind !== 'stalled')).toEqual([]);
+      // a's partitions came back from its own local state.
+      expect(
+        again.events.filter((e) => e.kind === 'recovered').map((e) => (e.kind === 'recovered' ? e.source : '')),
+      ).toEqual(['local', 'local']);
+      await again.pipeline.stop();
+      await b.pipeline.stop();
+    },
+    180_000,
+  );
 });

@@ -39,5 +39,8 @@ describe('the @platformatic/kafka source and the Node.js version', () => {
     expect(() => new PlatformaticSource({ ...options, protocol: 'eager' as never })).toThrow(/"protocol"/);
     expect(() => new PlatformaticSource({ ...options, groupInstanceId: '' })).toThrow(/"groupInstanceId"/);
     expect(() => new PlatformaticSource({ ...options, topicWaitMs: -1 })).toThrow(/"topicWaitMs"/);
+    expect(() => new PlatformaticSource({ ...options, groupInstanceId: 'a', protocol: 'consumer' })).toThrow(
+      /cooperative' only/,
+    );
   });
 });
