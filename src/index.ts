@@ -84,6 +84,12 @@ export { InProcessLog, type LogRecordInput } from './pipeline/in-process-log.js'
 export { InProcessSource, type InProcessSourceOptions } from './pipeline/in-process-source.js';
 
 export { KafkaSource, type KafkaSourceOptions } from './kafka/kafka-source.js';
+export {
+  PlatformaticSource,
+  type PlatformaticConsumerOptions,
+  type PlatformaticProtocol,
+  type PlatformaticSourceOptions,
+} from './kafka/platformatic-source.js';
 
 export {
   TidemarkMetrics,

@@ -28,6 +28,7 @@ const PUBLIC_VALUES = [
   'InProcessSource',
   'InProcessLog',
   'KafkaSource',
+  'PlatformaticSource',
   // metrics
   'TidemarkMetrics',
   'startMetricsServer',

@@ -10,10 +10,10 @@
 //                   or s3://bucket/prefix, with AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID,
 //                   AWS_SECRET_ACCESS_KEY (path-style addressing for an IP or localhost endpoint)
 //   METRICS_PORT    default 9464; 0 picks a free port
+//   KAFKA_CLIENT    kafkajs (default) or platformatic; see ./source.ts
 import * as path from 'node:path';
 import {
   CheckpointRepository,
-  KafkaSource,
   isS3Url,
   LocalDirectoryStorage,
   Pipeline,
@@ -23,6 +23,7 @@ import {
   type RecordHandler,
   type StateStoreOptions,
 } from '../../src/index.js';
+import { kafkaSource } from './source.js';
 
 export interface ConsumerSettings {
   topic: string;
@@ -50,7 +51,7 @@ export async function runConsumer(settings: ConsumerSettings): Promise<Pipeline>
     observer: metrics.checkpointObserver,
   });
   const pipeline = new Pipeline({
-    source: new KafkaSource({ kafka: { clientId: `tidemark-${groupId}`, brokers }, groupId, topics: [topic] }),
+    source: kafkaSource(brokers, groupId, [topic]),
     store,
     handler: settings.handler,
     checkpoints: {

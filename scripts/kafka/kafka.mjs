@@ -322,6 +322,13 @@ offsets.topic.num.partitions=1
 transaction.state.log.num.partitions=1
 group.initial.rebalance.delay.ms=0
 group.min.session.timeout.ms=1000
+# The same for KIP-848 consumer groups (Kafka 4; the broker sets their
+# session and heartbeat times): 45 s / 5 s by default, which made a SIGKILLed
+# member hold its partitions for 45 s and every assignment wait a heartbeat.
+group.consumer.min.session.timeout.ms=1000
+group.consumer.session.timeout.ms=6000
+group.consumer.min.heartbeat.interval.ms=500
+group.consumer.heartbeat.interval.ms=500
 auto.create.topics.enable=false
 delete.topic.enable=true
 num.partitions=1

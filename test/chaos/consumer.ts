@@ -7,7 +7,8 @@
 // On SIGTERM it calls pipeline.stop() and then does nothing more: the process
 // must end by itself once stop() settles (issue 8, item 9). If it is still
 // alive 3 s later it prints what keeps it alive (ALIVE_AFTER_STOP).
-import { CheckpointRepository, KafkaSource, Pipeline, StateStore } from '../../src/index.js';
+import { CheckpointRepository, Pipeline, StateStore } from '../../src/index.js';
+import { createSource } from '../kafka/support/source-factory.js';
 import { openCheckpointStorage } from './checkpoint-location.js';
 import { EventClock } from './event-clock.js';
 import { sessionHandler } from './session-handler.js';
@@ -40,15 +41,16 @@ const repository = new CheckpointRepository({
 
 const handler = sessionHandler(clock);
 
-const source = new KafkaSource({
-  kafka: {
-    clientId: `chaos-${env('MEMBER')}`,
-    brokers: env('KAFKA_BROKERS').split(','),
-    retry: { initialRetryTime: 100, retries: 10 },
-  },
+const source = createSource({
+  clientId: `chaos-${env('MEMBER')}`,
+  brokers: env('KAFKA_BROKERS').split(','),
+  retries: 10,
   groupId: env('GROUP_ID'),
   topics: [topic],
-  consumer: { sessionTimeout: 4000, heartbeatInterval: 400, rebalanceTimeout: 8000, maxWaitTimeInMs: 500 },
+  sessionTimeout: 4000,
+  heartbeatInterval: 400,
+  rebalanceTimeout: 8000,
+  maxWaitMs: 500,
 });
 const pipeline: Pipeline = new Pipeline({
   source,

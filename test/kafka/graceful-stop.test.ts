@@ -16,6 +16,7 @@ import {
 } from '../helpers/kafka.js';
 import { prng } from '../helpers/prng.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { kafkaClient } from './support/source-factory.js';
 
 /** A stop (SIGTERM to exit) must take less than this, rebalance included. */
 const EXIT_BOUND_MS = 3000;
@@ -96,62 +97,71 @@ describe('a graceful stop on a real broker', () => {
   // has rejoined or the rebalance timeout has passed; a member busy in a
   // batch without heartbeats holds it up here. The process must then leave
   // the group and exit by itself, not rejoin.
-  it('ends the process by itself when stopped in the middle of a group join', async () => {
-    const admin = await createAdmin();
-    const topic = await createTopic(admin, { partitions: 1, prefix: 'tm-stop' });
-    const group = uniqueGroupId('tm-stop');
-    await produce(
-      topic,
-      Array.from({ length: 10 }, (_, i) => accountRecord(i)),
-    );
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    let busy!: () => void;
-    const inBatch = new Promise<void>((r) => (busy = r));
-    const REBALANCE_TIMEOUT_MS = 8000;
-    const holder = createConsumer({
-      groupId: group,
-      sessionTimeout: REBALANCE_TIMEOUT_MS,
-      rebalanceTimeout: REBALANCE_TIMEOUT_MS,
-      heartbeatInterval: 1000,
-    });
-    await holder.connect();
-    await holder.subscribe({ topics: [topic], fromBeginning: true });
-    await holder.run({
-      eachBatch: async () => {
-        busy();
-        await held; // no heartbeat: the group cannot finish a rebalance without it
-      },
-    });
-    try {
-      await inBatch;
-      const joining = runTs('test/fixtures/kafka-member.ts', [], {
-        KAFKA_BROKERS: brokers().join(','),
-        TOPIC: topic,
-        GROUP_ID: group,
-        STATE_DIR: path.join(tmpDir('stop'), 'state'),
-      });
-      // Its JoinGroup is pending at the broker once the group prepares a rebalance.
-      await expect
-        .poll(async () => (await admin.describeGroups([group])).groups[0]?.state, { timeout: 20_000, interval: 50 })
-        .toBe('PreparingRebalance');
-      const at = performance.now();
-      joining.proc.kill('SIGTERM');
-      const bound = REBALANCE_TIMEOUT_MS + EXIT_BOUND_MS;
-      const code = await Promise.race([
-        joining.exited,
-        new Promise<string>((r) => setTimeout(() => r('still running'), bound)),
-      ]);
-      expect(
-        code,
-        `exit ${Math.round(performance.now() - at)} ms after SIGTERM; stdout:\n${joining.lines.join('\n')}\nstderr:\n${joining.stderr().slice(-3000)}`,
-      ).toBe(0);
-      expect(joining.lines).toContain('STOPPED');
-      console.log(
-        `stopped in a join: exited ${Math.round(performance.now() - at)} ms after SIGTERM (rebalance timeout ${REBALANCE_TIMEOUT_MS} ms)`,
+  // The join is held by a kafkajs member (eager 'roundrobin') busy in a batch
+  // without heartbeats. A member on @platformatic/kafka joins with
+  // 'cooperative-sticky' (or KIP-848, which has no join barrier), a protocol
+  // the kafkajs member does not speak, and the client heartbeats on its
+  // own: the scene cannot be built with it.
+  it.skipIf(kafkaClient() === 'platformatic')(
+    'ends the process by itself when stopped in the middle of a group join',
+    async () => {
+      const admin = await createAdmin();
+      const topic = await createTopic(admin, { partitions: 1, prefix: 'tm-stop' });
+      const group = uniqueGroupId('tm-stop');
+      await produce(
+        topic,
+        Array.from({ length: 10 }, (_, i) => accountRecord(i)),
       );
-    } finally {
-      release();
-    }
-  }, 120_000);
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let busy!: () => void;
+      const inBatch = new Promise<void>((r) => (busy = r));
+      const REBALANCE_TIMEOUT_MS = 8000;
+      const holder = createConsumer({
+        groupId: group,
+        sessionTimeout: REBALANCE_TIMEOUT_MS,
+        rebalanceTimeout: REBALANCE_TIMEOUT_MS,
+        heartbeatInterval: 1000,
+      });
+      await holder.connect();
+      await holder.subscribe({ topics: [topic], fromBeginning: true });
+      await holder.run({
+        eachBatch: async () => {
+          busy();
+          await held; // no heartbeat: the group cannot finish a rebalance without it
+        },
+      });
+      try {
+        await inBatch;
+        const joining = runTs('test/fixtures/kafka-member.ts', [], {
+          KAFKA_BROKERS: brokers().join(','),
+          TOPIC: topic,
+          GROUP_ID: group,
+          STATE_DIR: path.join(tmpDir('stop'), 'state'),
+        });
+        // Its JoinGroup is pending at the broker once the group prepares a rebalance.
+        await expect
+          .poll(async () => (await admin.describeGroups([group])).groups[0]?.state, { timeout: 20_000, interval: 50 })
+          .toBe('PreparingRebalance');
+        const at = performance.now();
+        joining.proc.kill('SIGTERM');
+        const bound = REBALANCE_TIMEOUT_MS + EXIT_BOUND_MS;
+        const code = await Promise.race([
+          joining.exited,
+          new Promise<string>((r) => setTimeout(() => r('still running'), bound)),
+        ]);
+        expect(
+          code,
+          `exit ${Math.round(performance.now() - at)} ms after SIGTERM; stdout:\n${joining.lines.join('\n')}\nstderr:\n${joining.stderr().slice(-3000)}`,
+        ).toBe(0);
+        expect(joining.lines).toContain('STOPPED');
+        console.log(
+          `stopped in a join: exited ${Math.round(performance.now() - at)} ms after SIGTERM (rebalance timeout ${REBALANCE_TIMEOUT_MS} ms)`,
+        );
+      } finally {
+        release();
+      }
+    },
+    120_000,
+  );
 });

@@ -6,7 +6,6 @@ import * as path from 'node:path';
 import type { Admin } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import {
-  KafkaSource,
   OffsetGapError,
   Pipeline,
   StateStore,
@@ -17,6 +16,7 @@ import {
 } from '../../src/index.js';
 import { brokers, createAdmin, createTopic, produce, uniqueGroupId } from '../helpers/kafka.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { createSource } from './support/source-factory.js';
 
 function count(message: PipelineMessage, state: PartitionState): void {
   state.update<number>(message.key!.toString(), (n) => (n ?? 0) + 1);
@@ -35,17 +35,14 @@ async function start(
 ): Promise<Run> {
   const gaps: OffsetGap[] = [];
   const pipeline = new Pipeline({
-    source: new KafkaSource({
-      kafka: {
-        clientId: 'tidemark-test-log-start',
-        brokers: brokers(),
-        logLevel: 0,
-        retry: { initialRetryTime: 100, retries: 8 },
-      },
+    source: createSource({
+      clientId: 'tidemark-test-log-start',
+      brokers: brokers(),
       groupId: uniqueGroupId('tm-ls'),
       topics: [topic],
       fromBeginning,
-      consumer: { sessionTimeout: 6000, heartbeatInterval: 500 },
+      sessionTimeout: 6000,
+      heartbeatInterval: 500,
     }),
     store: await StateStore.open({ path: state }),
     handler: count,

@@ -3,7 +3,6 @@
 // not host this topic-partition"; a bound turns the wait into a coded error.
 import { describe, expect, it, onTestFinished } from 'vitest';
 import {
-  KafkaSource,
   Pipeline,
   StateStore,
   TidemarkMetrics,
@@ -12,6 +11,7 @@ import {
   type PipelineMessage,
 } from '../../src/index.js';
 import { brokers, createAdmin, createKafka, produce, uniqueGroupId, uniqueTopicName } from '../helpers/kafka.js';
+import { createSource } from './support/source-factory.js';
 
 function count(message: PipelineMessage, state: PartitionState): void {
   state.update<number>(message.key!.toString(), (n) => (n ?? 0) + 1);
@@ -24,11 +24,13 @@ async function pipelineOn(
   const waiting: string[] = [];
   const store = await StateStore.open({ backend: 'memory' });
   const pipeline = new Pipeline({
-    source: new KafkaSource({
-      kafka: { clientId: 'tidemark-test-missing-topic', brokers: brokers(), logLevel: 0 },
+    source: createSource({
+      clientId: 'tidemark-test-missing-topic',
+      brokers: brokers(),
       groupId: uniqueGroupId('tm-mt'),
       topics: [topic],
-      consumer: { sessionTimeout: 6000, heartbeatInterval: 500 },
+      sessionTimeout: 6000,
+      heartbeatInterval: 500,
       ...(topicWaitMs === undefined ? {} : { topicWaitMs }),
     }),
     store,
@@ -102,8 +104,8 @@ describe('a consumer started before its topic exists', () => {
   });
 
   it('refuses a bad topicWaitMs', () => {
-    expect(
-      () => new KafkaSource({ kafka: { brokers: brokers() }, groupId: 'g', topics: ['t'], topicWaitMs: -1 }),
-    ).toThrow(/"topicWaitMs" must be an integer >= 0/);
+    expect(() => createSource({ brokers: brokers(), groupId: 'g', topics: ['t'], topicWaitMs: -1 })).toThrow(
+      /"topicWaitMs" must be an integer >= 0/,
+    );
   });
 });

@@ -4,10 +4,11 @@
 // maxWaitTimeInMs (5 s by default) before the first record.
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { KafkaSource, Pipeline, StateStore } from '../../src/index.js';
+import { Pipeline, StateStore } from '../../src/index.js';
 import { accountRecord, balanceHandler } from '../helpers/accounts.js';
 import { brokers, createAdmin, createTopic, produce, uniqueGroupId } from '../helpers/kafka.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { createSource } from './support/source-factory.js';
 
 describe('a restart on a real broker', () => {
   it('delivers the first record within a second of the recovery', async () => {
@@ -20,11 +21,13 @@ describe('a restart on a real broker', () => {
       const firstBatchAt: number[] = [];
       const pipeline = new Pipeline({
         // The source's default consumer settings, except for a short session.
-        source: new KafkaSource({
-          kafka: { clientId: 'tidemark-test-restart', brokers: brokers(), logLevel: 0 },
+        source: createSource({
+          clientId: 'tidemark-test-restart',
+          brokers: brokers(),
           groupId: group,
           topics: [topic],
-          consumer: { sessionTimeout: 6000, heartbeatInterval: 500 },
+          sessionTimeout: 6000,
+          heartbeatInterval: 500,
         }),
         store: await StateStore.open({ path: state }),
         handler: balanceHandler,
@@ -76,11 +79,13 @@ describe('a restart on a real broker', () => {
     const state = path.join(tmpDir('rl'), 'state');
     const start = async (groupId: string): Promise<Pipeline> => {
       const pipeline = new Pipeline({
-        source: new KafkaSource({
-          kafka: { clientId: 'tidemark-test-restart', brokers: brokers(), logLevel: 0 },
+        source: createSource({
+          clientId: 'tidemark-test-restart',
+          brokers: brokers(),
           groupId,
           topics: [topic],
-          consumer: { sessionTimeout: 6000, heartbeatInterval: 500 },
+          sessionTimeout: 6000,
+          heartbeatInterval: 500,
         }),
         store: await StateStore.open({ path: state }),
         handler: balanceHandler,

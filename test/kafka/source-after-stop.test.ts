@@ -4,20 +4,22 @@
 // was not initialized" on a seek or pause after disconnect(), which failed
 // the stop. Positioning a stopped source is a no-op.
 import { describe, expect, it } from 'vitest';
-import { KafkaSource } from '../../src/kafka/kafka-source.js';
 import type { SourceListener } from '../../src/pipeline/source.js';
 import type { TopicPartition } from '../../src/util/topic-partition.js';
 import { brokers, createAdmin, createTopic, uniqueGroupId } from '../helpers/kafka.js';
+import { createSource, kafkaClient } from './support/source-factory.js';
 
-describe('KafkaSource after stop()', () => {
+describe(`the ${kafkaClient()} source after stop()`, () => {
   it('ignores a seek instead of throwing', async () => {
     const admin = await createAdmin();
     const topic = await createTopic(admin, { partitions: 2, prefix: 'tm-after-stop' });
-    const source = new KafkaSource({
-      kafka: { brokers: brokers(), clientId: 'tm-after-stop' },
+    const source = createSource({
+      brokers: brokers(),
+      clientId: 'tm-after-stop',
       groupId: uniqueGroupId('tm-after-stop'),
       topics: [topic],
-      consumer: { sessionTimeout: 6000, heartbeatInterval: 500 },
+      sessionTimeout: 6000,
+      heartbeatInterval: 500,
     });
     let assigned!: (tps: readonly TopicPartition[]) => void;
     const joined = new Promise<readonly TopicPartition[]>((resolve) => (assigned = resolve));
