@@ -297,13 +297,7 @@ export class CheckpointCoordinator {
     // checkpoint" (the last one still covers the state).
     const covered = {
       generation: this.store.generation,
-      partitions:
-        partitions === undefined
-          ? '*'
-          : partitions
-              .map((tp) => formatTopicPartition(tp))
-              .sort()
-              .join(','),
+      partitions: partitions === undefined ? '*' : partitions.map(formatTopicPartition).sort().join(','),
     };
     if (
       req.trigger === 'periodic' &&
