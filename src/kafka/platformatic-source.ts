@@ -207,6 +207,10 @@ export class PlatformaticSource implements Source {
           : MessagesStreamFallbackModes.LATEST,
     });
     this.stream = stream;
+    // Before the stop check: a stream closed while it starts may still
+    // emit 'error' (its first fetch finds the pool closed), and with no
+    // listener that kills the process.
+    stream.on('error', failed);
     if (this.stopped) {
       // Stopped while joining: stop() found no stream to close.
       await this.closeClient();
@@ -218,7 +222,6 @@ export class PlatformaticSource implements Source {
       this.fence.reapply(stream.offsetsToFetch);
       resync();
     });
-    stream.on('error', failed);
     // Read in paused mode only: with a 'readable' listener the client's
     // own stream.resume() (after a rebalance) cannot switch the stream to
     // flowing mode, where records would go to nobody.

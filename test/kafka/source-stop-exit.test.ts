@@ -14,8 +14,8 @@ import { kafkaClient } from './support/source-factory.js';
 const EXIT_MS = 5000;
 
 describe(`a process using the ${kafkaClient()} source`, () => {
-  it.each(['revoke', '0', '400', '900'])(
-    'exits after stop() during a rebalance (stop at %s)',
+  it.each(['revoke', '0', '400', '900', 'start'])(
+    'exits after stop() during a rebalance or a start (stop at %s)',
     async (delay) => {
       const admin = await createAdmin();
       const topic = await createTopic(admin, { partitions: 4, prefix: 'tm-stop-exit' });
