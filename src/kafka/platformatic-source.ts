@@ -224,6 +224,10 @@ export class PlatformaticSource implements Source {
           : MessagesStreamFallbackModes.LATEST,
     });
     this.stream = stream;
+    // Before the stop check: a stream closed while it starts may still
+    // emit 'error' (its first fetch finds the pool closed), and with no
+    // listener that kills the process.
+    stream.on('error', failed);
     if (this.stopped) {
       // Stopped while joining: stop() found no stream to close.
       await this.closeClient();
@@ -235,7 +239,6 @@ export class PlatformaticSource implements Source {
       this.fence.reapply(stream.offsetsToFetch);
       resync();
     });
-    stream.on('error', failed);
     // Read in paused mode only: with a 'readable' listener the client's
     // own stream.resume() (after a rebalance) cannot switch the stream to
     // flowing mode, where records would go to nobody.
@@ -330,6 +333,14 @@ export class PlatformaticSource implements Source {
   // connections. A leave that fails (the group is mid-rebalance, the
   // coordinator moved) makes the client's close() fail with its connections
   // still open, and the process would not exit: then close without leaving.
+  //
+  // Classic protocol: the group is left with leaveGroup() before close().
+  // close() alone leaves the client's membership active, so a rejoin in
+  // flight (a stop during a rebalance) fails after the close and re-arms
+  // the client's heartbeat-stall timer (rebalanceTimeout long) on the closed
+  // client: the process outlived stop() by that long. leaveGroup() ends the
+  // membership first, which the rejoin checks at each step
+  // (docs/DEVELOPMENT.md, @platformatic/kafka 2.12.1).
   private closeClient(): Promise<void> {
     this.closing ??= (async () => {
       const consumer = this.consumer;
@@ -338,8 +349,19 @@ export class PlatformaticSource implements Source {
       // A static member keeps its place in the group: it does not leave
       // (the client would send a LeaveGroup, which rebalances the group).
       if (this.options.groupInstanceId !== undefined) consumer.memberId = null;
+      if ((this.options.protocol ?? 'cooperative') === 'cooperative') {
+        // The d.ts lists the callback overload (returning void) first: with
+        // no callback, leaveGroup returns a Promise.
+        const leave = () => consumer.leaveGroup(true) as unknown as Promise<void>;
+        const left = await bounded(leave(), CLOSE_STEP_MS * 3);
+        if (left !== 'ok') {
+          // With no member id the client ends its membership without a request.
+          consumer.memberId = null;
+          await bounded(leave(), CLOSE_STEP_MS);
+        }
+      }
       const closed = await bounded(consumer.close(true), CLOSE_STEP_MS * 3);
-      if (closed !== 'ok') {
+      if (closed === 'failed') {
         consumer.memberId = null;
         await bounded(consumer.close(true), CLOSE_STEP_MS);
       }
