@@ -103,30 +103,44 @@ export interface CreateTopicOptions {
  * test made later are disconnected: onTestFinished hooks run last-in, first-out).
  */
 export async function createTopic(admin: Admin, options: CreateTopicOptions = {}): Promise<string> {
-  const topic = uniqueTopicName(options.prefix);
-  const created = await admin.createTopics({
-    waitForLeaders: true,
-    topics: [
-      {
-        topic,
-        numPartitions: options.partitions ?? 1,
-        replicationFactor: 1,
-        ...(options.configEntries ? { configEntries: options.configEntries } : {}),
-      },
-    ],
-  });
-  if (!created) throw new Error(`topic ${topic} already existed`);
-  onTestFinished(async () => {
-    // Its own admin: the test may have disconnected the one it passed in.
-    const cleaner = createKafka('tidemark-test-cleanup').admin();
-    await cleaner.connect();
+  // kafkajs's createTopics (waitForLeaders) sometimes fails with "This server
+  // does not host this topic-partition" on a broker that just started (seen in
+  // CI on 3.9.1 and 4.4.0): try again under a new name, a few times.
+  for (let attempt = 1; ; attempt++) {
+    const topic = uniqueTopicName(options.prefix);
+    onTestFinished(async () => {
+      // Its own admin: the test may have disconnected the one it passed in.
+      const cleaner = createKafka('tidemark-test-cleanup').admin();
+      await cleaner.connect();
+      try {
+        await cleaner.deleteTopics({ topics: [topic] });
+      } catch (err) {
+        // A name whose creation failed may not exist.
+        if (!/does not host this topic-partition/.test(String(err))) throw err;
+      } finally {
+        await cleaner.disconnect();
+      }
+    });
+    let created: boolean;
     try {
-      await cleaner.deleteTopics({ topics: [topic] });
-    } finally {
-      await cleaner.disconnect();
+      created = await admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          {
+            topic,
+            numPartitions: options.partitions ?? 1,
+            replicationFactor: 1,
+            ...(options.configEntries ? { configEntries: options.configEntries } : {}),
+          },
+        ],
+      });
+    } catch (err) {
+      if (attempt < 4 && /does not host this topic-partition/.test(String(err))) continue;
+      throw err;
     }
-  });
-  return topic;
+    if (!created) throw new Error(`topic ${topic} already existed`);
+    return topic;
+  }
 }
 
 /** Produces `messages` to `topic` in one request (acks from all in-sync replicas) and disconnects. */
