@@ -40,33 +40,25 @@ export class RecordPacker {
   }
 
   add(key: Uint8Array, value: Uint8Array): void {
-    if (key.length === 0 || key.length > MAX_KEY)
-      throw new RangeError(`cannot checkpoint a key of ${key.length} bytes`);
-    if (value.length > MAX_VALUE) throw new RangeError(`cannot checkpoint a value of ${value.length} bytes`);
-    const need = RECORD_HEADER_BYTES + key.length + value.length;
-    if (this.pos + need > this.buf.length) {
-      this.seal();
-      if (need > this.buf.length) this.buf = transferable(need);
-    }
-    const b = this.buf;
-    let p = this.pos;
-    b[p] = key.length & 0xff;
-    b[p + 1] = key.length >>> 8;
-    b.writeUInt32LE(value.length, p + 2);
-    p += RECORD_HEADER_BYTES;
-    b.set(key, p);
-    p += key.length;
-    b.set(value, p);
+    const p = this.header(key, value.length, value.length);
+    this.buf.set(value, p);
     this.pos = p + value.length;
-    this.entries++;
-    this.rawBytes += need;
   }
 
   /** Packs a tombstone (delta segments only): `key` was deleted. */
   addTombstone(key: Uint8Array): void {
+    this.pos = this.header(key, TOMBSTONE, 0);
+    this.tombstones++;
+  }
+
+  // Checks the key and value size, makes room for the record (header, key, `valueBytes`),
+  // writes its header with `lengthField` and its key, counts it; returns
+  // where the value goes.
+  private header(key: Uint8Array, lengthField: number, valueBytes: number): number {
     if (key.length === 0 || key.length > MAX_KEY)
       throw new RangeError(`cannot checkpoint a key of ${key.length} bytes`);
-    const need = RECORD_HEADER_BYTES + key.length;
+    if (valueBytes > MAX_VALUE) throw new RangeError(`cannot checkpoint a value of ${valueBytes} bytes`);
+    const need = RECORD_HEADER_BYTES + key.length + valueBytes;
     if (this.pos + need > this.buf.length) {
       this.seal();
       if (need > this.buf.length) this.buf = transferable(need);
@@ -75,12 +67,11 @@ export class RecordPacker {
     const p = this.pos;
     b[p] = key.length & 0xff;
     b[p + 1] = key.length >>> 8;
-    b.writeUInt32LE(TOMBSTONE, p + 2);
+    b.writeUInt32LE(lengthField, p + 2);
     b.set(key, p + RECORD_HEADER_BYTES);
-    this.pos = p + need;
     this.entries++;
-    this.tombstones++;
     this.rawBytes += need;
+    return p + RECORD_HEADER_BYTES + key.length;
   }
 
   /** Bytes packed but not yet sealed into a chunk. */
