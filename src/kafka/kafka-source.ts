@@ -61,6 +61,7 @@ export class KafkaSource implements Source {
   private admin: Admin | undefined;
   private logger: Logger | undefined;
   private readonly stopSignal = new AbortController();
+  private starting: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: KafkaSourceOptions) {
     if (typeof options !== 'object' || options === null)
@@ -81,6 +82,21 @@ export class KafkaSource implements Source {
   }
 
   async start(listener: SourceListener): Promise<void> {
+    // Set before the first step runs: a stop may come from inside it.
+    let started!: () => void;
+    this.starting = new Promise((resolve) => {
+      started = resolve;
+    });
+    try {
+      await this.startSteps(listener);
+    } finally {
+      started();
+    }
+  }
+
+  // Each step is checked against a stop that came while it ran: stop() waits
+  // for the step in flight and closes what it opened.
+  private async startSteps(listener: SourceListener): Promise<void> {
     this.listener = listener;
     const kafka =
       this.options.kafka instanceof Kafka
@@ -89,6 +105,7 @@ export class KafkaSource implements Source {
     this.logger = kafka.logger();
     this.admin = kafka.admin();
     await this.admin.connect();
+    if (this.stopped) return;
     await this.waitForTopics(listener);
     if (this.stopped) return;
     const userRetry = this.options.consumer?.retry;
@@ -112,7 +129,9 @@ export class KafkaSource implements Source {
       }),
     );
     await consumer.connect();
+    if (this.stopped) return;
     await consumer.subscribe({ topics: [...this.options.topics], fromBeginning: this.options.fromBeginning ?? true });
+    if (this.stopped) return;
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -193,7 +212,13 @@ export class KafkaSource implements Source {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.stopSignal.abort();
+    this.stopSignal.abort(); // ends a wait for topics
+    // kafkajs's connect() and run() go on after a disconnect() that lands
+    // while they are in flight, and reconnect: the connection stays open, or
+    // the consumer joins and runs on, out of reach of any later disconnect().
+    // So let the start step in flight finish first (start() checks `stopped`
+    // after each one); a join in flight takes up to the rebalance timeout.
+    await this.starting;
     // disconnect() waits for the batch in flight, then leaves the group.
     await this.consumer?.disconnect();
     await this.rebalancing.catch(() => undefined);
