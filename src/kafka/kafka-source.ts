@@ -5,6 +5,7 @@ import {
   type Admin,
   type Consumer,
   type ConsumerConfig,
+  type ConsumerRunConfig,
   type KafkaConfig,
   type Logger,
 } from 'kafkajs';
@@ -42,6 +43,8 @@ export interface KafkaSourceOptions {
 export const DEFAULT_MAX_WAIT_MS = 250;
 const DEFAULT_TOPIC_WAIT_MS = 600_000;
 const TOPIC_WAIT_NOTICE_MS = 30_000;
+/** kafkajs's default initial retry time, its delay before a restart. */
+const KAFKAJS_INITIAL_RETRY_MS = 300;
 
 /**
  * A kafkajs consumer-group source. Offsets are never auto-committed: the
@@ -61,6 +64,7 @@ export class KafkaSource implements Source {
   private admin: Admin | undefined;
   private logger: Logger | undefined;
   private readonly stopSignal = new AbortController();
+  private starting: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: KafkaSourceOptions) {
     if (typeof options !== 'object' || options === null)
@@ -81,6 +85,21 @@ export class KafkaSource implements Source {
   }
 
   async start(listener: SourceListener): Promise<void> {
+    // Set before the first step runs: a stop may come from inside it.
+    let started!: () => void;
+    this.starting = new Promise((resolve) => {
+      started = resolve;
+    });
+    try {
+      await this.startSteps(listener);
+    } finally {
+      started();
+    }
+  }
+
+  // Each step is checked against a stop that came while it ran: stop() waits
+  // for the step in flight and closes what it opened.
+  private async startSteps(listener: SourceListener): Promise<void> {
     this.listener = listener;
     const kafka =
       this.options.kafka instanceof Kafka
@@ -89,31 +108,37 @@ export class KafkaSource implements Source {
     this.logger = kafka.logger();
     this.admin = kafka.admin();
     await this.admin.connect();
+    if (this.stopped) return;
     await this.waitForTopics(listener);
     if (this.stopped) return;
-    const userRetry = this.options.consumer?.retry;
+    // kafkajs restarts a crashed consumer (a retriable error) on a timer of
+    // its own, even one that crashed while disconnecting; and a stop landing
+    // in that restart's join leaves a consumer that joins and runs on (see
+    // stop()). So kafkajs is told never to restart: this source restarts the
+    // consumer itself, as a start step that stop() waits for.
+    let restarting: unknown;
     const consumer = kafka.consumer({
       maxWaitTimeInMs: DEFAULT_MAX_WAIT_MS,
       ...this.options.consumer,
       groupId: this.options.groupId,
       retry: {
-        ...userRetry,
-        // kafkajs restarts a crashed consumer after a delay, even one that
-        // crashed while disconnecting: once stopped, nothing may rejoin.
-        restartOnFailure: async (error) =>
-          !this.stopped && (userRetry?.restartOnFailure === undefined || (await userRetry.restartOnFailure(error))),
+        ...this.options.consumer?.retry,
+        restartOnFailure: async (error) => {
+          if (this.stopped || !(await this.restartAllowed(error))) return false;
+          restarting = error;
+          this.restartAfter(this.restartDelay(error), () => consumer.run(runConfig));
+          return false;
+        },
       },
     });
     this.consumer = consumer;
     this.removers.push(
       consumer.on(consumer.events.GROUP_JOIN, (e) => this.onJoin(e.payload.memberAssignment)),
       consumer.on(consumer.events.CRASH, (e) => {
-        if (!e.payload.restart && !this.stopped) listener.failed(e.payload.error);
+        if (!e.payload.restart && !this.stopped && e.payload.error !== restarting) listener.failed(e.payload.error);
       }),
     );
-    await consumer.connect();
-    await consumer.subscribe({ topics: [...this.options.topics], fromBeginning: this.options.fromBeginning ?? true });
-    await consumer.run({
+    const runConfig: ConsumerRunConfig = {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
@@ -148,7 +173,45 @@ export class KafkaSource implements Source {
         );
         if (lost !== undefined) throw lost;
       },
+    };
+    await consumer.connect();
+    if (this.stopped) return;
+    await consumer.subscribe({ topics: [...this.options.topics], fromBeginning: this.options.fromBeginning ?? true });
+    if (this.stopped) return;
+    await consumer.run(runConfig);
+  }
+
+  // The user's `retry.restartOnFailure` decides, as in kafkajs: restart when
+  // there is none, and when it throws.
+  private async restartAllowed(error: Error): Promise<boolean> {
+    const decide = this.options.consumer?.retry?.restartOnFailure;
+    if (decide === undefined) return true;
+    try {
+      return await decide(error);
+    } catch {
+      return true;
+    }
+  }
+
+  // kafkajs's delay: the error's retry time, else the retry settings'
+  // initial retry time (consumer's, then client's config), else 300 ms.
+  private restartDelay(error: Error): number {
+    const { retryTime } = error as { retryTime?: unknown };
+    if (typeof retryTime === 'number' && retryTime > 0) return retryTime;
+    const client = this.options.kafka instanceof Kafka ? undefined : this.options.kafka.retry;
+    return this.options.consumer?.retry?.initialRetryTime || client?.initialRetryTime || KAFKAJS_INITIAL_RETRY_MS;
+  }
+
+  private restartAfter(delayMs: number, run: () => Promise<void>): void {
+    this.logger?.warn(`the consumer crashed; restarting it in ${delayMs} ms`, { groupId: this.options.groupId });
+    const restart = (async () => {
+      await sleep(delayMs, undefined, { signal: this.stopSignal.signal }).catch(() => undefined);
+      if (!this.stopped) await run();
+    })();
+    restart.catch((err: unknown) => {
+      if (!this.stopped) this.listener?.failed(err instanceof Error ? err : new Error(String(err)));
     });
+    this.starting = Promise.all([this.starting, restart.catch(() => undefined)]).then(() => undefined);
   }
 
   async logStartOffsets(tps: readonly TopicPartition[]): Promise<PartitionOffset[]> {
@@ -193,7 +256,14 @@ export class KafkaSource implements Source {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.stopSignal.abort();
+    this.stopSignal.abort(); // ends a wait for topics
+    // kafkajs's connect() and run() go on after a disconnect() that lands
+    // while they are in flight, and reconnect: the connection stays open, or
+    // the consumer joins and runs on, out of reach of any later disconnect().
+    // So let the start step in flight finish first (start() checks `stopped`
+    // after each one), a restart after a crash included; a join in flight
+    // takes up to the rebalance timeout.
+    await this.starting;
     // disconnect() waits for the batch in flight, then leaves the group.
     await this.consumer?.disconnect();
     await this.rebalancing.catch(() => undefined);
