@@ -241,6 +241,24 @@ describe.runIf(kafkaClient() === 'platformatic')(`incremental rebalances (${grou
     expect([...counts.values()].every((n) => n === 30)).toBe(true);
   }, 300_000);
 
+  // @platformatic/kafka 2.12.1's cooperative-sticky assignor alone settles
+  // at 2, 2, 2, 0 here: the fourth member never gets a partition
+  // (src/kafka/even-assignor.ts; graceful-stop.test.ts hung on it).
+  it('scales 3 -> 4 over 6 partitions: the joining member gets its share', async () => {
+    const topic = await topicWith(PARTITIONS, 'tm-inc4');
+    const group = uniqueGroupId('tm-inc4');
+    const dir = tmpDir('inc4');
+    phase = 20;
+    await produce(topic, records(1));
+    const first = [await member('a', topic, group, dir), await member('b', topic, group, dir)];
+    first.push(await member('c', topic, group, dir));
+    await settled(first, 100, [2, 2, 2]);
+    phase = 21;
+    const d = await member('d', topic, group, dir);
+    await settled([...first, d], 100, [2, 2, 1, 1]);
+    for (const m of [...first, d]) await m.pipeline.stop();
+  }, 240_000);
+
   // Classic protocol only: see PlatformaticSource's groupInstanceId.
   it.runIf(groupProtocol() === 'cooperative')(
     'a static member that restarts with the same groupInstanceId gets its partitions back without a rebalance',
