@@ -248,15 +248,26 @@ describe.runIf(kafkaClient() === 'platformatic')(`incremental rebalances (${grou
     const topic = await topicWith(PARTITIONS, 'tm-inc4');
     const group = uniqueGroupId('tm-inc4');
     const dir = tmpDir('inc4');
+    // Every partition owned by exactly one member; the members' sizes.
+    const layout = (members: Member[]) => {
+      const pos = members.flatMap((m) => m.pipeline.positions());
+      return {
+        partitions: new Set(pos.map(k)).size,
+        total: pos.length,
+        sizes: members.map((m) => m.pipeline.positions().length).sort(),
+      };
+    };
+    const poll = { timeout: 90_000, interval: 100 };
     phase = 20;
     await produce(topic, records(1));
     const first = [await member('a', topic, group, dir), await member('b', topic, group, dir)];
     first.push(await member('c', topic, group, dir));
-    await settled(first, 100, [2, 2, 2]);
+    await expect.poll(() => layout(first), poll).toEqual({ partitions: 6, total: 6, sizes: [2, 2, 2] });
     phase = 21;
     const d = await member('d', topic, group, dir);
-    await settled([...first, d], 100, [2, 2, 1, 1]);
-    for (const m of [...first, d]) await m.pipeline.stop();
+    const all = [...first, d];
+    await expect.poll(() => layout(all), poll).toEqual({ partitions: 6, total: 6, sizes: [1, 1, 2, 2] });
+    for (const m of all) await m.pipeline.stop();
   }, 240_000);
 
   // Classic protocol only: see PlatformaticSource's groupInstanceId.
