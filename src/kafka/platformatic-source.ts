@@ -5,6 +5,7 @@ import { TopicNotFoundError } from '../errors/topic-not-found-error.js';
 import type { HeaderValue, Source, SourceListener, SourceRecord } from '../pipeline/source.js';
 import type { PartitionOffset, TopicPartition } from '../util/topic-partition.js';
 import { diffAssignment } from './assignment.js';
+import { evenCooperativeAssignor } from './even-assignor.js';
 import { RecordFence } from './record-fence.js';
 
 /**
@@ -164,7 +165,8 @@ export class PlatformaticSource implements Source {
   async start(listener: SourceListener): Promise<void> {
     this.listener = listener;
     // Imported here, not at the top: tidemark must load on Node 20.
-    const { Admin, Consumer, MessagesStreamModes, MessagesStreamFallbackModes } = await import('@platformatic/kafka');
+    const { Admin, Consumer, MessagesStreamModes, MessagesStreamFallbackModes, cooperativeStickyAssigner } =
+      await import('@platformatic/kafka');
     const base = { clientId: this.options.clientId ?? 'tidemark', bootstrapBrokers: [...this.options.brokers] };
     this.admin = new Admin(base);
     this.admin.on('error', () => undefined); // its calls reject; the event would crash the process
@@ -176,6 +178,10 @@ export class PlatformaticSource implements Source {
       // Messages the client buffers ahead (its default 1,024): larger batches
       // for the pipeline, fewer wake-ups.
       highWaterMark: 8192,
+      // The client's cooperative-sticky assignor (run by the group leader)
+      // can leave a joining member with no partition for good; evened out
+      // (docs/DEVELOPMENT.md, @platformatic/kafka 2.12.1).
+      ...(cooperative ? { partitionAssigner: evenCooperativeAssignor(cooperativeStickyAssigner) } : {}),
       ...(this.options.consumer as Partial<ConsumerOptions<Buffer, Buffer, Buffer, Buffer>> | undefined),
       ...base,
       groupId: this.options.groupId,

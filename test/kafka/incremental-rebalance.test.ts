@@ -241,6 +241,35 @@ describe.runIf(kafkaClient() === 'platformatic')(`incremental rebalances (${grou
     expect([...counts.values()].every((n) => n === 30)).toBe(true);
   }, 300_000);
 
+  // @platformatic/kafka 2.12.1's cooperative-sticky assignor alone settles
+  // at 2, 2, 2, 0 here: the fourth member never gets a partition
+  // (src/kafka/even-assignor.ts; graceful-stop.test.ts hung on it).
+  it('scales 3 -> 4 over 6 partitions: the joining member gets its share', async () => {
+    const topic = await topicWith(PARTITIONS, 'tm-inc4');
+    const group = uniqueGroupId('tm-inc4');
+    const dir = tmpDir('inc4');
+    // Every partition owned by exactly one member; the members' sizes.
+    const layout = (members: Member[]) => {
+      const pos = members.flatMap((m) => m.pipeline.positions());
+      return {
+        partitions: new Set(pos.map(k)).size,
+        total: pos.length,
+        sizes: members.map((m) => m.pipeline.positions().length).sort(),
+      };
+    };
+    const poll = { timeout: 90_000, interval: 100 };
+    phase = 20;
+    await produce(topic, records(1));
+    const first = [await member('a', topic, group, dir), await member('b', topic, group, dir)];
+    first.push(await member('c', topic, group, dir));
+    await expect.poll(() => layout(first), poll).toEqual({ partitions: 6, total: 6, sizes: [2, 2, 2] });
+    phase = 21;
+    const d = await member('d', topic, group, dir);
+    const all = [...first, d];
+    await expect.poll(() => layout(all), poll).toEqual({ partitions: 6, total: 6, sizes: [1, 1, 2, 2] });
+    for (const m of all) await m.pipeline.stop();
+  }, 240_000);
+
   // Classic protocol only: see PlatformaticSource's groupInstanceId.
   it.runIf(groupProtocol() === 'cooperative')(
     'a static member that restarts with the same groupInstanceId gets its partitions back without a rebalance',
