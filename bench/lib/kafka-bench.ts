@@ -160,7 +160,7 @@ export async function barePlatformatic(
   topic: string,
   groupId: string,
   n: number,
-  fetch: { maxWaitTime?: number; maxBytes?: number; highWaterMark?: number } = {},
+  fetch: { maxWaitTime?: number; maxBytes?: number; maxBytesPerPartition?: number; highWaterMark?: number } = {},
 ): Promise<Timing> {
   const { Consumer, MessagesStreamModes } = await import('@platformatic/kafka');
   const consumer = new Consumer({ ...fetch, clientId: 'tidemark-bench-bare', bootstrapBrokers: brokers, groupId });

@@ -20,6 +20,7 @@ export interface PlatformaticConsumerOptions {
   maxWaitTime?: number;
   minBytes?: number;
   maxBytes?: number;
+  maxBytesPerPartition?: number;
   highWaterMark?: number;
   [option: string]: unknown;
 }
@@ -56,7 +57,8 @@ export interface PlatformaticSourceOptions {
   /**
    * Further @platformatic/kafka consumer options (sessionTimeout,
    * heartbeatInterval, rebalanceTimeout, maxWaitTime, maxBytes...).
-   * `maxWaitTime` defaults to 250 ms here, as for the kafkajs source.
+   * Defaults here: `maxWaitTime` 250 ms (as for the kafkajs source),
+   * `highWaterMark` 8,192 messages, `maxBytesPerPartition` 1 MiB.
    */
   consumer?: PlatformaticConsumerOptions;
 }
@@ -78,8 +80,17 @@ const LATEST = -1n;
  *   a stop or a restart waits out a fetch with nothing to return.
  * - `highWaterMark` 8,192 messages (1,024): the client fetches again once
  *   fewer are buffered; larger batches for the pipeline, fewer wake-ups.
+ * - `maxBytesPerPartition` 1 MiB (the client's: `maxBytes`, 50 MB), the Java
+ *   consumer's `max.partition.fetch.bytes`: the client otherwise fetches a
+ *   partition's whole backlog (up to 50 MB) in one response and decodes it
+ *   in one go, holding the event loop for seconds and every decoded
+ *   message in memory before the first is handed out (docs/BENCHMARKS.md).
  */
-export const PLATFORMATIC_CONSUMER_DEFAULTS = { maxWaitTime: 250, highWaterMark: 8192 } as const;
+export const PLATFORMATIC_CONSUMER_DEFAULTS = {
+  maxWaitTime: 250,
+  highWaterMark: 8192,
+  maxBytesPerPartition: 1_048_576,
+} as const;
 
 /** True when this Node.js can run @platformatic/kafka (>= 22.22). */
 export function platformaticSupported(version: string = process.versions.node): boolean {
