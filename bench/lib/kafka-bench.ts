@@ -153,7 +153,7 @@ export async function timedPipeline(
 /**
  * A bare @platformatic/kafka `MessagesStream` doing the same decoding into a
  * Map, in a new group from the beginning, with the fetch settings given
- * (the client's own defaults otherwise). Needs Node >= 22.22.
+ * (the client's own defaults otherwise), committing nothing. Needs Node >= 22.22.
  */
 export async function barePlatformatic(
   brokers: string[],
@@ -163,7 +163,16 @@ export async function barePlatformatic(
   fetch: { maxWaitTime?: number; maxBytes?: number; maxBytesPerPartition?: number; highWaterMark?: number } = {},
 ): Promise<Timing> {
   const { Consumer, MessagesStreamModes } = await import('@platformatic/kafka');
-  const consumer = new Consumer({ ...fetch, clientId: 'tidemark-bench-bare', bootstrapBrokers: brokers, groupId });
+  // autocommit off, as the source: with the client's default it would commit
+  // after every fetch (the source never does), and its messages would skip
+  // the per-message bound commit function the source's messages get.
+  const consumer = new Consumer({
+    ...fetch,
+    clientId: 'tidemark-bench-bare',
+    bootstrapBrokers: brokers,
+    groupId,
+    autocommit: false,
+  });
   let assigned = 0;
   consumer.on('consumer:group:join', () => {
     if (assigned === 0) assigned = performance.now();
