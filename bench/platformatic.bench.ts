@@ -9,20 +9,20 @@
 //   cooperative @platformatic/kafka, side by side.
 import * as path from 'node:path';
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
-import { startBroker, type BrokerProcess } from '../scripts/kafka/broker-process.js';
+import { KafkaSource, Pipeline, PlatformaticSource, StateStore, type Source } from '../src/index.js';
+import { PLATFORMATIC_CONSUMER_DEFAULTS, platformaticSupported } from '../src/kafka/platformatic-source.js';
 import {
-  KafkaSource,
-  Pipeline,
-  PlatformaticSource,
-  StateStore,
-  type PartitionState,
-  type Source,
-} from '../src/index.js';
-import { platformaticSupported } from '../src/kafka/platformatic-source.js';
+  balanceRecord,
+  bareKafkajs,
+  barePlatformatic,
+  fillTopic,
+  type Timing,
+  timedPipeline,
+  withBrokers,
+} from './lib/kafka-bench.js';
 import { alternate, figure, median, type BenchContext, type BenchResult } from './lib/result.js';
 
 const PARTITIONS = 4;
-type Balance = { count: number; sum: number };
 type Client = 'kafkajs' | 'platformatic';
 
 export async function run(ctx: BenchContext): Promise<BenchResult[]> {
@@ -30,18 +30,10 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
     throw new Error(
       `the platformatic bench needs Node >= 22.22 (this is ${process.version}): run it under scripts/node24.mjs`,
     );
-  let broker: BrokerProcess | undefined;
-  let brokers = process.env.KAFKA_BROKERS?.split(',').filter(Boolean);
-  if (brokers === undefined || brokers.length === 0) {
-    ctx.log('starting a Kafka broker for the platformatic benchmark...');
-    broker = await startBroker();
-    brokers = broker.brokers;
-  }
-  try {
-    return [...(await throughput(ctx, brokers)), ...(await joinPause(ctx, brokers))];
-  } finally {
-    await broker?.stop();
-  }
+  return withBrokers(ctx, 'platformatic', async (brokers) => [
+    ...(await throughput(ctx, brokers)),
+    ...(await joinPause(ctx, brokers)),
+  ]);
 }
 
 function source(client: Client, brokers: string[], groupId: string, topic: string): Source {
@@ -54,144 +46,110 @@ function source(client: Client, brokers: string[], groupId: string, topic: strin
       });
 }
 
-const record = (n: number) => {
-  const account = `a${(n * 7919) % 10_000}`;
-  return { key: account, value: JSON.stringify({ account, amount: (n % 13) - 3 }) };
-};
-
 async function throughput(ctx: BenchContext, brokers: string[]): Promise<BenchResult[]> {
   const N = ctx.quick ? 20_000 : 500_000;
-  const kafka = new Kafka({ clientId: 'tidemark-bench', brokers, logLevel: logLevel.NOTHING });
   const topic = `bench-plt-${Date.now()}`;
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
-  await admin.disconnect();
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  for (let i = 0; i < N; i += 5000)
-    await producer.send({ topic, messages: Array.from({ length: Math.min(5000, N - i) }, (_, j) => record(i + j)) });
-  await producer.disconnect();
+  await fillTopic(brokers, topic, PARTITIONS, N);
   ctx.log(`produced ${N} records to ${topic} (${PARTITIONS} partitions)`);
 
   let runNo = 0;
   const group = () => `bench-plt-${Date.now()}-${runNo++}`;
   const rounds = ctx.quick ? 1 : 3;
-  const plt = await alternate(
+  // The bare client runs with the source's fetch settings (same fetch
+  // size, read-ahead and wait), so only what the pipeline adds differs.
+  const plt = await pair(
     rounds,
     () => pipeline(ctx, 'platformatic', brokers, topic, group(), N),
-    () => barePlatformatic(brokers, topic, group(), N),
+    () => barePlatformatic(brokers, topic, group(), N, PLATFORMATIC_CONSUMER_DEFAULTS),
   );
-  const kjs = await alternate(
+  const kjs = await pair(
     rounds,
     () => pipeline(ctx, 'kafkajs', brokers, topic, group(), N),
     () => bareKafkajs(brokers, topic, group(), N),
   );
   const rate = (ms: number) => N / (ms / 1000);
-  ctx.log(`platformatic: pipeline ${rate(plt.subject).toFixed(0)}/s, bare ${rate(plt.baseline).toFixed(0)}/s`);
-  ctx.log(`kafkajs: pipeline ${rate(kjs.subject).toFixed(0)}/s, bare ${rate(kjs.baseline).toFixed(0)}/s`);
+  for (const [name, t] of [
+    ['platformatic', plt],
+    ['kafkajs', kjs],
+  ] as const)
+    ctx.log(
+      `${name}: pipeline ${rate(t.first.subject).toFixed(0)}/s, bare ${rate(t.first.baseline).toFixed(0)}/s from the first record; ` +
+        `pipeline ${rate(t.assigned.subject).toFixed(0)}/s, bare ${rate(t.assigned.baseline).toFixed(0)}/s from the assignment`,
+    );
+  const barePlt = 'bare @platformatic/kafka stream, same decoding into a Map, same fetch settings';
+  const bareKjs = 'bare kafkajs eachBatch, same decoding into a Map';
   return [
     figure(
       'platformatic: stateful pipeline throughput (PlatformaticSource, default commits)',
-      rate(plt.subject),
+      rate(plt.first.subject),
       'records/s',
-      rate(plt.baseline),
-      'bare @platformatic/kafka stream, same decoding into a Map',
+      rate(plt.first.baseline),
+      `${barePlt}; from the first record`,
+      true,
+      { ratioAtLeast: 0.8 },
+    ),
+    figure(
+      'platformatic: stateful pipeline throughput from the assignment (PlatformaticSource, default commits)',
+      rate(plt.assigned.subject),
+      'records/s',
+      rate(plt.assigned.baseline),
+      `${barePlt}; from the assignment, fetch and decoding included`,
       true,
       { ratioAtLeast: 0.8 },
     ),
     figure(
       'platformatic: the same with the kafkajs source, same run',
-      rate(kjs.subject),
+      rate(kjs.first.subject),
       'records/s',
-      rate(kjs.baseline),
-      'bare kafkajs eachBatch, same decoding into a Map',
+      rate(kjs.first.baseline),
+      `${bareKjs}; from the first record`,
+      true,
+    ),
+    figure(
+      'platformatic: the same with the kafkajs source from the assignment, same run',
+      rate(kjs.assigned.subject),
+      'records/s',
+      rate(kjs.assigned.baseline),
+      `${bareKjs}; from the assignment`,
       true,
     ),
   ];
 }
 
-// Time from the first record to the last, so group joins do not count.
-async function barePlatformatic(brokers: string[], topic: string, groupId: string, n: number): Promise<number> {
-  const { Consumer, MessagesStreamModes } = await import('@platformatic/kafka');
-  const consumer = new Consumer({
-    clientId: 'tidemark-bench-bare',
-    bootstrapBrokers: brokers,
-    groupId,
-    maxWaitTime: 100,
-  });
-  const state = new Map<string, Balance>();
-  let seen = 0;
-  let first = 0;
-  const stream = await consumer.consume({ topics: [topic], mode: MessagesStreamModes.EARLIEST });
-  let ms = 0;
-  for await (const m of stream) {
-    if (first === 0) first = performance.now();
-    const { account, amount } = JSON.parse((m.value as Buffer).toString()) as { account: string; amount: number };
-    const b = state.get(account);
-    state.set(account, { count: (b?.count ?? 0) + 1, sum: (b?.sum ?? 0) + amount });
-    if (++seen === n) {
-      ms = performance.now() - first;
-      break;
-    }
-  }
-  await stream.close().catch(() => undefined);
-  await consumer.close(true);
-  return ms;
-}
-
-async function bareKafkajs(brokers: string[], topic: string, groupId: string, n: number): Promise<number> {
-  const kafka = new Kafka({ clientId: 'tidemark-bench-bare', brokers, logLevel: logLevel.NOTHING });
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
-  const state = new Map<string, Balance>();
-  let seen = 0;
-  let first = 0;
-  let resolveDone!: (ms: number) => void;
-  const done = new Promise<number>((r) => (resolveDone = r));
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  await consumer.run({
-    eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
-      if (first === 0) first = performance.now();
-      for (const m of batch.messages) {
-        const { account, amount } = JSON.parse(m.value!.toString()) as { account: string; amount: number };
-        const b = state.get(account);
-        state.set(account, { count: (b?.count ?? 0) + 1, sum: (b?.sum ?? 0) + amount });
-        resolveOffset(m.offset);
-        if (++seen === n) resolveDone(performance.now() - first);
-      }
-      await heartbeat();
+// Alternates the two, keeping both timings of every round; medians of each.
+async function pair(
+  rounds: number,
+  subject: () => Promise<Timing>,
+  baseline: () => Promise<Timing>,
+): Promise<Record<'first' | 'assigned', { subject: number; baseline: number }>> {
+  const runs = { subject: [] as Timing[], baseline: [] as Timing[] };
+  await alternate(
+    rounds,
+    async () => {
+      runs.subject.push(await subject());
+      return 0;
     },
+    async () => {
+      runs.baseline.push(await baseline());
+      return 0;
+    },
+  );
+  const of = (k: keyof Timing) => ({
+    subject: median(runs.subject.map((t) => t[k])),
+    baseline: median(runs.baseline.map((t) => t[k])),
   });
-  const ms = await done;
-  await consumer.disconnect();
-  return ms;
+  return { first: of('fromFirst'), assigned: of('fromAssigned') };
 }
 
-async function pipeline(
+function pipeline(
   ctx: BenchContext,
   client: Client,
   brokers: string[],
   topic: string,
   groupId: string,
   n: number,
-): Promise<number> {
-  const store = await StateStore.open({ path: path.join(ctx.workDir, groupId, 'state') });
-  let seen = 0;
-  let first = 0;
-  let resolveDone!: (ms: number) => void;
-  const done = new Promise<number>((r) => (resolveDone = r));
-  const handler = (message: { value: Buffer | null }, state: PartitionState): void => {
-    if (first === 0) first = performance.now();
-    const { account, amount } = JSON.parse(message.value!.toString()) as { account: string; amount: number };
-    state.update<Balance>(account, (b) => ({ count: (b?.count ?? 0) + 1, sum: (b?.sum ?? 0) + amount }));
-    if (++seen === n) resolveDone(performance.now() - first);
-  };
-  const p = new Pipeline({ source: source(client, brokers, groupId, topic), store, handler, handleSignals: false });
-  await p.start();
-  const ms = await done;
-  await p.stop();
-  return ms;
+): Promise<Timing> {
+  return timedPipeline(ctx, source(client, brokers, groupId, topic), groupId, n);
 }
 
 // Three members consume a 12-partition topic fed at a steady rate; a fourth
@@ -241,7 +199,7 @@ async function pauseOnJoin(ctx: BenchContext, brokers: string[], client: Client)
     while (producing) {
       await producer.send({
         topic,
-        messages: Array.from({ length: 120 }, (_, j) => ({ ...record(n + j), partition: (n + j) % P })),
+        messages: Array.from({ length: 120 }, (_, j) => ({ ...balanceRecord(n + j), partition: (n + j) % P })),
       });
       n += 120;
       await new Promise((r) => setTimeout(r, 20));

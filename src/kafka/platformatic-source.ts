@@ -21,6 +21,7 @@ export interface PlatformaticConsumerOptions {
   maxWaitTime?: number;
   minBytes?: number;
   maxBytes?: number;
+  maxBytesPerPartition?: number;
   highWaterMark?: number;
   [option: string]: unknown;
 }
@@ -57,7 +58,8 @@ export interface PlatformaticSourceOptions {
   /**
    * Further @platformatic/kafka consumer options (sessionTimeout,
    * heartbeatInterval, rebalanceTimeout, maxWaitTime, maxBytes...).
-   * `maxWaitTime` defaults to 250 ms here, as for the kafkajs source.
+   * Defaults here: `maxWaitTime` 250 ms (as for the kafkajs source),
+   * `highWaterMark` 8,192 messages, `maxBytesPerPartition` 1 MiB.
    */
   consumer?: PlatformaticConsumerOptions;
 }
@@ -71,6 +73,25 @@ const DEFAULT_MAX_BATCH = 4000;
 const CLOSE_STEP_MS = 1000;
 const EARLIEST = -2n;
 const LATEST = -1n;
+
+/**
+ * The consumer options this source sets unless `consumer` overrides them
+ * (internal; the benchmark's bare client uses the same).
+ * - `maxWaitTime` 250 ms (the client's: 5,000), as for the kafkajs source:
+ *   a stop or a restart waits out a fetch with nothing to return.
+ * - `highWaterMark` 8,192 messages (1,024): the client fetches again once
+ *   fewer are buffered; larger batches for the pipeline, fewer wake-ups.
+ * - `maxBytesPerPartition` 1 MiB (the client's: `maxBytes`, 50 MB), the Java
+ *   consumer's `max.partition.fetch.bytes`: the client otherwise fetches a
+ *   partition's whole backlog (up to 50 MB) in one response and decodes it
+ *   in one go, holding the event loop for seconds and every decoded
+ *   message in memory before the first is handed out (docs/BENCHMARKS.md).
+ */
+export const PLATFORMATIC_CONSUMER_DEFAULTS = {
+  maxWaitTime: 250,
+  highWaterMark: 8192,
+  maxBytesPerPartition: 1_048_576,
+} as const;
 
 /** True when this Node.js can run @platformatic/kafka (>= 22.22). */
 export function platformaticSupported(version: string = process.versions.node): boolean {
@@ -174,10 +195,7 @@ export class PlatformaticSource implements Source {
     if (this.stopped) return;
     const cooperative = (this.options.protocol ?? 'cooperative') === 'cooperative';
     const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
-      maxWaitTime: 250,
-      // Messages the client buffers ahead (its default 1,024): larger batches
-      // for the pipeline, fewer wake-ups.
-      highWaterMark: 8192,
+      ...PLATFORMATIC_CONSUMER_DEFAULTS,
       // The client's cooperative-sticky assignor (run by the group leader)
       // can leave a joining member with no partition for good; evened out
       // (docs/DEVELOPMENT.md, @platformatic/kafka 2.12.1).
@@ -432,25 +450,29 @@ export class PlatformaticSource implements Source {
         const first = messages[start]!;
         const m = messages[i];
         if (m !== undefined && m.topic === first.topic && m.partition === first.partition) continue;
-        await this.deliver(messages.slice(start, i), listener);
+        await this.deliver(messages, start, i, listener);
         start = i;
       }
     }
   }
 
+  // Hands messages[from, to) (one partition's) to the pipeline, less what
+  // the fence drops. The hot path: no copies beyond the records.
   private async deliver(
     messages: ReadonlyArray<Message<Buffer, Buffer, Buffer, Buffer>>,
+    from: number,
+    to: number,
     listener: SourceListener,
   ): Promise<void> {
-    const { topic, partition } = messages[0]!;
+    const { topic, partition } = messages[from]!;
     const k = tpKey(topic, partition);
-    const accepted = this.fence.admit(
-      k,
-      messages.map((m) => m.offset),
-      this.stream!.offsetsToFetch,
-    );
+    const offsets: bigint[] = new Array(to - from);
+    for (let i = from; i < to; i++) offsets[i - from] = messages[i]!.offset;
+    const accepted = this.fence.admit(k, offsets, this.stream!.offsetsToFetch);
     if (accepted.length === 0) return;
-    const records: SourceRecord[] = accepted.map((i) => toRecord(messages[i]!));
+    const records: SourceRecord[] = new Array(accepted.length);
+    const convert = new RecordConverter();
+    for (let i = 0; i < accepted.length; i++) records[i] = convert.record(messages[from + accepted[i]!]!);
     const epoch = this.fence.epoch(k);
     let resolved: bigint | undefined;
     const active = () => !this.stopped && this.fence.epoch(k) === epoch;
@@ -469,9 +491,9 @@ export class PlatformaticSource implements Source {
       },
     );
     // Records not resolved are delivered again, as kafkajs does.
-    const last = BigInt(records[records.length - 1]!.offset);
+    const last = offsets[accepted[accepted.length - 1]!]!;
     if (active() && (resolved === undefined || resolved < last)) {
-      const from = resolved === undefined ? BigInt(records[0]!.offset) : resolved + 1n;
+      const from = resolved === undefined ? offsets[accepted[0]!]! : resolved + 1n;
       this.fence.seek(k, from, this.stream!.offsetsToFetch);
     }
   }
@@ -529,16 +551,36 @@ async function bounded(p: Promise<unknown>, ms: number): Promise<'ok' | 'failed'
   }
 }
 
-function toRecord(m: Message<Buffer, Buffer, Buffer, Buffer>): SourceRecord {
-  const headers: Record<string, HeaderValue> = {};
-  for (const [name, value] of m.headers) headers[name.toString()] = value;
-  return {
-    topic: m.topic,
-    partition: m.partition,
-    offset: m.offset.toString(),
-    key: m.key ?? null,
-    value: m.value ?? null,
-    headers,
-    timestamp: m.timestamp.toString(),
-  };
+/**
+ * The client's messages as the pipeline's records. Offsets and timestamps
+ * are bigints there and strings here; consecutive records mostly share a
+ * timestamp (one producer batch), so its string is reused while it does.
+ */
+class RecordConverter {
+  private ts = -1n;
+  private tsText = '';
+
+  record(m: Message<Buffer, Buffer, Buffer, Buffer>): SourceRecord {
+    const headers: Record<string, HeaderValue> = {};
+    // The same pairs as the `headers` Map (a later duplicate name wins),
+    // without a Map iterator per record.
+    const entries = m.headerEntries;
+    for (let i = 0; i < entries.length; i++) {
+      const [name, value] = entries[i]!;
+      headers[name.toString()] = value;
+    }
+    if (m.timestamp !== this.ts) {
+      this.ts = m.timestamp;
+      this.tsText = m.timestamp.toString();
+    }
+    return {
+      topic: m.topic,
+      partition: m.partition,
+      offset: m.offset.toString(),
+      key: m.key ?? null,
+      value: m.value ?? null,
+      headers,
+      timestamp: this.tsText,
+    };
+  }
 }

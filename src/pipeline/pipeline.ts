@@ -305,7 +305,8 @@ export class Pipeline {
       // Stop, revocation or a seek: checked every few records, it is not free.
       if ((applied & 15) === 0 && (!this.lifecycle.active || !control.isActive())) break;
       const record = records[i]!;
-      const outcome = await this.runner.apply(p, record, control);
+      let outcome = this.runner.apply(p, record, control);
+      if (outcome instanceof Promise) outcome = await outcome;
       if (outcome !== 'applied') {
         if (outcome !== 'stopped') {
           // Everything before this record is in the state: commit up to it,

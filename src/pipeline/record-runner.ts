@@ -43,15 +43,38 @@ export class RecordRunner {
     private readonly ctx: RecordRunnerContext,
   ) {}
 
-  async apply(p: PartitionProgress, record: SourceRecord, control: BatchControl): Promise<RecordOutcome> {
+  /**
+   * A synchronous handler that succeeds gets its outcome back synchronously
+   * (no promise, no microtask per record: the pipeline's hot path); one
+   * that returns a promise, or throws, gets a promise.
+   */
+  apply(p: PartitionProgress, record: SourceRecord, control: BatchControl): RecordOutcome | Promise<RecordOutcome> {
+    let r: unknown;
     try {
-      const r = this.handler(record, p.state!, record);
-      if (r !== undefined) await r; // a sync handler costs no microtask
-      p.applied(record);
-      return 'applied';
+      r = this.handler(record, p.state!, record);
     } catch (err) {
       return this.recover(p, record, control, err);
     }
+    if (r === undefined) {
+      p.applied(record);
+      return 'applied';
+    }
+    return this.settle(p, record, control, r);
+  }
+
+  private async settle(
+    p: PartitionProgress,
+    record: SourceRecord,
+    control: BatchControl,
+    pending: unknown,
+  ): Promise<RecordOutcome> {
+    try {
+      await pending;
+    } catch (err) {
+      return this.recover(p, record, control, err);
+    }
+    p.applied(record);
+    return 'applied';
   }
 
   // The handler threw: roll back, retry with backoff, then apply the policy.
