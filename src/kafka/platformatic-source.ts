@@ -239,14 +239,24 @@ export class PlatformaticSource implements Source {
     });
     // KIP-848 assignments change in heartbeat responses, with no join event.
     consumer.on('consumer:heartbeat:end', resync);
-    const stream = await consumer.consume({
-      topics: [...this.options.topics],
-      mode: MessagesStreamModes.COMMITTED,
-      fallbackMode:
-        (this.options.fromBeginning ?? true)
-          ? MessagesStreamFallbackModes.EARLIEST
-          : MessagesStreamFallbackModes.LATEST,
-    });
+    let stream: Awaited<ReturnType<typeof consumer.consume>>;
+    try {
+      stream = await consumer.consume({
+        topics: [...this.options.topics],
+        mode: MessagesStreamModes.COMMITTED,
+        fallbackMode:
+          (this.options.fromBeginning ?? true)
+            ? MessagesStreamFallbackModes.EARLIEST
+            : MessagesStreamFallbackModes.LATEST,
+      });
+    } catch (err) {
+      // A stop() while joining closes the client under the join, which then
+      // fails ("Connection pool is closed"): a stopped start ends quietly,
+      // as KafkaSource's does.
+      if (!this.stopped) throw err;
+      await this.closeClient();
+      return;
+    }
     this.stream = stream;
     // Before the stop check: a stream closed while it starts may still
     // emit 'error' (its first fetch finds the pool closed), and with no
