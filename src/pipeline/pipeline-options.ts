@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { ConfigError } from '../errors/config-error.js';
 import { booleanOption, checkOptions, intOption, oneOfOption } from '../util/options.js';
 import type { CheckpointCoordinatorOptions } from '../checkpoint/coordinator.js';
@@ -112,6 +113,13 @@ export interface PipelineOptions {
    * Default 60,000 ms; 0 disables.
    */
   stallAfterMs?: number;
+  /**
+   * Partitions of an assignment restored at once (default: the cores,
+   * `os.availableParallelism()`). Each partition is processed as soon as its
+   * own recovery is done, while others still restore; the pipeline is ready
+   * once every assigned partition has recovered.
+   */
+  restoreConcurrency?: number;
 }
 
 /** Options with defaults applied (internal). */
@@ -127,6 +135,7 @@ export interface ResolvedPipelineOptions {
   emptyStateStart: 'earliest' | 'source';
   onGap: 'fail' | 'accept';
   stallAfterMs: number;
+  restoreConcurrency: number;
 }
 
 const KNOWN = [
@@ -141,6 +150,7 @@ const KNOWN = [
   'emptyStateStart',
   'onGap',
   'stallAfterMs',
+  'restoreConcurrency',
 ];
 
 /** Validates pipeline options; throws {@link ConfigError} naming the bad field. */
@@ -174,5 +184,10 @@ export function resolvePipelineOptions(o: PipelineOptions): ResolvedPipelineOpti
     emptyStateStart: oneOfOption('emptyStateStart', o.emptyStateStart, ['earliest', 'source'] as const, 'earliest'),
     onGap: oneOfOption('onGap', o.onGap, ['fail', 'accept'] as const, 'fail'),
     stallAfterMs: intOption('stallAfterMs', o.stallAfterMs, { min: 0, default: 60_000 }),
+    restoreConcurrency: intOption('restoreConcurrency', o.restoreConcurrency, {
+      min: 1,
+      max: 64,
+      default: availableParallelism(),
+    }),
   };
 }
