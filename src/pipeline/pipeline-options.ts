@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { ConfigError } from '../errors/config-error.js';
 import { booleanOption, checkOptions, intOption, oneOfOption } from '../util/options.js';
 import type { CheckpointCoordinatorOptions } from '../checkpoint/coordinator.js';
@@ -114,10 +113,14 @@ export interface PipelineOptions {
    */
   stallAfterMs?: number;
   /**
-   * Partitions of an assignment restored at once (default: the cores,
-   * `os.availableParallelism()`). Each partition is processed as soon as its
-   * own recovery is done, while others still restore; the pipeline is ready
-   * once every assigned partition has recovered.
+   * Partitions of an assignment restored from checkpoints at once, 1..64
+   * (default 1). Each partition is processed as soon as its own recovery is
+   * done, while the others still restore; the pipeline is ready once every
+   * assigned partition has recovered. A restore's writes run on the main
+   * thread (one LMDB writer), so with local checkpoints more than 1 does not
+   * make the whole faster and delays the first partition's hand-off
+   * (docs/BENCHMARKS.md, "Restore"); it can help where reading a segment is
+   * slower than writing it (remote storage far away).
    */
   restoreConcurrency?: number;
 }
@@ -184,10 +187,6 @@ export function resolvePipelineOptions(o: PipelineOptions): ResolvedPipelineOpti
     emptyStateStart: oneOfOption('emptyStateStart', o.emptyStateStart, ['earliest', 'source'] as const, 'earliest'),
     onGap: oneOfOption('onGap', o.onGap, ['fail', 'accept'] as const, 'fail'),
     stallAfterMs: intOption('stallAfterMs', o.stallAfterMs, { min: 0, default: 60_000 }),
-    restoreConcurrency: intOption('restoreConcurrency', o.restoreConcurrency, {
-      min: 1,
-      max: 64,
-      default: availableParallelism(),
-    }),
+    restoreConcurrency: intOption('restoreConcurrency', o.restoreConcurrency, { min: 1, max: 64, default: 1 }),
   };
 }

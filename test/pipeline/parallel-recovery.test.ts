@@ -6,8 +6,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ForwardingStorage } from '../../src/checkpoint/forwarding-storage.js';
-import type { ReadChunksOptions } from '../../src/checkpoint/storage.js';
 import {
   CheckpointRepository,
   InProcessLog,
@@ -20,38 +18,12 @@ import {
   type TopicPartition,
 } from '../../src/index.js';
 import { accountRecord, balanceHandler, reference, type Balance } from '../helpers/accounts.js';
+import { gatePartition, type GatedStorage } from '../helpers/gated-storage.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const TOPIC = 'payments';
 const P0: TopicPartition = { topic: TOPIC, partition: 0 };
 const P1: TopicPartition = { topic: TOPIC, partition: 1 };
-
-/** Holds every read of the objects whose keys end with `suffix` until `open()`. */
-class GatedStorage extends ForwardingStorage {
-  suffix: string | undefined;
-  private opened = false;
-  private release!: () => void;
-  private readonly gate = new Promise<void>((resolve) => (this.release = resolve));
-  private reachedResolve!: () => void;
-  /** Resolves when a read reached the gate. */
-  readonly reached = new Promise<void>((resolve) => (this.reachedResolve = resolve));
-
-  open(): void {
-    this.opened = true;
-    this.release();
-  }
-
-  override readChunks(key: string, options?: ReadChunksOptions): AsyncIterable<Buffer> {
-    if (this.opened || this.suffix === undefined || !key.endsWith(this.suffix)) return super.readChunks(key, options);
-    this.reachedResolve();
-    const gate = this.gate;
-    const inner = (): AsyncIterable<Buffer> => super.readChunks(key, options);
-    return (async function* () {
-      await gate;
-      yield* inner();
-    })();
-  }
-}
 
 /** A log of 2 partitions, a first run that checkpoints all of it, then the disk lost and more records. */
 async function scene(): Promise<{
@@ -140,13 +112,8 @@ function caughtUp(pipeline: Pipeline, log: InProcessLog, tps: TopicPartition[] =
 }
 
 /** A gated storage holding P1's segment of the newest checkpoint. */
-async function gateP1(dirs: { checkpoints: string }): Promise<GatedStorage> {
-  const storage = new GatedStorage(new LocalDirectoryStorage({ path: dirs.checkpoints }));
-  const repo = new CheckpointRepository({ storage: new LocalDirectoryStorage({ path: dirs.checkpoints }) });
-  const [newest] = (await repo.list()).filter((c) => c.status === 'valid').sort((a, b) => (a.id < b.id ? 1 : -1));
-  await repo.close();
-  storage.suffix = `/${newest!.partitions.find((p) => p.partition === 1)!.file}`;
-  return storage;
+function gateP1(dirs: { checkpoints: string }): Promise<GatedStorage> {
+  return gatePartition(dirs.checkpoints, P1);
 }
 
 async function stateOf(stateDir: string): Promise<{ state: Map<string, Balance>; offsets: Map<number, string> }> {
