@@ -63,6 +63,7 @@ async function start(
   dirs: { state: string },
   storage: CheckpointStorage,
   partitions: TopicPartition[] = [P0, P1],
+  restoreConcurrency = 2,
 ): Promise<Run> {
   const store = await StateStore.open({ path: dirs.state });
   const source = new InProcessSource({ log, topics: [TOPIC], partitions, maxBatchRecords: 100 });
@@ -85,7 +86,7 @@ async function start(
     handler: balanceHandler,
     commitInterval: { records: 200, ms: 50 },
     checkpoints: { repository, coordinator: { intervalMs: 3_600_000 } },
-    restoreConcurrency: 2,
+    restoreConcurrency,
     observers: [observer],
   });
   const started = pipeline.start();
@@ -159,6 +160,37 @@ describe('parallel recovery (issue 10)', () => {
     const { state, offsets } = await stateOf(dirs.state);
     expect(state).toEqual(reference(records));
     expect(offsets).toEqual(new Map([0, 1].map((p) => [p, log.endOffset({ topic: TOPIC, partition: p })])));
+  });
+
+  it('restores up to restoreConcurrency partitions at once: with 2 the second is processed while the first is held, with 1 it waits', async () => {
+    const { log, records, dirs } = await scene();
+    // 2 at once: P1 restores and is processed while P0's restore is held.
+    const storage = await gatePartition(dirs.checkpoints, P0);
+    const run = await start(log, dirs, storage);
+    await storage.reached;
+    await until(run, () => caughtUp(run.pipeline, log, [P1]));
+    expect(run.events.filter((e) => e.startsWith('recovered'))).toEqual(['recovered 1 from checkpoint']);
+    storage.open();
+    await run.started;
+    await until(run, () => caughtUp(run.pipeline, log) && run.pipeline.ready);
+    await run.pipeline.abort(); // no final checkpoint: the next run restores the same one
+    fs.rmSync(dirs.state, { recursive: true });
+
+    // 1 at a time: P1 waits for P0's restore; nothing recovers while it is held.
+    const held = await gatePartition(dirs.checkpoints, P0);
+    const one = await start(log, dirs, held, [P0, P1], 1);
+    await held.reached;
+    expect(one.events.filter((e) => e.startsWith('recovered') || e.startsWith('batch'))).toEqual([]);
+    held.open();
+    await one.started;
+    // With 2 at once P1 would have recovered first.
+    expect(one.events.filter((e) => e.startsWith('recovered'))).toEqual([
+      'recovered 0 from checkpoint',
+      'recovered 1 from checkpoint',
+    ]);
+    await until(one, () => caughtUp(one.pipeline, log) && one.pipeline.ready);
+    await one.pipeline.stop();
+    expect((await stateOf(dirs.state)).state).toEqual(reference(records));
   });
 
   it('a revoke while its restore is in flight abandons it: nothing of it visible, nothing lost or counted twice', async () => {
