@@ -17,6 +17,7 @@ import {
 import { LMDB_FILE } from '../src/state/lmdb-backend.js';
 import { ScopeCodec } from '../src/state/key-codec.js';
 import { encodeValue } from '../src/state/value-codec.js';
+import { pipelineRestore } from './lib/pipeline-restore.js';
 import { alternate, figure, type BenchContext, type BenchResult } from './lib/result.js';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -27,9 +28,17 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
   const out: BenchResult[] = [];
   // RESTORE_BENCH_PARTITIONS=1 runs only the one-partition case (e.g. with
   // RESTORE_BENCH_ENTRIES=4000000 to see memory stay flat as a partition grows).
+  // RESTORE_BENCH_PARTITIONS=pipeline runs only the pipeline's parallel recovery (lib/pipeline-restore.ts).
   const only = process.env.RESTORE_BENCH_PARTITIONS;
   if (only === undefined || only === '4') out.push(...(await scenario(ctx, n, 4)));
   if (only === undefined || only === '1') out.push(...(await scenario(ctx, n, 1)));
+  if (only === undefined || only === 'pipeline')
+    out.push(
+      ...(await pipelineRestore(
+        ctx,
+        Number(process.env.RESTORE_BENCH_PER_PARTITION ?? (ctx.quick ? 50_000 : 250_000)),
+      )),
+    );
   return out;
 }
 

@@ -97,6 +97,13 @@ export interface RestoreOptions {
    * are restored (recovery passes the local state's offset). Without `id` only.
    */
   aheadOf?: (tp: TopicPartition) => string | undefined;
+  /**
+   * Abandons the restore when aborted: checked between chunks and before
+   * the swap; the staged state is dropped, nothing is replaced, and the
+   * restore rejects with the signal's reason. A restore past that last
+   * check completes.
+   */
+  signal?: AbortSignal;
 }
 
 /** A partition restored. */

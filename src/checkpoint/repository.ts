@@ -79,6 +79,7 @@ export class CheckpointRepository {
   private readonly codec = new CodecWorker();
   // Ids this repository moved to quarantine (so a stale listing does not move them twice).
   private readonly quarantinedHere = new Set<string>();
+  private readonly quarantining = new Map<string, Promise<boolean>>();
   private readonly ctx: RestoreContext;
 
   constructor(options: CheckpointRepositoryOptions) {
@@ -360,7 +361,16 @@ export class CheckpointRepository {
    * listing at once) with a note of the reason. Never deletes. Resolves false
    * if it could not be moved (the failure is reported to the observer).
    */
-  async quarantine(id: string, reason: string): Promise<boolean> {
+  quarantine(id: string, reason: string): Promise<boolean> {
+    // Partitions restored concurrently can find the same checkpoint corrupt at once: move it once.
+    const inFlight = this.quarantining.get(id);
+    if (inFlight !== undefined) return inFlight;
+    const moving = this.moveToQuarantine(id, reason).finally(() => this.quarantining.delete(id));
+    this.quarantining.set(id, moving);
+    return moving;
+  }
+
+  private async moveToQuarantine(id: string, reason: string): Promise<boolean> {
     let moved = true;
     try {
       const objects = await listObjects(this.ctx, `${id}/`);

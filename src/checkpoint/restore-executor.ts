@@ -145,9 +145,10 @@ export async function executeRestore(
 ): Promise<RestoreResult> {
   const { staged, skipped, missing } =
     options.id !== undefined
-      ? await stageExplicit(ctx, store, options.id, wanted)
+      ? await stageExplicit(ctx, store, options.id, wanted, options.signal)
       : await stagePlanned(ctx, store, wanted, options);
   try {
+    options.signal?.throwIfAborted();
     // Every segment has passed. Refuse now, before swapping anything, if a
     // partition has uncommitted changes (release() throws for those).
     for (const s of staged) store.release(s.staging.tp.topic, s.staging.tp.partition);
@@ -210,6 +211,7 @@ async function stageCheckpoint(
   store: RestoreTarget,
   info: CheckpointInfo,
   tps: readonly TopicPartition[],
+  signal: AbortSignal | undefined,
 ): Promise<StagedPartition[]> {
   keyFor(ctx, info); // a key problem is configuration, not corruption: throw
   assertSchema(store, info);
@@ -221,7 +223,7 @@ async function stageCheckpoint(
       const chain = [baseLink(info, part)];
       const s: StagedPartition = { chain, staging: store.beginRestore(tp), progress: new Progress(ctx, chain) };
       staged.push(s);
-      await streamChain(ctx, store, s);
+      await streamChain(ctx, store, s, signal);
     }
     return staged;
   } catch (err) {
@@ -237,11 +239,18 @@ async function stageCheckpoint(
 // waits), the main thread writes each chunk's records in slices of at most
 // SLICE_MS, migrating values of an older schema on the way. The caller holds
 // reader markers on the chain's checkpoints.
-async function streamChain(ctx: RestoreContext, store: RestoreTarget, s: StagedPartition): Promise<void> {
+async function streamChain(
+  ctx: RestoreContext,
+  store: RestoreTarget,
+  s: StagedPartition,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   for (const link of s.chain) {
+    signal?.throwIfAborted();
     const toRecord = recordMapper(store, link);
     const attributed = s.chain.length > 1;
     await readSegment(ctx, link.info, link.part, async (chunk) => {
+      signal?.throwIfAborted();
       const records = link.records(chunk)[Symbol.iterator]();
       let done = false;
       const slice = function* (): Generator<RestoreRecord> {
@@ -309,6 +318,7 @@ async function stageExplicit(
   store: RestoreTarget,
   id: string,
   wanted: TopicPartition[] | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<Staged> {
   const info = await ctx.get(id);
   if (info.quarantined)
@@ -328,6 +338,7 @@ async function stageExplicit(
       store,
       info,
       load.filter((tp) => !isDeltaOf(tp)),
+      signal,
     );
     const chained = load.filter(isDeltaOf);
     if (chained.length > 0) {
@@ -347,6 +358,7 @@ async function stageExplicit(
               store,
               tp,
               chain.map((c) => byId.get(c)!),
+              signal,
             ),
           );
         } catch (err) {
@@ -420,7 +432,7 @@ async function stagePlanned(
         const plain = partitions.filter((tp) => tp.chain === undefined);
         if (plain.length > 0) {
           try {
-            staged.push(...(await stageCheckpoint(ctx, store, info, plain)));
+            staged.push(...(await stageCheckpoint(ctx, store, info, plain, options.signal)));
           } catch (err) {
             skipped.push(await onLoadFailure(ctx, info, err));
             failed.add(id);
@@ -436,7 +448,9 @@ async function stagePlanned(
           }
           const links = tp.chain.map((c) => byId.get(c)!);
           try {
-            staged.push(await stageChain(ctx, store, { topic: tp.topic, partition: tp.partition }, links));
+            staged.push(
+              await stageChain(ctx, store, { topic: tp.topic, partition: tp.partition }, links, options.signal),
+            );
           } catch (err) {
             if (!(err instanceof LinkFailure)) throw err;
             const bad = err.link.info;
@@ -466,6 +480,7 @@ async function stageChain(
   store: RestoreTarget,
   tp: TopicPartition,
   infos: readonly CheckpointInfo[],
+  signal: AbortSignal | undefined,
 ): Promise<StagedPartition> {
   const chain = infos.map((info, i) => {
     const part = info.partitions.find((p) => p.topic === tp.topic && p.partition === tp.partition)!;
@@ -480,7 +495,7 @@ async function stageChain(
   try {
     for (const link of chain) releases.push(await ctx.readers.acquire(link.info.id));
     s = { chain, staging: store.beginRestore(tp), progress: new Progress(ctx, chain) };
-    await streamChain(ctx, store, s);
+    await streamChain(ctx, store, s, signal);
     return s;
   } catch (err) {
     if (s !== undefined) abortAll([s]);

@@ -13,7 +13,7 @@ import { ConfigError } from '../errors/config-error.js';
 import { intOption } from '../util/options.js';
 import { TopicNotFoundError } from '../errors/topic-not-found-error.js';
 import type { Source, SourceListener, SourceRecord } from '../pipeline/source.js';
-import type { PartitionOffset, TopicPartition } from '../util/topic-partition.js';
+import { formatTopicPartition, type PartitionOffset, type TopicPartition } from '../util/topic-partition.js';
 import { byTopic, diffAssignment, flattenAssignment } from './assignment.js';
 
 /** Options for {@link KafkaSource}. */
@@ -51,7 +51,8 @@ const KAFKAJS_INITIAL_RETRY_MS = 300;
  * pipeline commits them only after the state they reflect is durable.
  * Assignments are learned from GROUP_JOIN (kafkajs has no revoke hook);
  * after every rejoin all assigned partitions are paused until the pipeline
- * has recovered them and seeked them to their state's offsets.
+ * has recovered them and seeked them to their state's offsets (each new one
+ * is resumed as soon as its own recovery is done: {@link ready}).
  */
 export class KafkaSource implements Source {
   readonly kind = 'kafka';
@@ -59,6 +60,8 @@ export class KafkaSource implements Source {
   private listener: SourceListener | undefined;
   private current: TopicPartition[] = [];
   private rebalancing: Promise<void> = Promise.resolve();
+  // The assignment being recovered: its new partitions may be resumed one by one (ready()).
+  private assigning: { next: TopicPartition[]; keys: Set<string> } | undefined;
   private readonly removers: Array<() => void> = [];
   private stopped = false;
   private admin: Admin | undefined;
@@ -246,6 +249,14 @@ export class KafkaSource implements Source {
     this.consumer?.seek({ topic: tp.topic, partition: tp.partition, offset: offset === 'earliest' ? '-2' : offset });
   }
 
+  ready(tp: TopicPartition): void {
+    // Only a partition of the assignment being recovered, and only while no
+    // newer join has paused everything again.
+    const a = this.assigning;
+    if (this.stopped || a === undefined || this.current !== a.next || !a.keys.has(formatTopicPartition(tp))) return;
+    this.consumer?.resume([{ topic: tp.topic, partitions: [tp.partition] }]);
+  }
+
   async commit(offsets: readonly PartitionOffset[]): Promise<void> {
     if (this.consumer === undefined || this.stopped || offsets.length === 0) return;
     await this.consumer.commitOffsets(
@@ -323,7 +334,12 @@ export class KafkaSource implements Source {
         if (change.revoked.length > 0) await listener.revoked(change.revoked);
         // Called even with nothing new: the pipeline learns it has joined
         // (a member with no partitions is ready too).
-        await listener.assigned(change.assigned);
+        this.assigning = { next, keys: new Set(change.assigned.map(formatTopicPartition)) };
+        try {
+          await listener.assigned(change.assigned);
+        } finally {
+          this.assigning = undefined;
+        }
         if (change.retained.length > 0) await listener.retained(change.retained);
         if (!this.stopped && this.current === next && next.length > 0) consumer.resume(byTopic(next));
       });

@@ -286,6 +286,10 @@ export class PlatformaticSource implements Source {
     return [...this.current];
   }
 
+  ready(tp: TopicPartition): void {
+    this.fence.ready(tpKey(tp.topic, tp.partition)); // delivered from now on, while others still recover
+  }
+
   seek(tp: TopicPartition, offset: string | 'earliest'): void {
     if (this.stopped || this.stream === undefined) return;
     if (offset === 'earliest') {

@@ -37,8 +37,10 @@ export class InProcessSource implements Source {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private unsubscribe: (() => void) | undefined;
-  private rebalancing: Promise<void> = Promise.resolve();
   private generation = 0;
+  // Rebalances in progress: meanwhile only partitions made ready() early are delivered.
+  private rebalances = 0;
+  private readonly early = new Set<string>();
 
   constructor(private readonly options: InProcessSourceOptions) {}
 
@@ -47,8 +49,9 @@ export class InProcessSource implements Source {
     this.running = true;
     this.unsubscribe = this.options.log.onAppend(() => this.wake?.());
     const all = this.options.partitions ?? this.options.topics.flatMap((t) => this.options.log.partitions(t));
-    await this.reassign(all);
+    const first = this.reassign(all); // counts as a rebalance from here: the loop waits for it
     this.loop = this.run();
+    await first;
   }
 
   /** Simulates a rebalance: partitions not in `partitions` are revoked, new ones assigned. */
@@ -60,10 +63,14 @@ export class InProcessSource implements Source {
     const added = next.filter((tp) => !has(this.assignment, tp));
     const retained = next.filter((tp) => has(this.assignment, tp));
     this.generation++;
-    this.rebalancing = (async () => {
+    this.rebalances++;
+    try {
       if (revoked.length > 0) await this.listener!.revoked(revoked);
       this.assignment = next;
-      for (const tp of revoked) this.positions.delete(formatTopicPartition(tp));
+      for (const tp of revoked) {
+        this.positions.delete(formatTopicPartition(tp));
+        this.early.delete(formatTopicPartition(tp));
+      }
       for (const tp of added) {
         const committed = this.committed.get(formatTopicPartition(tp));
         const start =
@@ -73,8 +80,16 @@ export class InProcessSource implements Source {
       }
       await this.listener!.assigned(added); // even empty: the pipeline learns the assignment happened
       if (retained.length > 0) await this.listener!.retained(retained);
-    })();
-    await this.rebalancing;
+    } finally {
+      if (--this.rebalances === 0) this.early.clear();
+      this.wake?.();
+    }
+  }
+
+  ready(tp: TopicPartition): void {
+    if (this.rebalances === 0 || !this.assignment.some((x) => x.topic === tp.topic && x.partition === tp.partition))
+      return;
+    this.early.add(formatTopicPartition(tp));
     this.wake?.();
   }
 
@@ -116,11 +131,12 @@ export class InProcessSource implements Source {
     const max = this.options.maxBatchRecords ?? 500;
     try {
       while (this.running) {
-        await this.rebalancing;
         let delivered = false;
         for (const tp of this.assignment) {
           if (!this.running) break;
           const k = formatTopicPartition(tp);
+          // During a rebalance, only the partitions the listener made ready early.
+          if (this.rebalances > 0 && !this.early.has(k)) continue;
           let pos = this.positions.get(k);
           if (pos === undefined) continue;
           const logStart = Number(this.options.log.startOffset(tp));

@@ -112,6 +112,17 @@ export interface PipelineOptions {
    * Default 60,000 ms; 0 disables.
    */
   stallAfterMs?: number;
+  /**
+   * Partitions of an assignment restored from checkpoints at once, 1..64
+   * (default 1). Each partition is processed as soon as its own recovery is
+   * done, while the others still restore; the pipeline is ready once every
+   * assigned partition has recovered. A restore's writes run on the main
+   * thread (one LMDB writer), so with local checkpoints more than 1 does not
+   * make the whole faster and delays the first partition's hand-off
+   * (docs/BENCHMARKS.md, "Restore"); it can help where reading a segment is
+   * slower than writing it (remote storage far away).
+   */
+  restoreConcurrency?: number;
 }
 
 /** Options with defaults applied (internal). */
@@ -127,6 +138,7 @@ export interface ResolvedPipelineOptions {
   emptyStateStart: 'earliest' | 'source';
   onGap: 'fail' | 'accept';
   stallAfterMs: number;
+  restoreConcurrency: number;
 }
 
 const KNOWN = [
@@ -141,6 +153,7 @@ const KNOWN = [
   'emptyStateStart',
   'onGap',
   'stallAfterMs',
+  'restoreConcurrency',
 ];
 
 /** Validates pipeline options; throws {@link ConfigError} naming the bad field. */
@@ -174,5 +187,6 @@ export function resolvePipelineOptions(o: PipelineOptions): ResolvedPipelineOpti
     emptyStateStart: oneOfOption('emptyStateStart', o.emptyStateStart, ['earliest', 'source'] as const, 'earliest'),
     onGap: oneOfOption('onGap', o.onGap, ['fail', 'accept'] as const, 'fail'),
     stallAfterMs: intOption('stallAfterMs', o.stallAfterMs, { min: 0, default: 60_000 }),
+    restoreConcurrency: intOption('restoreConcurrency', o.restoreConcurrency, { min: 1, max: 64, default: 1 }),
   };
 }

@@ -1,6 +1,6 @@
 import PQueue from 'p-queue';
 import { CheckpointCoordinator } from '../checkpoint/coordinator.js';
-import type { CheckpointRepository } from '../checkpoint/repository.js';
+import type { CheckpointInfo, CheckpointRepository } from '../checkpoint/repository.js';
 import { HandlerFailedError } from '../errors/handler-failed-error.js';
 import { PipelineStateError } from '../errors/pipeline-state-error.js';
 import type { StateStore } from '../state/state-store.js';
@@ -15,9 +15,10 @@ import { Lifecycle } from './lifecycle.js';
 import { acceptGap, logStarts } from './log-start.js';
 import { notify, type PipelineObserver, type RecoveryReport } from './observer.js';
 import { resolvePipelineOptions, type PipelineOptions, type ResolvedPipelineOptions } from './pipeline-options.js';
-import { Progress } from './progress.js';
+import { type PartitionProgress, Progress } from './progress.js';
 import { asError, heartbeat, RecordRunner } from './record-runner.js';
 import { recoverPartition } from './recovery.js';
+import { RecoveryCancelled, RecoveryScheduler } from './recovery-scheduler.js';
 import { installSignalHandlers } from './signals.js';
 import type { BatchControl, Source, SourceBatch, SourceListener, SourceRecord } from './source.js';
 import { StallWatchdog } from './stall-watchdog.js';
@@ -41,7 +42,9 @@ export class Pipeline {
   private readonly runner: RecordRunner;
   private readonly watchdog: StallWatchdog;
   // One thing at a time: batches, commits, rebalances and stopping never interleave.
+  // Partition restores run outside it (recovery-scheduler.ts).
   private readonly lock = new PQueue({ concurrency: 1 });
+  private readonly recoveries: RecoveryScheduler;
   private readonly lifecycle = new Lifecycle();
   private commitTimer: NodeJS.Timeout | undefined;
   private assignedOnce = false;
@@ -60,6 +63,7 @@ export class Pipeline {
     this.store = options.store;
     this.observers = [...(options.observers ?? [])];
     this.progress = new Progress(this.opts.commitRecords, this.opts.commitMs);
+    this.recoveries = new RecoveryScheduler(this.opts.restoreConcurrency);
     this.commits = new CommitPoint(this.progress, this.store, this.source, this.observers);
     const active = (): boolean => this.lifecycle.active;
     this.runner = new RecordRunner(options.handler, this.store, this.opts, this.observers, { active });
@@ -175,9 +179,7 @@ export class Pipeline {
 
   private listener(): SourceListener {
     return {
-      assigned: async (tps) => {
-        await this.locked(() => this.onAssigned(tps));
-      },
+      assigned: (tps) => this.onAssigned(tps),
       revoked: async (tps) => {
         await this.locked(() => this.onRevoked(tps));
       },
@@ -192,64 +194,100 @@ export class Pipeline {
     };
   }
 
+  // An assignment: the new partitions are recovered concurrently (at most
+  // `restoreConcurrency` at once), outside the lock, so batches of the
+  // partitions already recovered go on meanwhile; each is handed to
+  // processing as soon as its own recovery is done. Resolves once every one
+  // has recovered (or was cancelled: revoked, or the pipeline stopping).
   private async onAssigned(tps: readonly TopicPartition[]): Promise<void> {
-    if (!this.lifecycle.active) return;
-    for (const tp of tps) this.progress.add(tp);
+    const added = await this.locked(async () => this.beginAssignment(tps));
+    if (added === undefined || added.length === 0) return;
+    let listing: CheckpointInfo[] = [];
+    if (this.repository !== undefined) {
+      try {
+        listing = await this.repository.list();
+      } catch (err) {
+        this.fail(err);
+        return;
+      }
+    }
+    await Promise.all(added.map((p) => this.recover(p, listing)));
+  }
+
+  private beginAssignment(tps: readonly TopicPartition[]): PartitionProgress[] {
+    if (!this.lifecycle.active) return [];
+    const added = tps.map((tp) => this.progress.add(tp));
     this.assignedOnce = true;
     this.updateReadiness();
-    if (tps.length === 0) return;
-    notify(this.observers, 'rebalanced', { assigned: [...tps], revoked: [] });
-    const listing = this.repository === undefined ? [] : await this.repository.list();
-    const reports: RecoveryReport[] = [];
-    for (const tp of tps) reports.push(await recoverPartition(this.store, this.repository, listing, tp));
-    // Asked after the recoveries, which can take long, so the log starts are current.
-    const starts = await logStarts(this.source, tps);
-    for (const report of reports) {
-      const p = this.progress.get(report);
-      if (p === undefined) continue;
-      const tp = p.tp;
-      p.recovered(
-        this.store.partition(tp.topic, tp.partition),
-        report.offset === undefined ? undefined : BigInt(report.offset),
+    if (tps.length > 0) notify(this.observers, 'rebalanced', { assigned: [...tps], revoked: [] });
+    return added;
+  }
+
+  private async recover(p: PartitionProgress, listing: readonly CheckpointInfo[]): Promise<void> {
+    // Checked in the same turn as the recovery is registered: a stop that
+    // begins later cancels it.
+    if (!this.lifecycle.active || !this.progress.owns(p)) return;
+    let report: RecoveryReport;
+    try {
+      report = await this.recoveries.run(p.tp, (signal) =>
+        recoverPartition(this.store, this.repository, listing, p.tp, signal),
       );
-      const logStart = starts.get(formatTopicPartition(tp))!;
-      if (p.next !== undefined) {
-        if (p.next < logStart) notify(this.observers, 'gap', acceptGap(p, logStart, this.opts.onGap)); // throws unless accepted
-        this.source.seek(tp, String(p.next));
-      } else if (this.opts.emptyStateStart === 'earliest') {
-        // The log's actual start: a seek to 'earliest' is resolved by the
-        // source's own reset policy (kafkajs: fromBeginning) when out of range.
-        p.next = logStart;
-        this.source.seek(tp, String(logStart));
-      }
-      p.resume();
-      notify(this.observers, 'recovered', report);
+    } catch (err) {
+      // Cancelled: revoked meanwhile, or the pipeline is stopping.
+      if (err instanceof RecoveryCancelled || !this.progress.owns(p) || !this.lifecycle.active) return;
+      this.fail(err);
+      return;
     }
-    // The group's offsets may be behind the recovered state: a crash can
+    await this.locked(() => this.recovered(p, report));
+  }
+
+  // A partition's recovery is done: position the source at its state's
+  // offset and hand it to processing.
+  private async recovered(p: PartitionProgress, report: RecoveryReport): Promise<void> {
+    if (!this.lifecycle.active || !this.progress.owns(p)) return;
+    const tp = p.tp;
+    // Asked after the recovery, which can take long, so the log start is current.
+    const logStart = (await logStarts(this.source, [tp])).get(formatTopicPartition(tp))!;
+    if (!this.lifecycle.active || !this.progress.owns(p)) return;
+    p.recovered(
+      this.store.partition(tp.topic, tp.partition),
+      report.offset === undefined ? undefined : BigInt(report.offset),
+    );
+    if (p.next !== undefined) {
+      if (p.next < logStart) notify(this.observers, 'gap', acceptGap(p, logStart, this.opts.onGap)); // throws unless accepted
+      this.source.seek(tp, String(p.next));
+    } else if (this.opts.emptyStateStart === 'earliest') {
+      // The log's actual start: a seek to 'earliest' is resolved by the
+      // source's own reset policy (kafkajs: fromBeginning) when out of range.
+      p.next = logStart;
+      this.source.seek(tp, String(logStart));
+    }
+    p.resume();
+    notify(this.observers, 'recovered', report);
+    // The group's offset may be behind the recovered state: a crash can
     // lose the source commits that follow a durable commit, and a partition
     // already at the end of its log commits nothing more. Without this the
-    // group's committed offsets (and every lag tool) would stay behind for
+    // group's committed offset (and every lag tool) would stay behind for
     // as long as no record arrives. (No state to commit: only the source.)
-    const durable: PartitionOffset[] = [];
-    for (const tp of tps) {
-      const p = this.progress.get(tp);
-      if (p?.committed !== undefined)
-        durable.push({ topic: tp.topic, partition: tp.partition, offset: String(p.committed) });
-    }
-    if (durable.length > 0) this.commits.toSource(durable);
+    if (p.committed !== undefined)
+      this.commits.toSource([{ topic: tp.topic, partition: tp.partition, offset: String(p.committed) }]);
+    // Its records may flow now, while other partitions still restore.
+    this.source.ready?.(tp);
     this.updateReadiness();
   }
 
   private async onRevoked(tps: readonly TopicPartition[]): Promise<void> {
     const mine = tps.filter((tp) => this.progress.get(tp) !== undefined);
     if (mine.length === 0) return;
+    // A restore in flight is abandoned: nothing of it is swapped in.
+    this.recoveries.cancel(mine.filter((tp) => this.progress.get(tp)!.recovering));
     if (this.lifecycle.active || this.lifecycle.state === 'stopping') {
       await this.commits.commit();
-      if (this.coordinator !== undefined) {
-        // Hand over: the next owner restores from this checkpoint.
-        await this.coordinator
-          .checkpoint({ partitions: mine.filter((tp) => !this.progress.get(tp)!.recovering), trigger: 'revoke' })
-          .catch(() => undefined);
+      // Hand over: the next owner restores from this checkpoint (a partition
+      // still recovering has nothing of its own to hand over).
+      const handed = mine.filter((tp) => !this.progress.get(tp)!.recovering);
+      if (this.coordinator !== undefined && handed.length > 0) {
+        await this.coordinator.checkpoint({ partitions: handed, trigger: 'revoke' }).catch(() => undefined);
       }
     }
     const unstalled = this.watchdog.forget(mine);
@@ -362,6 +400,8 @@ export class Pipeline {
   }
 
   private async shutdown(graceful: boolean): Promise<void> {
+    // Restores in flight are abandoned (their partitions never processed a record).
+    this.recoveries.cancelAll();
     this.removeSignalHandlers();
     if (this.commitTimer !== undefined) clearInterval(this.commitTimer);
     this.watchdog.stop();
@@ -393,6 +433,7 @@ export class Pipeline {
     await attempt(() => this.source.stop());
     await attempt(() => this.lock.onIdle());
     if (!graceful) await attempt(() => this.coordinator?.stop() ?? Promise.resolve());
+    await attempt(() => this.recoveries.settled());
     await attempt(() => this.store.close());
     const error = this.failure ?? (errors.length > 0 ? asError(errors[0]) : undefined);
     this.lifecycle.to(this.lifecycle.state === 'failing' ? 'failed' : 'stopped');

@@ -17,13 +17,16 @@ import type { RecoveryReport } from './observer.js';
  *    newer one's fails the partition (SchemaVersionError), never skipped;
  * 3. else empty state, from the source's own position.
  *
- * `listing` is the repository's list, taken once per rebalance.
+ * `listing` is the repository's list, taken once per rebalance. `signal`
+ * abandons a restore in flight (the partition was revoked, the pipeline is
+ * stopping): nothing of it is swapped in, and this rejects with its reason.
  */
 export async function recoverPartition(
   store: StateStore,
   repository: CheckpointRepository | undefined,
   listing: readonly CheckpointInfo[],
   tp: TopicPartition,
+  signal?: AbortSignal,
 ): Promise<RecoveryReport> {
   const started = performance.now();
   const local = store.offset(tp.topic, tp.partition);
@@ -54,6 +57,7 @@ export async function recoverPartition(
       partitions: [tp],
       listing,
       aheadOf: () => local,
+      ...(signal === undefined ? {} : { signal }),
     });
     skipped.push(...result.skipped);
     const restored = result.restored[0];

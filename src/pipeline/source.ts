@@ -46,8 +46,9 @@ export interface SourceListener {
   /**
    * Partitions newly assigned (possibly none: called at every assignment,
    * so the listener knows one happened). The source delivers nothing from
-   * them until this resolves; the listener positions each with
-   * {@link Source.seek}.
+   * them until this resolves, or until the listener calls
+   * {@link Source.ready} for one; the listener positions each with
+   * {@link Source.seek} first.
    */
   assigned(partitions: readonly TopicPartition[]): Promise<void>;
   /** Partitions taken away; the listener commits and hands them over. */
@@ -79,6 +80,14 @@ export interface Source {
    * the earliest record still in the log for `'earliest'`.
    */
   seek(tp: TopicPartition, offset: string | 'earliest'): void;
+  /**
+   * Called by the listener while {@link SourceListener.assigned} is still
+   * running, for a partition of that assignment it has recovered and
+   * positioned: the source may deliver its records from now on, while the
+   * other partitions still recover. Optional: a source without it delivers
+   * nothing of an assignment until `assigned` resolves.
+   */
+  ready?(tp: TopicPartition): void;
   /**
    * The first offset still in each partition's log (Kafka's log start
    * offset, which retention and `deleteRecords` move forward). The pipeline
