@@ -25,6 +25,12 @@ export interface CodecJob {
   end(): Promise<{ chunks: Buffer[]; result: EncodeResult | undefined }>;
   /** Abandons the job; pending promises reject with {@link JobCancelled}. */
   cancel(): void;
+  /**
+   * Gives an output chunk's buffer back to the worker for reuse (its
+   * ArrayBuffer is transferred: every view of it, on this thread, becomes
+   * empty). Only for chunks nothing refers to any more.
+   */
+  recycle?(chunk: Buffer): void;
 }
 
 interface Pending {
@@ -107,6 +113,11 @@ export class CodecWorker {
         const p = request({ type: 'end', job }, []);
         finished = true;
         return p;
+      },
+      recycle: (chunk) => {
+        if (this.worker !== worker) return; // restarted: the buffer is collected here
+        const buffer = chunk.buffer as ArrayBuffer;
+        worker.postMessage({ type: 'recycle', job, buffer } satisfies ToWorker, [buffer]);
       },
       cancel: () => {
         if (!this.jobs.has(job)) return;

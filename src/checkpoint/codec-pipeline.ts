@@ -13,6 +13,12 @@ export interface CodecPipelineLimits {
   maxInFlight?: number;
   /** Output chunks handed to the sink and not yet settled; default 16. */
   maxPendingSink?: number;
+  /**
+   * The sink keeps no reference to a chunk once its promise has settled:
+   * each chunk's buffer then goes back to the worker (CodecJob.recycle) to
+   * be decoded into again. Default false.
+   */
+  recycle?: boolean;
 }
 
 /** Chunks (about 1 MiB each) handed to the worker and not yet answered. */
@@ -35,6 +41,7 @@ export class CodecPipeline {
   private sinkError: unknown;
   private readonly maxInFlight: number;
   private readonly maxPendingSink: number;
+  private readonly recycle: boolean;
 
   constructor(
     private readonly job: CodecJob,
@@ -43,6 +50,7 @@ export class CodecPipeline {
   ) {
     this.maxInFlight = limits.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
     this.maxPendingSink = limits.maxPendingSink ?? DEFAULT_MAX_PENDING_SINK;
+    this.recycle = limits.recycle === true;
   }
 
   /** Sends one chunk (its ArrayBuffer is transferred); waits while the bounds are reached. */
@@ -82,7 +90,11 @@ export class CodecPipeline {
     if (c.length === 0) return;
     this.pendingSink++;
     this.sinkChain = this.sinkChain
-      .then(() => (this.sinkError === undefined ? this.sink(c) : undefined))
+      .then(async () => {
+        if (this.sinkError !== undefined) return;
+        await this.sink(c);
+        if (this.recycle) this.job.recycle?.(c);
+      })
       .catch((err: unknown) => void (this.sinkError ??= err))
       .finally(() => void this.pendingSink--);
   }

@@ -6,7 +6,9 @@ export type ToWorker =
   | { type: 'decode'; job: number; params: DecodeParams }
   | { type: 'data'; job: number; chunk: Uint8Array }
   | { type: 'end'; job: number }
-  | { type: 'cancel'; job: number };
+  | { type: 'cancel'; job: number }
+  /** A decoded chunk's buffer, given back for reuse as decoder output (see CodecJob.recycle). */
+  | { type: 'recycle'; job: number; buffer: ArrayBuffer };
 
 export type FromWorker =
   | { type: 'data'; job: number; chunks: Uint8Array[] }

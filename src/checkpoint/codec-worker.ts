@@ -3,12 +3,21 @@
 // the consumer's event loop.
 import { parentPort } from 'node:worker_threads';
 import type { ToWorker, FromWorker } from './codec-protocol.js';
+import { CHUNK_BYTES, transferable } from './records.js';
 import { SegmentDecoder, SegmentEncoder, SegmentError } from './segment-codec.js';
 
 type Job = { kind: 'encode'; codec: SegmentEncoder } | { kind: 'decode'; codec: SegmentDecoder };
 
 const port = parentPort!;
 const jobs = new Map<number, Job>();
+// Decoded chunks' buffers the main thread gave back (a sink that keeps no
+// reference, such as verify's): reused as decoder output, so memory already
+// paged in is written again instead of fresh pages being faulted in, freed
+// and collected on the main thread. At most MAX_SPARE chunks (8 MiB) wait.
+const spare: ArrayBuffer[] = [];
+const MAX_SPARE = 8;
+const allocate = (size: number): Buffer =>
+  size === CHUNK_BYTES && spare.length > 0 ? Buffer.from(spare.pop()!) : transferable(size);
 
 // Decoded chunks own their ArrayBuffers (records.ts transferable) and move
 // without a copy; encoded output is small and may sit in Node's shared
@@ -28,7 +37,10 @@ port.on('message', (msg: ToWorker) => {
         jobs.set(job, { kind: 'encode', codec: new SegmentEncoder(msg.params) });
         return;
       case 'decode':
-        jobs.set(job, { kind: 'decode', codec: new SegmentDecoder(msg.params) });
+        jobs.set(job, { kind: 'decode', codec: new SegmentDecoder(msg.params, allocate) });
+        return;
+      case 'recycle':
+        if (msg.buffer.byteLength === CHUNK_BYTES && spare.length < MAX_SPARE) spare.push(msg.buffer);
         return;
       case 'cancel':
         jobs.delete(job);

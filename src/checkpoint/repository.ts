@@ -201,7 +201,7 @@ export class CheckpointRepository {
       try {
         for (const p of partitions) {
           try {
-            await readSegment(this.ctx, info, p, () => undefined);
+            await readSegment(this.ctx, info, p, () => undefined, true);
           } catch (err) {
             if (!(err instanceof CheckpointCorruptError)) throw err;
             p.ok = false;

@@ -150,13 +150,17 @@ export class SegmentDecoder {
   private nonce = Buffer.alloc(0);
   private tag = Buffer.alloc(0);
 
-  constructor(private readonly params: DecodeParams) {
+  /** `allocate`: output buffers, each with its own ArrayBuffer (the worker reuses recycled ones). */
+  constructor(
+    private readonly params: DecodeParams,
+    private readonly allocate: (size: number) => Buffer = transferable,
+  ) {
     this.scanner = new RecordScanner(params.delta === true);
     this.dctx.setParameter(zstd.DParameter.windowLogMax, WINDOW_LOG_MAX);
     this.encrypted = params.key !== undefined;
     if (this.encrypted && params.storedBytes < NONCE_BYTES + TAG_BYTES)
       this.fail('segment is too short to be encrypted');
-    this.out = transferable(Math.min(CHUNK_BYTES, params.rawBytes + 1));
+    this.out = allocate(Math.min(CHUNK_BYTES, params.rawBytes + 1));
   }
 
   /** Feeds stored bytes; returns chunks of whole, checked records (not yet authenticated: use only after finish()). */
@@ -296,7 +300,7 @@ export class SegmentDecoder {
     const remaining = this.params.rawBytes + 1 - (this.produced - tail.length);
     if (needed > remaining) throw new SegmentError('a record is longer than the rest of the segment');
     if (boundary > 0) emitted.push(this.out.subarray(0, boundary));
-    const next = transferable(Math.min(Math.max(CHUNK_BYTES, needed), remaining));
+    const next = this.allocate(Math.min(Math.max(CHUNK_BYTES, needed), remaining));
     tail.copy(next, 0);
     this.out = next;
     this.filled = tail.length;

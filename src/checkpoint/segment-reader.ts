@@ -57,6 +57,9 @@ export async function assertReadable(ctx: RepositoryContext, info: CheckpointInf
  * record chunks, whole records each, in order; bounded by the pipeline's
  * limits). Resolves once every check has passed: until then, what the sink
  * received is unverified as a whole (the hash covers the segment).
+ * `sinkReleasesChunks`: the sink keeps no reference to a chunk (or any view
+ * of it) once its promise settles, so the chunk's buffer is given back to
+ * the worker and decoded into again (fewer fresh pages, less collection).
  * @throws CheckpointCorruptError, Vanished, StorageError, or what the sink throws
  */
 export async function readSegment(
@@ -64,6 +67,7 @@ export async function readSegment(
   info: CheckpointInfo,
   part: CheckpointPartitionInfo,
   sink: ChunkSink,
+  sinkReleasesChunks = false,
 ): Promise<void> {
   const key = keyFor(ctx, info);
   const segmentKey = objectKey(info.id, part.file, info.quarantined);
@@ -84,14 +88,18 @@ export async function readSegment(
     deletes: part.deletes,
   });
   let sinkFailed = false;
-  const pipeline = new CodecPipeline(job, async (c) => {
-    try {
-      await sink(c);
-    } catch (err) {
-      sinkFailed = true;
-      throw err;
-    }
-  });
+  const pipeline = new CodecPipeline(
+    job,
+    async (c) => {
+      try {
+        await sink(c);
+      } catch (err) {
+        sinkFailed = true;
+        throw err;
+      }
+    },
+    { recycle: sinkReleasesChunks },
+  );
   try {
     for await (const chunk of ctx.storage.readChunks(segmentKey)) {
       const copy = transferable(chunk.length); // the read buffer may be pooled: never transfer it

@@ -118,3 +118,51 @@ describe('CodecPipeline', () => {
     expect(job.cancelled).toBe(true);
   });
 });
+
+describe('CodecPipeline: recycling output chunks', () => {
+  class RecyclingJob extends ScriptedJob {
+    readonly recycled: string[] = [];
+    recycle(chunk: Buffer): void {
+      this.recycled.push(chunk.toString());
+    }
+  }
+
+  it('with recycle, gives each chunk back once its sink has settled; never one whose sink failed', async () => {
+    const job = new RecyclingJob();
+    const gates: Array<() => void> = [];
+    const p = new CodecPipeline(
+      job,
+      (c) =>
+        new Promise<void>((resolve, reject) =>
+          gates.push(() => (c.toString() === 'B' ? reject(new Error('sink failed')) : resolve())),
+        ),
+      { recycle: true, maxInFlight: 1 },
+    );
+    const first = p.push(Buffer.from('a'));
+    job.answerAll();
+    await first;
+    await tick();
+    expect(job.recycled).toEqual([]); // the sink has not settled yet
+    gates.shift()!();
+    await tick();
+    expect(job.recycled).toEqual(['A']);
+    const second = p.push(Buffer.from('b'));
+    job.answerAll();
+    await second;
+    const ended = p.end(); // delivers B (and '!', which the failed sink never sees)
+    for (let i = 0; i < 10 && gates.length === 0; i++) await tick();
+    gates.shift()!();
+    await expect(ended).rejects.toThrow('sink failed');
+    expect(job.recycled).toEqual(['A']);
+  });
+
+  it('without recycle, never gives a chunk back', async () => {
+    const job = new RecyclingJob();
+    const p = new CodecPipeline(job, () => undefined);
+    const pushed = p.push(Buffer.from('a'));
+    job.answerAll();
+    await pushed;
+    await p.end();
+    expect(job.recycled).toEqual([]);
+  });
+});

@@ -1,8 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { segmentAad } from '../../src/checkpoint/encryption.js';
-import { readRecords, RecordPacker, RecordScanner, RecordStreamError } from '../../src/checkpoint/records.js';
+import {
+  CHUNK_BYTES,
+  readRecords,
+  RecordPacker,
+  RecordScanner,
+  RecordStreamError,
+} from '../../src/checkpoint/records.js';
 import { SegmentDecoder, SegmentEncoder, SegmentError, type DecodeParams } from '../../src/checkpoint/segment-codec.js';
+import { prng } from '../helpers/prng.js';
 
 interface Encoded {
   stored: Buffer;
@@ -198,6 +205,91 @@ describe('segment codec: every damaged input is refused', () => {
     expect(s.scan(chunk!, 0, chunk!.length)).toBe(chunk!.length);
     expect(() => s.scan(chunk!, 0, chunk!.length)).toThrow(RecordStreamError); // 'a' after 'b'
     expect(() => packer.add(Buffer.alloc(0), Buffer.alloc(1))).toThrow(RangeError);
+  });
+});
+
+describe('segment codec: the key-order check', () => {
+  const rec = (k: Buffer, valueBytes = 1): Buffer => {
+    const h = Buffer.alloc(6);
+    h.writeUInt16LE(k.length, 0);
+    h.writeUInt32LE(valueBytes, 2);
+    return Buffer.concat([h, k, Buffer.alloc(valueBytes, 0x76)]);
+  };
+  // Scans `first` then `second`, in one call or split between two calls (the
+  // second compared with the key kept from the first call); true when accepted.
+  const accepts = (first: Buffer, second: Buffer, split: boolean): boolean => {
+    const s = new RecordScanner();
+    const a = rec(first);
+    const b = rec(second);
+    try {
+      if (split) {
+        expect(s.scan(a, 0, a.length)).toBe(a.length);
+        expect(s.scan(b, 0, b.length)).toBe(b.length);
+      } else {
+        const both = Buffer.concat([a, b]);
+        expect(s.scan(both, 0, both.length)).toBe(both.length);
+      }
+      return true;
+    } catch (err) {
+      expect(err).toBeInstanceOf(RecordStreamError);
+      expect((err as Error).message).toMatch(/record 1 is out of key order/);
+      return false;
+    }
+  };
+
+  it('agrees with Buffer.compare for keys of every length, shared prefix and byte value (seeded)', () => {
+    const seed = 0x5ca9;
+    console.log(`key-order seed ${seed}`);
+    const rnd = prng(seed);
+    const byte = () => (rnd() < 0.5 ? 0x7f + Math.floor(rnd() * 3) : Math.floor(rnd() * 256)); // often equal, often >= 0x80
+    for (let i = 0; i < 4000; i++) {
+      const shared = Math.floor(rnd() * 12);
+      const prefix = Buffer.from(Array.from({ length: shared }, byte));
+      const tail = () => Buffer.from(Array.from({ length: Math.floor(rnd() * 7) }, byte));
+      let a = Buffer.concat([prefix, tail()]);
+      let b = Buffer.concat([prefix, tail()]);
+      if (a.length === 0) a = Buffer.of(byte());
+      if (b.length === 0) b = rnd() < 0.3 ? Buffer.from(a) : Buffer.of(byte());
+      const expected = Buffer.compare(b, a) > 0;
+      const what = `${a.toString('hex')} then ${b.toString('hex')}`;
+      expect(accepts(a, b, false), what).toBe(expected);
+      expect(accepts(a, b, true), `${what}, split`).toBe(expected);
+    }
+  });
+
+  it('an order violation at, or straddling, a boundary of the decoder output is refused', () => {
+    // Records of 1 KiB with increasing keys filling the decoder's first output
+    // buffer exactly (or to 3 bytes short of it), then a key lower than the last.
+    const key = (i: number) => Buffer.from(`k-${String(i).padStart(8, '0')}`);
+    const recordBytes = 1024;
+    const valueBytes = recordBytes - 6 - key(0).length;
+    for (const short of [0, 3]) {
+      const n = CHUNK_BYTES / recordBytes;
+      const parts: Buffer[] = [];
+      for (let i = 0; i < n; i++) parts.push(rec(key(i + 10), i === n - 1 ? valueBytes - short : valueBytes));
+      parts.push(rec(key(5), 100), rec(key(20_000), 100));
+      const { stored, params } = encodeRaw([Buffer.concat(parts)], n + 2);
+      expect(decodeError(stored, params), `short ${short}`).toMatch(new RegExp(`record ${n} is out of key order`));
+      // The same stream in order decodes.
+      parts[n] = rec(key(n + 10), 100);
+      const ok = encodeRaw([Buffer.concat(parts)], n + 2);
+      expect(decode(ok.stored, ok.params).length, `short ${short}`).toBe(n + 2);
+    }
+  });
+
+  it('a record length pointing past the next records is refused by the count, or as a cut record', () => {
+    const k = (s: string) => Buffer.from(s);
+    const good = Buffer.concat([rec(k('a'), 10), rec(k('b'), 10), rec(k('c'), 10)]);
+    // The first value length swallows exactly the next record: 2 records where the manifest says 3.
+    const swallow = Buffer.from(good);
+    swallow.writeUInt32LE(10 + 17, 2);
+    let { stored, params } = encodeRaw([swallow], 3);
+    expect(decodeError(stored, params)).toMatch(/holds 2 records, the manifest records 3/);
+    // A key length reaching past the end of the stream.
+    const cut = Buffer.from(good);
+    cut.writeUInt16LE(0xffff, 17);
+    ({ stored, params } = encodeRaw([cut], 3));
+    expect(decodeError(stored, params)).toMatch(/ends inside a record|longer than the rest/);
   });
 });
 
