@@ -13,6 +13,7 @@ import {
   type ReadChunksOptions,
 } from '../checkpoint/index.js';
 import { isS3Url, s3StorageFromUrl } from '../checkpoint/s3-url.js';
+import { isDelta } from '../checkpoint/manifest.js';
 import { ConfigError } from '../errors/config-error.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { loadKeys } from './keys.js';
@@ -151,7 +152,10 @@ export function checkpointJson(info: CheckpointInfo): CheckpointJson {
 /** A partition's manifest fields alone. */
 export function manifestPartition(p: ManifestPartition): ManifestPartition {
   const { topic, partition, offset, entries, rawBytes, storedBytes, sha256, file } = p;
-  return { topic, partition, offset, entries, rawBytes, storedBytes, sha256, file };
+  // A delta says so (its base, depth and tombstones): its entries are what
+  // changed since the base, not the partition's state.
+  const delta = isDelta(p) ? { kind: p.kind, base: p.base, depth: p.depth, deletes: p.deletes } : {};
+  return { topic, partition, offset, entries, rawBytes, storedBytes, sha256, file, ...delta };
 }
 
 /** True when an encrypted checkpoint cannot be read with the keys given. */

@@ -36,11 +36,21 @@ describe("the CLI on the demo's output", () => {
     const fromCheckpoints = await tidemark(['export', '--checkpoints', checkpointsDir, '--include-expired']);
     expect(fromCheckpoints.code).toBe(0);
     const lines = fromCheckpoints.jsonLines();
-    expect(lines.length).toBe(inspect.json().checkpoint.entries);
     for (const l of lines) expect(Object.keys(l).slice(0, 5)).toEqual(['topic', 'partition', 'scope', 'key', 'value']);
     const fromState = await tidemark(['export', '--state', stateDir, '--include-expired']);
     expect(fromState.code).toBe(0);
     expect(fromState.jsonLines().length).toBeGreaterThan(0);
+    // The demo stopped gracefully (a last checkpoint): the state the
+    // checkpoints hold is the state directory's.
+    expect(lines.length).toBe(fromState.jsonLines().length);
+    // A full newest checkpoint holds every entry; a delta (the demo's second
+    // run took several checkpoints) holds what changed since its base, and
+    // says so.
+    const parts = inspect.json().partitions as Array<{ entries: number; kind?: string; base?: string; depth?: number }>;
+    if (parts.every((p) => p.kind === undefined)) expect(lines.length).toBe(inspect.json().checkpoint.entries);
+    else
+      for (const p of parts.filter((q) => q.kind !== undefined))
+        expect(p).toMatchObject({ kind: 'delta', base: expect.any(String), depth: expect.any(Number) });
 
     // Corrupt the newest checkpoint: verify names it, restore falls back past it.
     flipBit(path.join(checkpointsDir, newest.id, newest.partitions[0]!.file), 9, 4);

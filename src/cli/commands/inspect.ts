@@ -137,7 +137,8 @@ function describe(
   );
   for (const d of details) {
     lines.push(
-      `    ${formatTopicPartition(d)}  offset ${d.offset ?? '(none)'}  ${plural(d.entries, 'entry', 'entries')}`,
+      `    ${formatTopicPartition(d)}  offset ${d.offset ?? '(none)'}  ${plural(d.entries, 'entry', 'entries')}` +
+        (d.kind === 'delta' ? `  (delta on ${d.base}, depth ${d.depth}, ${d.deletes ?? 0} deleted)` : ''),
     );
     lines.push(
       `      file ${d.file}, raw ${formatBytes(d.rawBytes)}, stored ${formatBytes(d.storedBytes)}, sha256 ${d.sha256}`,
