@@ -238,7 +238,10 @@ async function pauseOnJoin(ctx: BenchContext, brokers: string[], client: Client)
       if (owned.reduce((a, b) => a + b, 0) === P && owned.every((o) => o > 0)) return;
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new Error(`the group of ${count} did not settle`);
+    const owned = members.map((m) => m.p.positions().map((tp) => tp.partition));
+    throw new Error(
+      `the group of ${count} did not settle (${client}): partitions with a position per member ${JSON.stringify(owned)}`,
+    );
   };
   try {
     for (const name of ['m1', 'm2', 'm3']) await start(name);
