@@ -267,9 +267,14 @@ async function streamChain(
           if ((++n & 255) === 0 && performance.now() - started >= SLICE_MS) return;
         }
       };
+      // Yield before each slice, not after: a chunk that arrives from the
+      // worker is handled in the poll phase, and a slice written there would
+      // be followed by the next one in the check phase of the same turn, with
+      // no timers (heartbeats) between them.
       while (!done) {
-        s.staging.apply(slice(), link.ascending);
         await yieldToLoop();
+        signal?.throwIfAborted();
+        s.staging.apply(slice(), link.ascending);
       }
       s.progress.bytes += chunk.length;
       s.progress.report('streaming');
