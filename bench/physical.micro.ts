@@ -127,6 +127,7 @@ const backupCompact = async (): Promise<number> => {
 };
 // What src/checkpoint does with a segment's bytes: 1 MiB pieces through
 // SegmentEncoder (zstd stream + SHA-256), written to a file, fsynced.
+const streamFsync: number[] = [];
 const compressStreamed = (): number => {
   const t = performance.now();
   const enc = new SegmentEncoder({ level: LEVEL });
@@ -142,7 +143,9 @@ const compressStreamed = (): number => {
     }
     const { tail, result } = enc.finish();
     if (tail.length > 0) fs.writeSync(outFd, tail);
+    const f = performance.now();
     fsyncFile(outFd);
+    streamFsync.push(performance.now() - f);
     zstBytes = result.storedBytes;
     zstSha = result.sha256;
   } finally {
@@ -228,7 +231,9 @@ say(
     `logical record stream ${mb(raw.length)} -> logical checkpoint ${mb(logicalStored)}`,
 );
 say(`backup(compact=true)              ${ms(median(stepBackup))}`);
-say(`stream zstd+sha256 of the copy    ${ms(median(stepStream))}  (1 MiB reads, written, fsynced)`);
+say(
+  `stream zstd+sha256 of the copy    ${ms(median(stepStream))}  (1 MiB reads, written, fsynced; fsync ${ms(median(streamFsync.slice(1)))})`,
+);
 say(`physical checkpoint (sum)         ${ms(physA)}`);
 say(`zstd one call of the copy         ${ms(median(aOneCall))}`);
 say(`baseline: zstd one call, logical  ${ms(zstdA)}   -> ratio ${ratio(zstdA / physA)} (goal 0.7)`);
@@ -255,10 +260,13 @@ function check(file: string): void {
   void root.close();
 }
 // Stream-decompress (with the SHA-256 a restore checks) into a new file, fdatasync, open.
+// Steps: [read+sha256+unzstd+write, fdatasync, open+check] in ms.
+const restoreSteps: number[][] = [];
 const physicalRestore = async (): Promise<number> => {
   const dir = fresh();
   const file = path.join(dir, 'partition.mdb');
   const t = performance.now();
+  let t1 = t;
   const dctx = new zstd.DCtx();
   const hash = createHash('sha256');
   const inFd = fs.openSync(zstFile, 'r');
@@ -278,14 +286,17 @@ const physicalRestore = async (): Promise<number> => {
         if (input.length === 0 && wrote < outBuf.length) break;
       }
     }
+    t1 = performance.now();
     fs.fdatasyncSync(outFd);
   } finally {
     fs.closeSync(inFd);
     fs.closeSync(outFd);
   }
+  const t2 = performance.now();
   if (hash.digest('hex') !== zstSha) throw new Error('sha256 mismatch');
   check(file);
   const d = performance.now() - t;
+  restoreSteps.push([t1 - t, t2 - t1, performance.now() - t2]);
   await yieldToLoop();
   fs.rmSync(dir, { recursive: true, force: true });
   return d;
@@ -331,6 +342,8 @@ say(`baseline: copy the compact backup + open   ${ms(copyB)}`);
 say(
   `physical: unzstd+sha256 -> file, fdatasync, open   ${ms(physB)}   -> ratio ${ratio(copyB / physB)} (goal 0.25: ${copyB / physB >= 0.25 ? 'met' : 'not met'})`,
 );
+const step = (i: number): string => ms(median(restoreSteps.slice(1).map((x) => x[i]!)));
+say(`  of which read+sha256+unzstd+write ${step(0)}, fdatasync ${step(1)}, open+check ${step(2)}`);
 say(`logical restore (repo.restore)   ${ms(logicalB)}   -> ratio ${ratio(copyB / logicalB)}`);
 await repo.close();
 await store.close();
