@@ -1,9 +1,10 @@
 // Probe for issue 10's physical direction (docs/PHYSICAL-SEGMENTS.md): one
 // LMDB environment per partition, a checkpoint as a compacted copy of that
-// environment (zstd), a restore as decompressing that file and opening it,
-// writes in worker threads, and what per-partition environments cost
-// write-through commits. No product code is used for the physical side; the
-// logical side is today's CheckpointRepository and StateStore.
+// environment (zstd), a restore as decompressing that file and opening it
+// (also from 8 MiB frames in two worker threads), writes in worker threads,
+// and what per-partition environments cost write-through commits. The
+// physical side uses lmdb-js, zstd-napi and src/checkpoint's SegmentEncoder
+// directly; the logical side is today's CheckpointRepository and StateStore.
 //
 //   npx tsx bench/physical.micro.ts
 //
