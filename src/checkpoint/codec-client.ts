@@ -21,8 +21,12 @@ export interface CodecJob {
    * resolves with the output it produced. Several may be outstanding.
    */
   push(chunk: Buffer): Promise<Buffer[]>;
-  /** Ends the input; resolves with the last output and, for encoding, the totals. */
-  end(): Promise<{ chunks: Buffer[]; result: EncodeResult | undefined }>;
+  /**
+   * Ends the input; resolves with the last output and, for encoding, the
+   * totals. `storedSha256`: for a decode job whose caller hashed the stored
+   * bytes (DecodeParams.hashedByCaller), their digest (hex).
+   */
+  end(storedSha256?: string): Promise<{ chunks: Buffer[]; result: EncodeResult | undefined }>;
   /** Abandons the job; pending promises reject with {@link JobCancelled}. */
   cancel(): void;
   /**
@@ -109,8 +113,11 @@ export class CodecWorker {
       });
     return {
       push: async (chunk) => (await request({ type: 'data', job, chunk }, [chunk.buffer as ArrayBuffer])).chunks,
-      end: () => {
-        const p = request({ type: 'end', job }, []);
+      end: (storedSha256) => {
+        const p = request(
+          storedSha256 === undefined ? { type: 'end', job } : { type: 'end', job, sha256: storedSha256 },
+          [],
+        );
         finished = true;
         return p;
       },

@@ -61,10 +61,13 @@ export class CodecPipeline {
     await this.drain(this.maxInFlight - 1);
   }
 
-  /** Ends the input, drains every output into the sink; resolves with the job's totals (encoding). */
-  async end(): Promise<EncodeResult | undefined> {
+  /**
+   * Ends the input, drains every output into the sink; resolves with the
+   * job's totals (encoding). `storedSha256`: see {@link CodecJob.end}.
+   */
+  async end(storedSha256?: string): Promise<EncodeResult | undefined> {
     await this.drain(0);
-    const { chunks, result } = await this.job.end();
+    const { chunks, result } = await this.job.end(storedSha256);
     for (const c of chunks) this.toSink(c);
     await this.sinkChain;
     if (this.sinkError !== undefined) throw this.sinkError;

@@ -5,7 +5,8 @@ export type ToWorker =
   | { type: 'encode'; job: number; params: EncodeParams }
   | { type: 'decode'; job: number; params: DecodeParams }
   | { type: 'data'; job: number; chunk: Uint8Array }
-  | { type: 'end'; job: number }
+  /** `sha256`: the main thread's digest of a decode job's stored bytes (DecodeParams.hashedByCaller). */
+  | { type: 'end'; job: number; sha256?: string }
   | { type: 'cancel'; job: number }
   /** A decoded chunk's buffer, given back for reuse as decoder output (see CodecJob.recycle). */
   | { type: 'recycle'; job: number; buffer: ArrayBuffer };

@@ -64,7 +64,7 @@ port.on('message', (msg: ToWorker) => {
           const { tail, result } = j.codec.finish();
           send({ type: 'end', job, chunks: [tail], result });
         } else {
-          const chunks = j.codec.finish();
+          const chunks = j.codec.finish(msg.sha256);
           send({ type: 'end', job, chunks }, chunks);
         }
         return;

@@ -238,7 +238,10 @@ async function stageCheckpoint(
 // and verifies each segment chunk by chunk (the codec pipeline bounds what
 // waits), the main thread writes each chunk's records in slices of at most
 // SLICE_MS, migrating values of an older schema on the way. The caller holds
-// reader markers on the chain's checkpoints.
+// reader markers on the chain's checkpoints. Nothing here keeps a view of a
+// chunk past its sink (progress counts, migrated values are fresh buffers),
+// so unless the staging keeps the records it is given, each chunk goes back
+// to the worker to be decoded into again (readSegment's sinkReleasesChunks).
 async function streamChain(
   ctx: RestoreContext,
   store: RestoreTarget,
@@ -249,36 +252,43 @@ async function streamChain(
     signal?.throwIfAborted();
     const toRecord = recordMapper(store, link);
     const attributed = s.chain.length > 1;
-    await readSegment(ctx, link.info, link.part, async (chunk) => {
-      signal?.throwIfAborted();
-      const records = link.records(chunk)[Symbol.iterator]();
-      let done = false;
-      const slice = function* (): Generator<RestoreRecord> {
-        const started = performance.now();
-        let n = 0;
-        for (;;) {
-          const r = records.next();
-          if (r.done === true) {
-            done = true;
-            return;
-          }
-          s.progress.records++;
-          yield toRecord(r.value);
-          if ((++n & 255) === 0 && performance.now() - started >= SLICE_MS) return;
-        }
-      };
-      // Yield before each slice, not after: a chunk that arrives from the
-      // worker is handled in the poll phase, and a slice written there would
-      // be followed by the next one in the check phase of the same turn, with
-      // no timers (heartbeats) between them.
-      while (!done) {
-        await yieldToLoop();
+    const recycle = !s.staging.keepsRecordViews;
+    await readSegment(
+      ctx,
+      link.info,
+      link.part,
+      async (chunk) => {
         signal?.throwIfAborted();
-        s.staging.apply(slice(), link.ascending);
-      }
-      s.progress.bytes += chunk.length;
-      s.progress.report('streaming');
-    }).catch((err: unknown) => {
+        const records = link.records(chunk)[Symbol.iterator]();
+        let done = false;
+        const slice = function* (): Generator<RestoreRecord> {
+          const started = performance.now();
+          let n = 0;
+          for (;;) {
+            const r = records.next();
+            if (r.done === true) {
+              done = true;
+              return;
+            }
+            s.progress.records++;
+            yield toRecord(r.value);
+            if ((++n & 255) === 0 && performance.now() - started >= SLICE_MS) return;
+          }
+        };
+        // Yield before each slice, not after: a chunk that arrives from the
+        // worker is handled in the poll phase, and a slice written there would
+        // be followed by the next one in the check phase of the same turn, with
+        // no timers (heartbeats) between them.
+        while (!done) {
+          await yieldToLoop();
+          signal?.throwIfAborted();
+          s.staging.apply(slice(), link.ascending);
+        }
+        s.progress.bytes += chunk.length;
+        s.progress.report('streaming');
+      },
+      recycle,
+    ).catch((err: unknown) => {
       // In a chain, the link that failed is the one to quarantine.
       throw attributed && (err instanceof CheckpointCorruptError || err instanceof Vanished)
         ? new LinkFailure(link, err)
@@ -287,7 +297,8 @@ async function streamChain(
   }
 }
 
-// Identity, or the migration of a put's value from the link's schema to the store's.
+// Identity, or the migration of a put's value from the link's schema to the
+// store's: a new buffer (encodeValue), never a view of the chunk.
 function recordMapper(store: RestoreTarget, link: ChainLink): (r: RestoreRecord) => RestoreRecord {
   const from = link.info.manifest!.schemaVersion;
   if (from >= store.schemaVersion) return (r) => r;

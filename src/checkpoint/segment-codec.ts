@@ -120,6 +120,11 @@ export interface DecodeParams {
   /** A delta segment (format 2): tombstones allowed, and `deletes` of them expected when given. */
   delta?: boolean | undefined;
   deletes?: number | undefined;
+  /**
+   * The caller hashes the stored bytes itself (on its own thread, while this
+   * decodes) and hands the digest to {@link SegmentDecoder.finish}.
+   */
+  hashedByCaller?: boolean | undefined;
 }
 
 /** A segment failed verification; `reason` says how. */
@@ -134,7 +139,7 @@ export class SegmentError extends Error {}
  * checksum mismatch rather than whatever the decoder tripped on.
  */
 export class SegmentDecoder {
-  private readonly hash: Hash = createHash('sha256');
+  private readonly hash: Hash | undefined;
   private readonly dctx = new zstd.DCtx();
   private readonly scanner: RecordScanner;
   private decipher: DecipherGCM | undefined;
@@ -155,6 +160,7 @@ export class SegmentDecoder {
     private readonly params: DecodeParams,
     private readonly allocate: (size: number) => Buffer = transferable,
   ) {
+    this.hash = params.hashedByCaller === true ? undefined : createHash('sha256');
     this.scanner = new RecordScanner(params.delta === true);
     this.dctx.setParameter(zstd.DParameter.windowLogMax, WINDOW_LOG_MAX);
     this.encrypted = params.key !== undefined;
@@ -167,7 +173,7 @@ export class SegmentDecoder {
   push(stored: Buffer): Buffer[] {
     const start = this.received;
     this.received += stored.length;
-    this.hash.update(stored);
+    this.hash?.update(stored);
     if (this.received > this.params.storedBytes)
       this.fail(`segment is larger than the ${this.params.storedBytes} bytes recorded`);
     if (this.received > this.params.storedBytes) return [];
@@ -186,10 +192,14 @@ export class SegmentDecoder {
     return emitted;
   }
 
-  /** Ends the segment: returns the last chunk(s), or throws SegmentError with the reason. */
-  finish(): Buffer[] {
+  /**
+   * Ends the segment: returns the last chunk(s), or throws SegmentError with
+   * the reason. `storedSha256`: the caller's digest of the stored bytes
+   * (hex), when it hashed them (`hashedByCaller`).
+   */
+  finish(storedSha256?: string): Buffer[] {
     const { params } = this;
-    const sha = this.hash.digest('hex');
+    const sha = this.hash === undefined ? storedSha256 : this.hash.digest('hex');
     if (this.received !== params.storedBytes) {
       throw new SegmentError(
         `segment is ${this.received} bytes, the manifest records ${params.storedBytes} (truncated or extended)`,

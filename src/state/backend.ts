@@ -124,9 +124,19 @@ export interface RestoreRecord {
 export interface PartitionStaging {
   readonly tp: TopicPartition;
   /**
+   * True when {@link apply} may keep a reference to a record's `key` or
+   * `value` (or a view of either) after it returns. False when apply copies
+   * what it keeps before returning: a restore then reuses the buffers the
+   * records are views of (decoded chunks go back to the codec worker and are
+   * decoded into again), which would empty any reference kept. Said by the
+   * backend that made the staging, nobody else.
+   */
+  readonly keepsRecordViews: boolean;
+  /**
    * Applies records, in order, in one transaction (not synced: the commit
    * is). `ascending`: their keys increase and follow every key staged so
-   * far (a base segment), which allows LMDB's append path.
+   * far (a base segment), which allows LMDB's append path. The records'
+   * buffers are valid until apply returns (see {@link keepsRecordViews}).
    */
   apply(records: Iterable<RestoreRecord>, ascending: boolean): void;
   /** Discards what was staged (best effort); the live state is untouched. */

@@ -180,6 +180,7 @@ export class LmdbBackend implements Backend {
       tp: { topic: tp.topic, partition: tp.partition },
       name,
       db,
+      keepsRecordViews: false, // putSync copies key and value into the transaction at once
       apply: (records: Iterable<RestoreRecord>, ascending: boolean) => {
         if (aborted) throw new Error(`restore of ${k} was aborted`);
         this.durably(

@@ -85,6 +85,7 @@ export class MemoryBackend implements Backend {
     const staging: MemoryStaging = {
       tp: { topic: tp.topic, partition: tp.partition },
       data,
+      keepsRecordViews: false, // keys become strings, values are copied
       apply: (records: Iterable<RestoreRecord>) => {
         for (const r of records) {
           const k = r.key.toString('latin1');

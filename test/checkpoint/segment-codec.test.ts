@@ -82,6 +82,43 @@ const key = randomBytes(32);
 const aad = segmentAad('20261122T193000123Z-0123456789abcdef', { topic: 'orders', partition: 3 }, '42');
 
 describe('segment codec: round trips', () => {
+  // The reading thread hashes the stored bytes while the worker decodes
+  // (DecodeParams.hashedByCaller): the caller's digest decides, with the
+  // same precedence of reasons as the decoder's own hash.
+  it.each([
+    ['plain', undefined],
+    ['encrypted', key],
+  ])('%s: stored bytes hashed by the caller', (_, k) => {
+    const list = entries(20_000);
+    const { stored, params } = encode(list, k, k && aad);
+    const byCaller = (bytes: Buffer, p: DecodeParams, sha = createHash('sha256').update(bytes).digest('hex')) => {
+      const dec = new SegmentDecoder({ ...p, hashedByCaller: true });
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < bytes.length; i += 4096) chunks.push(...dec.push(bytes.subarray(i, i + 4096)));
+      chunks.push(...dec.finish(sha));
+      return [...readRecords(chunks)].map((e) => ({ key: Buffer.from(e.key), value: Buffer.from(e.value) }));
+    };
+    const reason = (f: () => unknown): string => {
+      try {
+        f();
+      } catch (err) {
+        expect(err).toBeInstanceOf(SegmentError);
+        return (err as Error).message;
+      }
+      throw new Error('decoded without an error');
+    };
+    expect(digest(byCaller(stored, params))).toEqual(digest(list));
+    const flipped = Buffer.from(stored);
+    flipped[stored.length >> 1]! ^= 0x04;
+    expect(reason(() => byCaller(flipped, params))).toBe('segment sha256 mismatch');
+    expect(reason(() => byCaller(stored, params, '00'.repeat(32)))).toBe('segment sha256 mismatch');
+    const noDigest = new SegmentDecoder({ ...params, hashedByCaller: true });
+    noDigest.push(stored);
+    expect(reason(() => noDigest.finish())).toBe('segment sha256 mismatch');
+    expect(reason(() => byCaller(stored.subarray(0, stored.length - 1), params))).toMatch(/truncated or extended/);
+    expect(decodeError(flipped, params)).toBe('segment sha256 mismatch'); // the decoder's own hash agrees
+  });
+
   it.each([
     ['plain', undefined],
     ['encrypted', key],
