@@ -9,7 +9,7 @@
 // stall itself is measured in bench/restore.bench.ts.
 import { describe, expect, it } from 'vitest';
 import type { StateStore, TopicPartition } from '../../src/index.js';
-import { checkpointNow, fill, openRepo, openStore, rawState } from './support.js';
+import { checkpointNow, fill, onStagingApply, openRepo, openStore, rawState } from './support.js';
 
 const TPS: TopicPartition[] = [
   { topic: 'yields', partition: 0 },
@@ -29,17 +29,10 @@ function turnsAtEachSlice(store: StateStore): { turns: number[]; stop: () => voi
   };
   setTimeout(spin, 0);
   const turns: number[] = [];
-  const begin = store.beginRestore.bind(store);
-  store.beginRestore = (tp) => {
-    const staging = begin(tp);
-    const apply = staging.apply.bind(staging);
-    return Object.assign(staging, {
-      apply: (records: Iterable<{ key: Buffer; value: Buffer | null }>, ascending: boolean) => {
-        turns.push(turn);
-        apply(records, ascending);
-      },
-    });
-  };
+  onStagingApply(store, () => {
+    turns.push(turn);
+    return undefined;
+  });
   return { turns, stop: () => (running = false) };
 }
 

@@ -9,7 +9,7 @@ import { CheckpointCorruptError, StateStore, StorageError, type TopicPartition }
 import type { RestoreProgressEvent } from '../../src/checkpoint/observer.js';
 import { canMountTmpfs, smallFilesystem } from '../helpers/tmpfs.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { checkpointNow, fill, flipBit, openRepo, openStore, rawState } from './support.js';
+import { checkpointNow, fill, flipBit, onStagingApply, openRepo, openStore, rawState } from './support.js';
 
 const TP: TopicPartition = { topic: 'staged', partition: 0 };
 const OTHER: TopicPartition = { topic: 'staged', partition: 1 };
@@ -20,18 +20,11 @@ const N = 40_000;
 // Counts the records a store's restores apply to staging.
 function countApplied(store: StateStore): { records: number } {
   const seen = { records: 0 };
-  const begin = store.beginRestore.bind(store);
-  store.beginRestore = (tp) => {
-    const staging = begin(tp);
-    const apply = staging.apply.bind(staging);
-    return Object.assign(staging, {
-      apply: (records: Iterable<{ key: Buffer; value: Buffer | null }>, ascending: boolean) => {
-        const list = [...records];
-        seen.records += list.length;
-        apply(list, ascending);
-      },
-    });
-  };
+  onStagingApply(store, (records) => {
+    const list = [...records];
+    seen.records += list.length;
+    return list;
+  });
   return seen;
 }
 

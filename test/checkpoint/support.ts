@@ -16,6 +16,28 @@ import {
 import { ForwardingStorage } from '../../src/checkpoint/forwarding-storage.js';
 import { tmpDir } from '../helpers/tmp.js';
 
+/** A record as a restore hands it to staging (a null value deletes the key). */
+export type StagedRecord = { key: Buffer; value: Buffer | null };
+
+/**
+ * Calls `before` ahead of every slice a restore into `store` applies to its
+ * staging; what it returns (say, a copy it counted) is applied instead.
+ */
+export function onStagingApply(
+  store: StateStore,
+  before: (records: Iterable<StagedRecord>, ascending: boolean) => Iterable<StagedRecord> | undefined,
+): void {
+  const begin = store.beginRestore.bind(store);
+  store.beginRestore = (tp) => {
+    const staging = begin(tp);
+    const apply = staging.apply.bind(staging);
+    return Object.assign(staging, {
+      apply: (records: Iterable<StagedRecord>, ascending: boolean) =>
+        apply(before(records, ascending) ?? records, ascending),
+    });
+  };
+}
+
 /** A StateStore on a fresh directory, closed after the test. */
 export async function openStore(
   dir = path.join(tmpDir('ckstore'), 'state'),
