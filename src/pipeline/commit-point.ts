@@ -1,5 +1,5 @@
 import type { StateStore } from '../state/state-store.js';
-import type { PartitionOffset } from '../util/topic-partition.js';
+import { type PartitionOffset, topicPartitionKey } from '../util/topic-partition.js';
 import { notify, type PipelineObserver } from './observer.js';
 import type { Progress } from './progress.js';
 import { asError } from './record-runner.js';
@@ -14,6 +14,10 @@ import type { Source } from './source.js';
  */
 export class CommitPoint {
   private sourceCommits: Promise<void> = Promise.resolve();
+  // Offsets waiting for the commit in flight, each partition's latest (one
+  // owner: toSource fills it, the waiting link of the chain empties it).
+  private readonly queued = new Map<string, PartitionOffset>();
+  private linkWaiting = false;
 
   constructor(
     private readonly progress: Progress,
@@ -47,15 +51,26 @@ export class CommitPoint {
    * Offsets of durable state to the source, in order, not awaited (a broker
    * round trip per commit would halve throughput). The state's offset is
    * the source of truth; the group offset only matters for lag and for
-   * partitions that have no state.
+   * partitions that have no state. Offsets given while a commit is in
+   * flight wait in one merged commit (each partition's latest offset)
+   * behind it, so a slow broker costs at most two round trips to drain,
+   * not one per commit made meanwhile.
    */
-  toSource(offsets: PartitionOffset[]): void {
-    this.sourceCommits = this.sourceCommits.then(() =>
-      this.source.commit(offsets).catch((err: unknown) => notify(this.observers, 'sourceCommitFailed', asError(err))),
-    );
+  toSource(offsets: readonly PartitionOffset[]): void {
+    for (const o of offsets) this.queued.set(topicPartitionKey(o.topic, o.partition), o);
+    if (this.linkWaiting) return; // the waiting commit takes them when it starts
+    this.linkWaiting = true;
+    this.sourceCommits = this.sourceCommits.then(() => {
+      this.linkWaiting = false;
+      const batch = [...this.queued.values()];
+      this.queued.clear();
+      return this.source
+        .commit(batch)
+        .catch((err: unknown) => notify(this.observers, 'sourceCommitFailed', asError(err)));
+    });
   }
 
-  /** Settles once every source commit started so far has landed or failed. */
+  /** Settles once every offset given so far has been committed to the source, or failed. */
   drained(): Promise<void> {
     return this.sourceCommits;
   }
