@@ -89,8 +89,8 @@ export async function readSegment(
     deletes: part.deletes,
     hashedByCaller: true,
   });
-  // SHA-256 of the stored bytes on this thread while the worker decompresses
-  // the previous chunk: off the worker's path (docs/BENCHMARKS.md).
+  // SHA-256 of the stored bytes on this thread, each chunk hashed while the
+  // worker decompresses it: off the worker's path (docs/BENCHMARKS.md).
   const hash = createHash('sha256');
   let sinkFailed = false;
   const pipeline = new CodecPipeline(

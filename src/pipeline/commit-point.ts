@@ -15,9 +15,9 @@ import type { Source } from './source.js';
 export class CommitPoint {
   private sourceCommits: Promise<void> = Promise.resolve();
   // Offsets waiting for the commit in flight, each partition's latest (one
-  // owner: toSource fills it, the waiting link of the chain empties it).
+  // owner: toSource fills it, the waiting link of the chain empties it when
+  // it starts; not empty means a link is waiting).
   private readonly queued = new Map<string, PartitionOffset>();
-  private linkWaiting = false;
 
   constructor(
     private readonly progress: Progress,
@@ -57,11 +57,10 @@ export class CommitPoint {
    * not one per commit made meanwhile.
    */
   toSource(offsets: readonly PartitionOffset[]): void {
+    const linkWaiting = this.queued.size > 0;
     for (const o of offsets) this.queued.set(topicPartitionKey(o.topic, o.partition), o);
-    if (this.linkWaiting) return; // the waiting commit takes them when it starts
-    this.linkWaiting = true;
+    if (linkWaiting) return; // the waiting commit takes them when it starts
     this.sourceCommits = this.sourceCommits.then(() => {
-      this.linkWaiting = false;
       const batch = [...this.queued.values()];
       this.queued.clear();
       return this.source
