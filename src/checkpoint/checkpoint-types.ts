@@ -158,5 +158,12 @@ export interface PruneResult {
 /** The state store as restore uses it. */
 export type RestoreTarget = Pick<
   StateStore,
-  'schemaVersion' | 'migrations' | 'replacePartition' | 'release' | 'beginRestore' | 'commitRestore' | 'stats'
+  | 'schemaVersion'
+  | 'migrations'
+  | 'replacePartition'
+  | 'release'
+  | 'beginRestore'
+  | 'beginPhysicalRestore'
+  | 'commitRestore'
+  | 'stats'
 >;

@@ -50,8 +50,63 @@ export interface BackendSnapshot {
    * copies every value at once, such as a checkpoint being written.
    */
   transientEntries(tp: TopicPartition): Iterable<RawEntry>;
+  /**
+   * Partitioned layout only: a compacted physical copy of one partition's
+   * environment (LMDB's own consistent copy, made off the main thread). The
+   * copy shows the partition at this snapshot's instant or later, never
+   * earlier, so its offset and entry count are read from the copy itself.
+   * Callable until {@link release}; the caller disposes of the copy.
+   */
+  physicalCopy?(tp: TopicPartition): Promise<PhysicalCopy>;
   /** Ends the snapshot; idempotent. */
   release(): void;
+}
+
+/**
+ * What identifies a physical partition file's layout: LMDB's page size and
+ * data-file version, and tidemark's own layout of databases and encodings
+ * inside it. A reader takes a physical segment only when all three match.
+ */
+export interface PhysicalLayout {
+  readonly pageSize: number;
+  readonly dataVersion: number;
+  readonly layout: number;
+}
+
+/** A physical copy of one partition, see {@link BackendSnapshot.physicalCopy}. */
+export interface PhysicalCopy {
+  /** A temporary file holding the copy, on local disk. */
+  readonly file: string;
+  /** Its size in bytes. */
+  readonly bytes: number;
+  /** The partition's next offset in the copy. */
+  readonly offset: string | undefined;
+  /** Number of entries in the copy. */
+  readonly entries: number;
+  readonly layout: PhysicalLayout;
+  /** Deletes the file; idempotent. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * A partition being restored from a physical segment: the decompressed
+ * file is written with {@link writeRaw} in order, {@link finishRaw} syncs
+ * and opens it, then {@link PartitionStaging.apply} applies the chain's
+ * deltas over it, and {@link Backend.commitStaged} swaps it in.
+ * `apply` before `finishRaw` throws.
+ */
+export interface PhysicalStaging extends PartitionStaging {
+  /**
+   * Appends the next bytes of the file. `chunk` is the caller's again once
+   * the promise settles (it may be reused).
+   */
+  writeRaw(chunk: Buffer): Promise<void>;
+  /**
+   * After the last byte: syncs the file to disk, opens it, and returns what
+   * it holds, for the caller to compare with the manifest. Throws when the
+   * file is not a readable environment of the expected layout.
+   */
+  finishRaw(): Promise<{ offset: string | undefined; entries: number }>;
 }
 
 /**
@@ -110,6 +165,15 @@ export interface Backend {
   snapshot(): BackendSnapshot;
   /** Physical copy of the whole store into one new file (LMDB only). */
   backup?(targetFile: string): Promise<void>;
+  /**
+   * Starts restoring a partition from a physical segment (a compacted copy
+   * of a partition's environment, see {@link PhysicalCopy}), or returns
+   * undefined when this backend cannot take one with that layout (the
+   * single-environment layout, memory, another page size or layout): the
+   * caller then restores it logically. Invisible until {@link commitStaged},
+   * like {@link stagePartition}.
+   */
+  stagePhysical?(tp: TopicPartition, layout: PhysicalLayout): PhysicalStaging | undefined;
   /** Closes files; pending writes finish first. */
   close(): Promise<void>;
 }

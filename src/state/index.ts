@@ -6,6 +6,6 @@ export { ScopeView, type GetOptions, type PutOptions, type RangeOptions, type St
 export type { StateKey } from './key-codec.js';
 export type { Migration, Migrations, MigrationContext } from './migrations.js';
 export type { PartitionStats, StoreStats } from './stats.js';
-export type { BackendSnapshot, RawEntry } from './backend.js';
+export type { BackendSnapshot, PhysicalCopy, PhysicalLayout, PhysicalStaging, RawEntry } from './backend.js';
 export { LOCK_FILE } from './dir-lock.js';
 export { LMDB_FILE } from './lmdb-backend.js';

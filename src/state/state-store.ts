@@ -19,7 +19,15 @@ import {
   formatTopicPartition,
   topicPartitionKey,
 } from '../util/topic-partition.js';
-import type { Backend, BackendSnapshot, PartitionStaging, PartitionWrite, RawEntry } from './backend.js';
+import type {
+  Backend,
+  BackendSnapshot,
+  PartitionStaging,
+  PartitionWrite,
+  PhysicalLayout,
+  PhysicalStaging,
+  RawEntry,
+} from './backend.js';
 import { ChangeTracker, type ChangeCut } from './change-tracker.js';
 import { DirLock } from './dir-lock.js';
 import { HotCache } from './hot-cache.js';
@@ -349,6 +357,19 @@ export class StateStore {
     assertTopicPartition(tp.topic, tp.partition);
     if (this.options.readOnly) throw new StoreReadOnlyError('restore a partition');
     return this.backend.stagePartition(tp);
+  }
+
+  /**
+   * Starts restoring a partition from a physical segment of this `layout`
+   * (see {@link PhysicalStaging}), or returns undefined when this store
+   * cannot take one (memory, the single-environment layout, another LMDB
+   * page size or layout): restore it logically with {@link beginRestore}.
+   */
+  beginPhysicalRestore(tp: TopicPartition, layout: PhysicalLayout): PhysicalStaging | undefined {
+    this.checkOpen();
+    assertTopicPartition(tp.topic, tp.partition);
+    if (this.options.readOnly) throw new StoreReadOnlyError('restore a partition');
+    return this.backend.stagePhysical?.(tp, layout);
   }
 
   /**
